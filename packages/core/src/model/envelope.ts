@@ -1,0 +1,139 @@
+// The JSON message envelope shared by the push bindings (WS, MQTT, SSE): one parser, one set of
+// shapes, so every binding refuses bad input the same way.
+
+import { badRequest, payloadTooLarge } from './errors.js';
+import { isOperation, type HubRequest, type HubResult } from './operations.js';
+import type { Problem } from './types.js';
+
+export interface RequestMessage extends HubRequest {
+  type: 'request';
+}
+
+export interface ResponseMessage {
+  type: 'response';
+  operation: string;
+  thingId?: string;
+  name?: string;
+  correlationId?: string;
+  status: number;
+  output?: unknown;
+  error?: Problem;
+}
+
+export type NotificationOperation =
+  | 'observeproperty'
+  | 'subscribeevent'
+  | 'thing_created'
+  | 'thing_updated'
+  | 'thing_deleted'
+  /** A request this client made changed status (delivered, running, completed, ...). */
+  | 'actionstatus';
+
+export interface NotificationMessage {
+  type: 'notification';
+  operation: NotificationOperation;
+  thingId: string;
+  /** Property/event name, or the action name for actionstatus; absent for directory changes. */
+  name?: string;
+  /** Property value, event data, ActionRecord, or twin TD ({ id } for thing_deleted). */
+  data: unknown;
+  timestamp: string;
+  /** Hub-wide increasing number: SSE event id, resume point for Last-Event-ID. */
+  seq: number;
+}
+
+/** A queued request pushed to an agent. The agent answers with updateactionstatus(actionId). */
+export interface AgentRequestMessage {
+  type: 'request';
+  operation: 'invokeaction' | 'writeproperty';
+  thingId: string;
+  name: string;
+  input?: unknown;
+  actionId: string;
+  correlationId: string;
+  expiresAt: string;
+}
+
+/** What the core pushes to a live session. */
+export type OutboundMessage = NotificationMessage | AgentRequestMessage;
+
+const REQUEST_FIELDS = new Set(['type', 'operation', 'thingId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId']);
+
+/**
+ * Parses one request envelope (a JSON text or bytes). Throws a HubError (400/413) describing
+ * exactly what is wrong; never returns a partially checked request.
+ */
+export function parseRequestMessage(raw: string | Uint8Array, maxBytes: number): RequestMessage {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength;
+  if (size > maxBytes) throw payloadTooLarge(`message is ${size} bytes; the limit is ${maxBytes}`);
+  const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`message is not valid JSON: ${(error as Error).message}`);
+  }
+  return checkRequestMessage(value);
+}
+
+/** Checks an already-parsed envelope object (see parseRequestMessage). */
+export function checkRequestMessage(value: unknown): RequestMessage {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw badRequest('message must be a JSON object { "type": "request", "operation": ... }');
+  }
+  const message = value as Record<string, unknown>;
+  const unknownFields = Object.keys(message).filter((key) => !REQUEST_FIELDS.has(key));
+  if (unknownFields.length > 0) throw badRequest(`unknown field(s) in request: ${unknownFields.join(', ')}`);
+  if (message.type !== undefined && message.type !== 'request') {
+    throw badRequest(`"type" must be "request", got ${JSON.stringify(message.type)}`);
+  }
+  if (!isOperation(message.operation)) {
+    throw badRequest(`"operation" ${JSON.stringify(message.operation)} is not a known operation`);
+  }
+  const request: RequestMessage = { type: 'request', operation: message.operation };
+  for (const key of ['thingId', 'name', 'actionId', 'correlationId'] as const) {
+    const field = message[key];
+    if (field === undefined) continue;
+    if (typeof field !== 'string' || field.length === 0) throw badRequest(`"${key}" must be a non-empty string`);
+    request[key] = field;
+  }
+  if (message.input !== undefined) request.input = message.input;
+  if (message.names !== undefined) {
+    if (!Array.isArray(message.names) || !message.names.every((n) => typeof n === 'string')) {
+      throw badRequest('"names" must be an array of property names');
+    }
+    request.names = message.names as string[];
+  }
+  for (const key of ['ifVersion', 'ttl'] as const) {
+    const field = message[key];
+    if (field === undefined) continue;
+    if (typeof field !== 'number' || !Number.isFinite(field) || field < 0) throw badRequest(`"${key}" must be a non-negative number`);
+    request[key] = field;
+  }
+  if (message.query !== undefined) {
+    if (typeof message.query !== 'object' || message.query === null || Array.isArray(message.query)) {
+      throw badRequest('"query" must be an object');
+    }
+    request.query = message.query as RequestMessage['query'];
+  }
+  return request;
+}
+
+/** The response envelope for a request's result. */
+export function toResponseMessage(request: Pick<HubRequest, 'operation' | 'thingId' | 'name' | 'correlationId'>, result: HubResult): ResponseMessage {
+  const response: ResponseMessage = { type: 'response', operation: request.operation, status: result.status };
+  if (request.thingId !== undefined) response.thingId = request.thingId;
+  if (request.name !== undefined) response.name = request.name;
+  if (request.correlationId !== undefined) response.correlationId = request.correlationId;
+  if (result.ok) {
+    if (result.output !== undefined) response.output = result.output;
+  } else {
+    response.error = result.problem;
+  }
+  return response;
+}
+
+/** The response envelope for a message that could not even be parsed into a request. */
+export function toErrorMessage(problem: Problem, correlationId?: string): ResponseMessage {
+  return { type: 'response', operation: 'unknown', status: problem.status, error: problem, ...(correlationId ? { correlationId } : {}) };
+}

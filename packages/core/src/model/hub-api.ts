@@ -1,0 +1,90 @@
+// What bindings see of the core: the Hub facade, the sink they give it for push messages, and the
+// hook through which each binding contributes its forms to twin TDs.
+
+import type { OutboundMessage, NotificationMessage } from './envelope.js';
+import type { HubContext, HubRequest, HubResult, Operation, Session } from './operations.js';
+import type { ActionRecord, AgentPresence, Client, Problem } from './types.js';
+
+/** Implemented by a binding for each live session: where the core pushes messages. */
+export interface SessionSink {
+  /** Must not throw. A binding whose client cannot keep up drops it (closeSession) instead of buffering without bound. */
+  send(message: OutboundMessage): void;
+  /** The core ends the session (token revoked, hub shutting down): close the connection. */
+  close(reason: string): void;
+}
+
+/** A TD form, as JSON. */
+export type Form = Record<string, unknown> & { href: string };
+
+export type AffordanceKind = 'property' | 'action' | 'event';
+
+/**
+ * A binding's contribution to twin TDs: forms pointing at the hub for each affordance, and the
+ * security schemes those forms use. Called each time a twin TD is built, so URLs may be read late
+ * (after the server listens).
+ */
+export interface TwinTdContributor {
+  readonly name: string;
+  securityDefinitions?(): Record<string, Record<string, unknown>>;
+  /** Top-level forms (readallproperties, observeallproperties, queryallactions, subscribeallevents...). */
+  thingForms?(thingId: string): Form[];
+  affordanceForms?(kind: AffordanceKind, thingId: string, name: string, affordance: Record<string, unknown>): Form[];
+}
+
+export interface HubLimits {
+  /** Largest TD accepted, bytes of JSON. */
+  maxTdBytes: number;
+  /** Largest property value, action input/output, event data or message envelope, bytes of JSON. */
+  maxPayloadBytes: number;
+  /** Requests (actions + writes) not yet ended, per Thing. */
+  maxQueuedActionsPerThing: number;
+  /** Observations/subscriptions one session may hold. */
+  maxSubscriptionsPerSession: number;
+  /** Live sessions one client may hold at once. */
+  maxSessionsPerClient: number;
+  /** Connections a binding accepts in total (bindings enforce it). */
+  maxConnections: number;
+  /** Bytes a binding may buffer for one slow client before dropping it (bindings enforce it). */
+  maxSendBufferBytes: number;
+  /** Twins one agent may register. */
+  maxThingsPerAgent: number;
+}
+
+export const DEFAULT_LIMITS: HubLimits = {
+  maxTdBytes: 256 * 1024,
+  maxPayloadBytes: 64 * 1024,
+  maxQueuedActionsPerThing: 1000,
+  maxSubscriptionsPerSession: 1000,
+  maxSessionsPerClient: 100,
+  maxConnections: 10_000,
+  maxSendBufferBytes: 1024 * 1024,
+  maxThingsPerAgent: 10_000,
+};
+
+/** The core as bindings use it. */
+export interface HubApi {
+  readonly limits: HubLimits;
+  /** Resolves a bearer token (or MQTT password) to its client; undefined if unknown or revoked. */
+  authenticate(token: string): Promise<Client | undefined>;
+  /** Runs one operation for a client. Never throws: failures come back as HubFailure. */
+  handle(request: HubRequest, context: HubContext): Promise<HubResult>;
+  /**
+   * The permission check alone, for bindings that must decide before a request exists (MQTT
+   * authorizeSubscribe). undefined = allowed; otherwise the problem to report.
+   */
+  authorize(client: Client, operation: Operation, thingId?: string): Problem | undefined;
+  /** Registers a live connection; push messages for it go to `sink`. */
+  openSession(client: Client, binding: string, sink: SessionSink): Session;
+  /** Forgets a session and all its subscriptions (idempotent). */
+  closeSession(session: Session): void;
+  /** Resolves when the request ends or the timeout passes, with its latest record (undefined if unknown). */
+  awaitAction(actionId: string, timeoutMs: number): Promise<ActionRecord | undefined>;
+  /**
+   * Notifications after `seq` that this client may see, if the replay buffer still holds all of
+   * them; undefined when some were already evicted (the client should re-read state).
+   */
+  notificationsSince(seq: number, client: Client): NotificationMessage[] | undefined;
+  presence(agentId: string): AgentPresence;
+  /** Adds a binding's forms to every twin TD served from now on. */
+  addTwinTdContributor(contributor: TwinTdContributor): void;
+}

@@ -1,0 +1,142 @@
+// Operations (W3C TD op names where they exist) and the request/result shapes the core accepts.
+// Every binding maps its wire format onto a HubRequest and its HubResult back.
+
+import type { Client, Problem } from './types.js';
+
+export const CONSUMER_OPERATIONS = [
+  'readproperty',
+  'readallproperties',
+  'readmultipleproperties',
+  'writeproperty',
+  'observeproperty',
+  'unobserveproperty',
+  'observeallproperties',
+  'unobserveallproperties',
+  'invokeaction',
+  'queryaction',
+  'queryallactions',
+  'cancelaction',
+  'subscribeevent',
+  'unsubscribeevent',
+  'subscribeallevents',
+  'unsubscribeallevents',
+  /** Extension: the full twin state (reported + desired values, events, version). */
+  'readstate',
+] as const;
+
+export const DIRECTORY_OPERATIONS = [
+  'retrieveTD',
+  'listTDs',
+  /** Extension: twin metadata (agent, created, modified, version, tags, presence). Not for agents. */
+  'readtwin',
+  /** Extension: replace a twin's tags (admin/operator). */
+  'updatetags',
+  /** Extension: thing_created / thing_updated / thing_deleted notifications on this session. */
+  'subscribedirectory',
+  'unsubscribedirectory',
+] as const;
+
+export const AGENT_OPERATIONS = [
+  /** Create or replace a TD (thingId from the TD; generated when absent). */
+  'updateTD',
+  /** RFC 7396 merge patch of a registered TD. */
+  'patchTD',
+  'deleteTD',
+  /** Report one value (name given) or many (input is { name: value }). */
+  'updateproperty',
+  'publishevent',
+  /** Progress/output/error of a delivered request; any report also acknowledges receipt. */
+  'updateactionstatus',
+  /** Start/stop receiving queued requests for this agent's Things on this session. */
+  'subscriberequests',
+  'unsubscriberequests',
+] as const;
+
+export type ConsumerOperation = (typeof CONSUMER_OPERATIONS)[number];
+export type DirectoryOperation = (typeof DIRECTORY_OPERATIONS)[number];
+export type AgentOperation = (typeof AGENT_OPERATIONS)[number];
+export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation;
+
+export const ALL_OPERATIONS: readonly Operation[] = [...CONSUMER_OPERATIONS, ...DIRECTORY_OPERATIONS, ...AGENT_OPERATIONS];
+
+export function isOperation(value: unknown): value is Operation {
+  return typeof value === 'string' && (ALL_OPERATIONS as readonly string[]).includes(value);
+}
+
+/** Filters and paging for listTDs. All filters combine with AND. */
+export interface TwinQuery {
+  /** Owning agent's client id. */
+  agent?: string;
+  /** A TD @type value (exact match against any of the TD's types). */
+  type?: string;
+  /** Case-insensitive substring of the TD title. */
+  title?: string;
+  /** Tag key/value pairs that must all be present (not for agents). */
+  tags?: Record<string, string>;
+  offset?: number;
+  /** Default 100, at most 1000. */
+  limit?: number;
+}
+
+/** Input of updateactionstatus. */
+export interface ActionStatusReport {
+  status: 'running' | 'completed' | 'failed';
+  progress?: unknown;
+  output?: unknown;
+  error?: { title?: string; detail?: string };
+}
+
+export interface HubRequest {
+  operation: Operation;
+  thingId?: string;
+  /** Affordance name (property, action or event). */
+  name?: string;
+  /** Value, action input, event data, TD, merge patch, tags or status report, by operation. */
+  input?: unknown;
+  /** queryaction, cancelaction, updateactionstatus. */
+  actionId?: string;
+  /** readmultipleproperties. */
+  names?: string[];
+  /** Optimistic locking: writeproperty (state version), updateTD/patchTD (TD version). */
+  ifVersion?: number;
+  /** Time to live of a queued request in seconds (invokeaction, writeproperty). */
+  ttl?: number;
+  /** listTDs. */
+  query?: TwinQuery;
+  /** Echoed in the response envelope. */
+  correlationId?: string;
+}
+
+export interface HubSuccess {
+  ok: true;
+  /** HTTP-style status: 200, 201 (created), 202 (accepted, queued), 204 (no content). */
+  status: number;
+  output?: unknown;
+  /** listTDs: the number of twins matching the filter (for paging links). */
+  total?: number;
+  /** readproperty: when the value was reported. */
+  timestamp?: string;
+}
+
+export interface HubFailure {
+  ok: false;
+  status: number;
+  problem: Problem;
+}
+
+export type HubResult = HubSuccess | HubFailure;
+
+/** Who is asking, and (for push bindings) on which live session. */
+export interface HubContext {
+  client: Client;
+  /** Required for observe/subscribe operations: where notifications go. */
+  session?: Session;
+}
+
+/** A live connection of a client on one binding (a WS socket, an SSE stream, an MQTT client). */
+export interface Session {
+  readonly id: string;
+  readonly client: Client;
+  /** Binding name, for logs and presence: 'http', 'sse', 'ws', 'mqtt'. */
+  readonly binding: string;
+}

@@ -1,0 +1,106 @@
+// The domain's data: twins, their state, queued requests and the identities that act on them.
+// Everything here is plain JSON-serializable data, so it can be stored and sent as is.
+
+/** A Thing Description as JSON. Validated against the W3C TD 1.1 schema before it is stored. */
+export type ThingDescription = Record<string, unknown> & { id?: string; title?: string; '@type'?: string | string[] };
+
+export type Role = 'admin' | 'agent' | 'operator' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'agent', 'operator', 'viewer'];
+
+/** An authenticated identity. Agents own the Things they register. */
+export interface Client {
+  readonly id: string;
+  readonly role: Role;
+}
+
+/** A registered Thing as the hub keeps it. */
+export interface Twin {
+  thingId: string;
+  /** The TD as the agent registered it (validated). The twin TD served to consumers is derived. */
+  td: ThingDescription;
+  /** The client id of the agent that owns this Thing. */
+  agentId: string;
+  created: string;
+  modified: string;
+  /** Increments on every TD change. */
+  version: number;
+  /** Consumer/admin metadata; never sent to agents. */
+  tags: Record<string, string>;
+}
+
+export interface PropertyState {
+  /** Last value reported by the agent (absent until the first report). */
+  value?: unknown;
+  updated?: string;
+  /** Last value a consumer asked for. */
+  desired?: unknown;
+  desiredAt?: string;
+  /** actionId of the write request not yet completed, if any. */
+  pendingWrite?: string;
+}
+
+export interface EventState {
+  data: unknown;
+  time: string;
+}
+
+export interface TwinState {
+  thingId: string;
+  properties: Record<string, PropertyState>;
+  events: Record<string, EventState>;
+  /** Increments on every state change; writes may carry `ifVersion`. */
+  version: number;
+}
+
+export type ActionStatus = 'pending' | 'delivered' | 'running' | 'completed' | 'failed' | 'expired' | 'cancelled';
+export const TERMINAL_STATUSES: ReadonlySet<ActionStatus> = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
+/** A request travelling to an agent: an action invocation or a property write. */
+export interface ActionRecord {
+  actionId: string;
+  thingId: string;
+  /** Which affordance: an action name, or a property name for writes. */
+  name: string;
+  operation: 'invokeaction' | 'writeproperty';
+  input?: unknown;
+  status: ActionStatus;
+  /** Client id of the consumer that asked. */
+  requestedBy: string;
+  timeRequested: string;
+  expiresAt: string;
+  timeDelivered?: string;
+  /** Set once the agent acknowledged receipt (any status report); unacknowledged ones are redelivered. */
+  timeAcknowledged?: string;
+  timeEnded?: string;
+  /** Agent-reported progress while running (free-form). */
+  progress?: unknown;
+  output?: unknown;
+  error?: Problem;
+  /** Global enqueue order; delivery to an agent follows it. */
+  seq: number;
+}
+
+/** An RFC 9457 problem: what every error, on every binding, turns into. */
+export interface Problem {
+  status: number;
+  title: string;
+  detail: string;
+  /** A URI naming the problem type (defaults to about:blank). */
+  type?: string;
+  /** Field-level details, e.g. schema validation errors. */
+  errors?: ProblemDetailItem[];
+}
+
+export interface ProblemDetailItem {
+  /** JSON pointer into the offending input. */
+  pointer: string;
+  message: string;
+}
+
+export interface AgentPresence {
+  agentId: string;
+  connected: boolean;
+  /** Live sessions that receive requests. */
+  sessions: number;
+  lastSeen?: string;
+}
