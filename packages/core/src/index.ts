@@ -4,3 +4,7 @@ export * from './model/operations.js';
 export * from './model/errors.js';
 export * from './model/envelope.js';
 export * from './model/hub-api.js';
+export { createHub, Hub, type HubOptions } from './hub.js';
+export type { TokenInfo } from './auth/tokens.js';
+export { PERMISSIONS, canSee } from './auth/permissions.js';
+export { validateThingDescription, checkThingId, buildTwinTd } from './td/index.js';

@@ -1,0 +1,69 @@
+// What operation handlers share: the domain modules and the few hub services they call back into.
+// Handlers are plain functions over this context, so each domain's operations sit in its own module.
+
+import type { Logger } from 'pino';
+import type { ActionQueue } from './actions/queue.js';
+import type { TwinDirectory } from './directory/directory.js';
+import type { HubLimits } from './model/hub-api.js';
+import type { HubContext, HubRequest, HubSuccess, Operation } from './model/operations.js';
+import type { ActionRecord, ThingDescription, Twin } from './model/types.js';
+import type { LiveSession, NotificationRegistry } from './notify/registry.js';
+import type { TwinStateStore } from './state/state.js';
+import type { PersistQueue } from './store/persist-queue.js';
+import { badRequest, notFound, payloadTooLarge } from './model/errors.js';
+import { validateAgainstSchema } from './td/index.js';
+
+export interface HubCore {
+  readonly limits: HubLimits;
+  readonly log: Logger;
+  readonly directory: TwinDirectory;
+  readonly state: TwinStateStore;
+  readonly queue: ActionQueue;
+  readonly persist: PersistQueue;
+  readonly notify: NotificationRegistry;
+  readonly defaultActionTtlSeconds: number;
+  now(): Date;
+  /** The TD served to consumers: the registered one with forms pointing at the hub. */
+  twinTd(twin: Twin): ThingDescription;
+  /** The live session of the request, or a 400 saying the operation needs one. */
+  session(context: HubContext, operation: Operation): LiveSession;
+  /** Pushes a newly queued request to its agent, if the agent is connected. */
+  deliver(record: ActionRecord): void;
+  /** Starts (delivering everything owed so far) or stops sending the agent's requests to a session. */
+  receiveRequests(session: LiveSession, enabled: boolean): void;
+  /** Tells the requester's sessions and waiters that a request changed status (after persisting). */
+  actionChanged(record: ActionRecord): void;
+}
+
+export type Handler = (core: HubCore, request: HubRequest, context: HubContext) => Promise<HubSuccess>;
+export type HandlerTable = Partial<Record<Operation, Handler>>;
+
+export const ok = (output?: unknown, status = 200): HubSuccess => (output === undefined ? { ok: true, status } : { ok: true, status, output });
+
+export type AffordanceSection = 'properties' | 'actions' | 'events';
+const SINGULAR: Record<AffordanceSection, string> = { properties: 'property', actions: 'action', events: 'event' };
+
+/** An affordance of a twin's TD, or a 404 listing the ones it has. */
+export function affordance(twin: Twin, section: AffordanceSection, name: string | undefined): Record<string, unknown> & { name: string } {
+  if (name === undefined) throw badRequest(`this operation needs the name of a ${SINGULAR[section]}`);
+  const all = (twin.td[section] ?? {}) as Record<string, Record<string, unknown>>;
+  const found = Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
+  if (!found) {
+    const names = Object.keys(all);
+    throw notFound(`Thing '${twin.thingId}' has no ${SINGULAR[section]} '${name}'${names.length ? `; it has: ${names.join(', ')}` : ''}`);
+  }
+  return { ...found, name };
+}
+
+/** Throws 413 when a value's JSON is larger than the payload limit. */
+export function checkPayloadSize(limits: HubLimits, value: unknown, what: string): void {
+  if (value === undefined) return;
+  const size = Buffer.byteLength(JSON.stringify(value) ?? '');
+  if (size > limits.maxPayloadBytes) throw payloadTooLarge(`${what} is ${size} bytes of JSON; the limit is ${limits.maxPayloadBytes}`);
+}
+
+/** Throws 400 with the schema errors when `value` does not match `schema`. */
+export function checkValue(schema: Record<string, unknown> | undefined, value: unknown, what: string, pointer: string): void {
+  const errors = validateAgainstSchema(schema, value, pointer);
+  if (errors.length > 0) throw badRequest(`${what} does not match its schema: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}`, errors);
+}

@@ -1,0 +1,199 @@
+// The twin directory: registered TDs in memory (sorted by Thing ID, indexed by agent and @type)
+// and their storage records. It decides what a registration means (create vs replace, owner,
+// version); the hub persists what it returns and announces the change.
+
+import { randomUUID } from 'node:crypto';
+import type { BucketStore } from '@twinhub/bucket';
+import type { TwinQuery } from '../model/operations.js';
+import type { Client, ThingDescription, Twin } from '../model/types.js';
+import { badRequest, forbidden, notFound, preconditionFailed, tooManyRequests } from '../model/errors.js';
+import { canSee } from '../auth/permissions.js';
+import { checkThingId } from '../td/index.js';
+
+export const TWINS_BUCKET = 'twins';
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+
+export interface Registration {
+  twin: Twin;
+  created: boolean;
+}
+
+/** The @type values of a TD, as a list. */
+export function typesOf(td: ThingDescription): string[] {
+  const types = td['@type'];
+  if (types === undefined) return [];
+  return Array.isArray(types) ? types.filter((t): t is string => typeof t === 'string') : [types];
+}
+
+export class TwinDirectory {
+  private readonly twins = new Map<string, Twin>();
+  /** Thing IDs in ascending order: listing pages are stable. */
+  private sortedIds: string[] = [];
+  private readonly byAgent = new Map<string, Set<string>>();
+  private readonly byType = new Map<string, Set<string>>();
+
+  async load(store: BucketStore): Promise<void> {
+    const ids: string[] = [];
+    for await (const [thingId, json] of store.bucket(TWINS_BUCKET).entries()) {
+      const twin = JSON.parse(json) as Twin;
+      this.twins.set(thingId, twin);
+      this.index(twin);
+      ids.push(thingId);
+    }
+    // Store iteration is ordered by key already; sorting keeps the invariant whatever the backend.
+    this.sortedIds = ids.sort();
+  }
+
+  get size(): number {
+    return this.twins.size;
+  }
+
+  get(thingId: string): Twin | undefined {
+    return this.twins.get(thingId);
+  }
+
+  /** The twin, or a 404 that names the missing Thing. */
+  require(thingId: string | undefined): Twin {
+    if (thingId === undefined) throw badRequest('this operation needs a thingId');
+    const twin = this.twins.get(thingId);
+    if (!twin) throw notFound(`no Thing with id '${thingId}' is registered`);
+    return twin;
+  }
+
+  countOwnedBy(agentId: string): number {
+    return this.byAgent.get(agentId)?.size ?? 0;
+  }
+
+  /**
+   * Works out the twin for a create-or-replace of `td` by `client`: the Thing ID comes from the TD
+   * (must match `pathId` when both are given) or is generated; replacing needs a matching
+   * `ifVersion` when one is given. Ownership is the caller's check (checkPermission with the
+   * existing twin). Does not change the directory (see `put`).
+   */
+  prepareRegistration(client: Client, td: ThingDescription, options: { pathId?: string; ifVersion?: number; maxThingsPerAgent: number; now: string }): Registration {
+    let thingId = td.id;
+    if (options.pathId !== undefined) {
+      checkThingId(options.pathId);
+      if (thingId !== undefined && thingId !== options.pathId) {
+        throw badRequest(`the TD's id '${thingId}' differs from the Thing ID of the request '${options.pathId}'`);
+      }
+      thingId = options.pathId;
+    }
+    thingId = thingId === undefined ? `urn:uuid:${randomUUID()}` : checkThingId(thingId);
+    const existing = this.twins.get(thingId);
+    if (existing) {
+      if (options.ifVersion !== undefined && options.ifVersion !== existing.version) {
+        throw preconditionFailed(`Thing '${thingId}' is at version ${existing.version}, not ${options.ifVersion}; re-read it and retry`);
+      }
+      return {
+        created: false,
+        twin: { ...existing, td: { ...td, id: thingId }, modified: options.now, version: existing.version + 1 },
+      };
+    }
+    if (options.ifVersion !== undefined && options.ifVersion !== 0) {
+      throw preconditionFailed(`Thing '${thingId}' does not exist, so it cannot be at version ${options.ifVersion}`);
+    }
+    if (this.countOwnedBy(client.id) >= options.maxThingsPerAgent) {
+      throw tooManyRequests(`client '${client.id}' already registered ${options.maxThingsPerAgent} Things, the limit; delete some first`);
+    }
+    return {
+      created: true,
+      twin: { thingId, td: { ...td, id: thingId }, agentId: client.id, created: options.now, modified: options.now, version: 1, tags: {} },
+    };
+  }
+
+  /** Stores a twin in memory (after `prepareRegistration` or a tag change). */
+  put(twin: Twin): void {
+    const previous = this.twins.get(twin.thingId);
+    if (previous) this.unindex(previous);
+    else this.sortedIds.splice(this.insertionPoint(twin.thingId), 0, twin.thingId);
+    this.twins.set(twin.thingId, twin);
+    this.index(twin);
+  }
+
+  remove(thingId: string): Twin | undefined {
+    const twin = this.twins.get(thingId);
+    if (!twin) return undefined;
+    this.unindex(twin);
+    this.twins.delete(thingId);
+    const at = this.insertionPoint(thingId);
+    if (this.sortedIds[at] === thingId) this.sortedIds.splice(at, 1);
+    return twin;
+  }
+
+  /** Twins the client may see that match the query, one page of them, and how many match in all. */
+  list(client: Client, query: TwinQuery = {}): { twins: Twin[]; total: number } {
+    const offset = checkCount('offset', query.offset, 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const limit = checkCount('limit', query.limit, 1, MAX_LIST_LIMIT) ?? DEFAULT_LIST_LIMIT;
+    if (query.tags && client.role === 'agent') throw forbidden('agents cannot query by tags');
+    const title = query.title?.toLowerCase();
+    const candidates = this.candidateIds(client, query);
+    const page: Twin[] = [];
+    let total = 0;
+    for (const thingId of candidates) {
+      const twin = this.twins.get(thingId)!;
+      if (!canSee(client, twin)) continue;
+      if (query.agent !== undefined && twin.agentId !== query.agent) continue;
+      if (query.type !== undefined && !typesOf(twin.td).includes(query.type)) continue;
+      if (title !== undefined && !String(twin.td.title ?? '').toLowerCase().includes(title)) continue;
+      if (query.tags && !Object.entries(query.tags).every(([key, value]) => twin.tags[key] === value)) continue;
+      if (total >= offset && page.length < limit) page.push(twin);
+      total++;
+    }
+    return { twins: page, total };
+  }
+
+  /** The smallest sorted set of IDs that can contain the matches. */
+  private candidateIds(client: Client, query: TwinQuery): Iterable<string> {
+    const sets: Set<string>[] = [];
+    const agent = client.role === 'agent' ? client.id : query.agent;
+    if (agent !== undefined) sets.push(this.byAgent.get(agent) ?? new Set());
+    if (query.type !== undefined) sets.push(this.byType.get(query.type) ?? new Set());
+    if (sets.length === 0) return this.sortedIds;
+    const smallest = sets.reduce((a, b) => (a.size <= b.size ? a : b));
+    return [...smallest].sort();
+  }
+
+  private insertionPoint(thingId: string): number {
+    let low = 0;
+    let high = this.sortedIds.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.sortedIds[mid] < thingId) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  private index(twin: Twin): void {
+    addTo(this.byAgent, twin.agentId, twin.thingId);
+    for (const type of typesOf(twin.td)) addTo(this.byType, type, twin.thingId);
+  }
+
+  private unindex(twin: Twin): void {
+    removeFrom(this.byAgent, twin.agentId, twin.thingId);
+    for (const type of typesOf(twin.td)) removeFrom(this.byType, type, twin.thingId);
+  }
+}
+
+function checkCount(name: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw badRequest(`'${name}' must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, thingId: string): void {
+  let ids = index.get(key);
+  if (!ids) index.set(key, (ids = new Set()));
+  ids.add(thingId);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, thingId: string): void {
+  const ids = index.get(key);
+  if (!ids) return;
+  ids.delete(thingId);
+  if (ids.size === 0) index.delete(key);
+}

@@ -1,0 +1,352 @@
+import { after, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore } from '@twinhub/storage-memory';
+import type { BucketStore } from '@twinhub/bucket';
+import { createHub, type Hub } from './hub.js';
+import type { OutboundMessage } from './model/envelope.js';
+import type { HubRequest, HubResult, Session } from './model/operations.js';
+import type { ActionRecord, Client, ThingDescription } from './model/types.js';
+import { lampTd } from './td/test-fixtures.js';
+
+const LAMP = 'urn:dev:ops:32473-WoTLamp-1234';
+const agent: Client = { id: 'agent-1', role: 'agent' };
+const otherAgent: Client = { id: 'agent-2', role: 'agent' };
+const operator: Client = { id: 'op-1', role: 'operator' };
+const viewer: Client = { id: 'viewer-1', role: 'viewer' };
+
+/** A store whose close() is a no-op, so a second hub can open the same data (restart). */
+function keepOpen(store: BucketStore): BucketStore {
+  return { bucket: (name) => store.bucket(name), batch: (ops) => store.batch(ops), close: async () => {} };
+}
+
+class Clock {
+  ms = Date.parse('2026-01-01T00:00:00Z');
+  now = () => new Date(this.ms);
+  advance(seconds: number) {
+    this.ms += seconds * 1000;
+  }
+}
+
+function session(hub: Hub, client: Client) {
+  const received: OutboundMessage[] = [];
+  const closed: string[] = [];
+  const s = hub.openSession(client, 'test', { send: (m) => received.push(m), close: (r) => closed.push(r) });
+  return { session: s, received, closed };
+}
+
+async function call(hub: Hub, client: Client, request: HubRequest, s?: Session): Promise<HubResult> {
+  return hub.handle(request, { client, ...(s ? { session: s } : {}) });
+}
+
+async function expectOk(hub: Hub, client: Client, request: HubRequest, s?: Session): Promise<unknown> {
+  const result = await call(hub, client, request, s);
+  assert.ok(result.ok, `${request.operation} failed: ${JSON.stringify(!result.ok && result.problem)}`);
+  return result.output;
+}
+
+async function expectProblem(hub: Hub, client: Client, request: HubRequest, status: number, s?: Session) {
+  const result = await call(hub, client, request, s);
+  assert.equal(result.ok, false, `${request.operation} should fail with ${status}`);
+  assert.equal(result.status, status, JSON.stringify(!result.ok && result.problem));
+  return (result as Extract<HubResult, { ok: false }>).problem;
+}
+
+describe('Hub', () => {
+  let hub: Hub;
+  let clock: Clock;
+  let store: MemoryStore;
+  const hubs: Hub[] = [];
+
+  async function start(options: Parameters<typeof createHub>[0] extends infer O ? Partial<O> : never = {}) {
+    const started = await createHub({ store: keepOpen(store), now: clock.now, expiryIntervalMs: 60_000, ...options });
+    hubs.push(started);
+    return started;
+  }
+
+  beforeEach(async () => {
+    clock = new Clock();
+    store = new MemoryStore();
+    hub = await start();
+    await expectOk(hub, agent, { operation: 'updateTD', input: lampTd() });
+  });
+
+  after(async () => {
+    for (const h of hubs) await h.close();
+  });
+
+  describe('directory', () => {
+    it('registers a TD, serves it without the agent forms, and lists it by agent and @type', async () => {
+      const td = (await expectOk(hub, viewer, { operation: 'retrieveTD', thingId: LAMP })) as ThingDescription;
+      assert.equal(td.id, LAMP);
+      assert.equal(td.title, 'MyLampThing');
+      assert.equal(td.base, undefined, 'the agent base URL must not leak to consumers');
+      const byAgent = await call(hub, viewer, { operation: 'listTDs', query: { agent: 'agent-1' } });
+      assert.ok(byAgent.ok && byAgent.total === 1);
+      const byType = await call(hub, viewer, { operation: 'listTDs', query: { type: 'saref:LightSwitch' } });
+      assert.ok(byType.ok && byType.total === 1);
+      const noMatch = await call(hub, viewer, { operation: 'listTDs', query: { type: 'saref:Sensor' } });
+      assert.ok(noMatch.ok && noMatch.total === 0);
+    });
+
+    it('pages listings with offset and limit in Thing ID order', async () => {
+      for (const n of [3, 1, 2]) await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: `urn:test:lamp-${n}` } });
+      const page = await call(hub, viewer, { operation: 'listTDs', query: { offset: 1, limit: 2 } });
+      assert.ok(page.ok);
+      assert.equal(page.total, 4);
+      assert.deepEqual((page.output as ThingDescription[]).map((t) => t.id), ['urn:test:lamp-1', 'urn:test:lamp-2'], "'urn:dev:…' sorts before 'urn:test:…'");
+      await expectProblem(hub, viewer, { operation: 'listTDs', query: { limit: 0 } }, 400);
+    });
+
+    it('refuses an invalid TD with the schema errors and stores nothing', async () => {
+      const { title: _t, ...untitled } = { ...lampTd(), id: 'urn:test:untitled' };
+      const problem = await expectProblem(hub, agent, { operation: 'updateTD', input: untitled }, 400);
+      assert.ok(problem.errors && problem.errors.length > 0);
+      await expectProblem(hub, viewer, { operation: 'retrieveTD', thingId: 'urn:test:untitled' }, 404);
+    });
+
+    it('lets only the owning agent replace or delete a Thing, and no viewer register one', async () => {
+      const problem = await expectProblem(hub, otherAgent, { operation: 'updateTD', input: lampTd() }, 403);
+      assert.match(problem.detail, /another agent/);
+      await expectProblem(hub, otherAgent, { operation: 'deleteTD', thingId: LAMP }, 403);
+      await expectProblem(hub, viewer, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:v' } }, 403);
+      const replaced = await call(hub, agent, { operation: 'updateTD', input: { ...lampTd(), title: 'Renamed' } });
+      assert.equal(replaced.status, 200);
+      const twin = (await expectOk(hub, operator, { operation: 'readtwin', thingId: LAMP })) as { version: number; agentId: string };
+      assert.equal(twin.version, 2);
+      assert.equal(twin.agentId, 'agent-1');
+    });
+
+    it('hides other agents\' Things and tags from agents', async () => {
+      const list = await call(hub, otherAgent, { operation: 'listTDs' });
+      assert.ok(list.ok && list.total === 0);
+      await expectProblem(hub, otherAgent, { operation: 'retrieveTD', thingId: LAMP }, 403);
+      await expectProblem(hub, agent, { operation: 'readtwin', thingId: LAMP }, 403);
+      await expectProblem(hub, agent, { operation: 'listTDs', query: { tags: { room: 'kitchen' } } }, 403);
+    });
+
+    it('applies a merge patch and checks ifVersion', async () => {
+      await expectOk(hub, agent, { operation: 'patchTD', thingId: LAMP, input: { title: 'Patched' }, ifVersion: 1 });
+      const td = (await expectOk(hub, viewer, { operation: 'retrieveTD', thingId: LAMP })) as ThingDescription;
+      assert.equal(td.title, 'Patched');
+      await expectProblem(hub, agent, { operation: 'patchTD', thingId: LAMP, input: { title: 'Stale' }, ifVersion: 1 }, 412);
+      await expectProblem(hub, agent, { operation: 'patchTD', thingId: LAMP, input: { title: null } }, 400);
+    });
+
+    it('filters by tags set by an operator', async () => {
+      await expectOk(hub, operator, { operation: 'updatetags', thingId: LAMP, input: { room: 'kitchen' } });
+      const hit = await call(hub, viewer, { operation: 'listTDs', query: { tags: { room: 'kitchen' } } });
+      assert.ok(hit.ok && hit.total === 1);
+      const miss = await call(hub, viewer, { operation: 'listTDs', query: { tags: { room: 'attic' } } });
+      assert.ok(miss.ok && miss.total === 0);
+    });
+
+    it('announces created, updated and deleted Things to directory subscribers who may see them', async () => {
+      const watcher = session(hub, viewer);
+      const stranger = session(hub, otherAgent);
+      await expectOk(hub, viewer, { operation: 'subscribedirectory' }, watcher.session);
+      await expectOk(hub, otherAgent, { operation: 'subscribedirectory' }, stranger.session);
+      await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:new' } });
+      await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:new', title: 'x' } });
+      await expectOk(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:new' });
+      assert.deepEqual(watcher.received.map((m) => m.operation), ['thing_created', 'thing_updated', 'thing_deleted']);
+      assert.deepEqual(stranger.received, []);
+    });
+  });
+
+  describe('state', () => {
+    it('stores a reported value and notifies observers of that property only', async () => {
+      const consumer = session(hub, viewer);
+      await expectOk(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness' }, consumer.session);
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, input: { brightness: 40, status: 'on' } });
+      assert.equal(await expectOk(hub, viewer, { operation: 'readproperty', thingId: LAMP, name: 'brightness' }), 40);
+      assert.deepEqual(await expectOk(hub, viewer, { operation: 'readallproperties', thingId: LAMP }), { brightness: 40, status: 'on' });
+      assert.equal(consumer.received.length, 1);
+      assert.deepEqual({ ...consumer.received[0], seq: 0, timestamp: '' }, {
+        type: 'notification', operation: 'observeproperty', thingId: LAMP, name: 'brightness', data: 40, timestamp: '', seq: 0,
+      });
+    });
+
+    it('refuses a whole report when one value is invalid', async () => {
+      const problem = await expectProblem(hub, agent, { operation: 'updateproperty', thingId: LAMP, input: { brightness: 50, status: 'dim' } }, 400);
+      assert.ok(problem.errors?.some((e) => e.pointer.startsWith('/status')));
+      await expectProblem(hub, viewer, { operation: 'readproperty', thingId: LAMP, name: 'brightness' }, 404);
+      await expectProblem(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'nope', input: 1 }, 404);
+    });
+
+    it('keeps the latest event data and tells subscribers', async () => {
+      const consumer = session(hub, operator);
+      await expectOk(hub, operator, { operation: 'subscribeallevents' }, consumer.session);
+      await expectOk(hub, agent, { operation: 'publishevent', thingId: LAMP, name: 'overheating', input: { celsius: 81 } });
+      await expectProblem(hub, agent, { operation: 'publishevent', thingId: LAMP, name: 'overheating', input: { kelvin: 1 } }, 400);
+      const state = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { events: Record<string, { data: unknown }> };
+      assert.deepEqual(state.events.overheating.data, { celsius: 81 });
+      assert.deepEqual(consumer.received.map((m) => m.type === 'notification' && m.data), [{ celsius: 81 }]);
+    });
+
+    it('needs a live session to observe, and bounds subscriptions per session', async () => {
+      await expectProblem(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness' }, 400);
+      const small = await start({ limits: { maxSubscriptionsPerSession: 1 } });
+      await expectOk(small, agent, { operation: 'updateTD', input: lampTd() });
+      const consumer = session(small, viewer);
+      await expectOk(small, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness' }, consumer.session);
+      await expectProblem(small, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'status' }, 429, consumer.session);
+    });
+
+    it('replays notifications after a sequence number, filtered by the session\'s subscriptions', async () => {
+      const consumer = session(hub, viewer);
+      await expectOk(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'status' }, consumer.session);
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'status', input: 'on' });
+      const seq = (consumer.received[0] as { seq: number }).seq;
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 5 });
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'status', input: 'off' });
+      assert.deepEqual(hub.notificationsSince(seq - 1, consumer.session)?.map((m) => m.data), ['on', 'off']);
+      assert.deepEqual(hub.notificationsSince(seq - 1, viewer)?.map((m) => m.data), ['on', 5, 'off']);
+      assert.deepEqual(hub.notificationsSince(seq - 1, otherAgent), []);
+    });
+  });
+
+  describe('request queue', () => {
+    it('queues a write while the agent is offline and delivers it when the agent subscribes', async () => {
+      const consumer = session(hub, operator);
+      const write = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 70 }, consumer.session)) as ActionRecord;
+      assert.equal(write.status, 'pending');
+      const state = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { properties: Record<string, { desired?: unknown; pendingWrite?: string }> };
+      assert.equal(state.properties.brightness.desired, 70);
+      assert.equal(state.properties.brightness.pendingWrite, write.actionId);
+      assert.equal(hub.presence('agent-1').connected, false);
+
+      const device = session(hub, agent);
+      await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
+      assert.equal(hub.presence('agent-1').connected, true);
+      assert.deepEqual(device.received.map((m) => m.type === 'request' && [m.operation, m.name, m.input, m.actionId]), [
+        ['writeproperty', 'brightness', 70, write.actionId],
+      ]);
+      await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: write.actionId, input: { status: 'completed' } });
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 70 });
+      const done = (await expectOk(hub, operator, { operation: 'queryaction', actionId: write.actionId })) as ActionRecord;
+      assert.equal(done.status, 'completed');
+      const after = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { properties: Record<string, { value?: unknown; pendingWrite?: string }> };
+      assert.equal(after.properties.brightness.value, 70);
+      assert.equal(after.properties.brightness.pendingWrite, undefined);
+      const statuses = consumer.received.filter((m) => m.operation === 'actionstatus').map((m) => ((m as { data: ActionRecord }).data).status);
+      assert.deepEqual(statuses, ['delivered', 'completed']);
+    });
+
+    it('refuses a value of the wrong type and queues nothing', async () => {
+      const problem = await expectProblem(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 'bright' }, 400);
+      assert.match(problem.detail, /brightness/);
+      await expectProblem(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'status', input: 'on' }, 400);
+      await expectProblem(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 500 } }, 400);
+      assert.deepEqual(await expectOk(hub, operator, { operation: 'queryallactions', thingId: LAMP }), []);
+    });
+
+    it('forbids viewers and agents to write or invoke', async () => {
+      await expectProblem(hub, viewer, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 1 }, 403);
+      await expectProblem(hub, viewer, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' }, 403);
+      await expectProblem(hub, otherAgent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1 }, 403);
+    });
+
+    it('delivers in order, again after a reconnect until acknowledged, and not after', async () => {
+      const ids: string[] = [];
+      for (const level of [10, 20, 30]) {
+        ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level } })) as ActionRecord).actionId);
+      }
+      const first = session(hub, agent);
+      await expectOk(hub, agent, { operation: 'subscriberequests' }, first.session);
+      assert.deepEqual(first.received.map((m) => (m as { actionId: string }).actionId), ids);
+      await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: ids[0], input: { status: 'running' } });
+      hub.closeSession(first.session);
+      const second = session(hub, agent);
+      await expectOk(hub, agent, { operation: 'subscriberequests' }, second.session);
+      assert.deepEqual(second.received.map((m) => (m as { actionId: string }).actionId), ids.slice(1));
+    });
+
+    it('completes an action with output, checked against the output schema, and wakes a waiter', async () => {
+      const device = session(hub, agent);
+      await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
+      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 50 } })) as ActionRecord;
+      const waiting = hub.awaitAction(record.actionId, 5000);
+      await expectProblem(hub, agent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed', output: { reached: 'x' } } }, 400);
+      await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed', output: { reached: 50 } } });
+      const ended = await waiting;
+      assert.equal(ended?.status, 'completed');
+      assert.deepEqual(ended?.output, { reached: 50 });
+      await expectProblem(hub, agent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'failed' } }, 409);
+      await expectProblem(hub, otherAgent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'running' } }, 403);
+    });
+
+    it('expires requests after their TTL and never delivers them', async () => {
+      const expiring = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 5 })) as ActionRecord;
+      const lasting = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 60 })) as ActionRecord;
+      clock.advance(10);
+      const device = session(hub, agent);
+      await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
+      assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [lasting.actionId]);
+      await new Promise((resolve) => setImmediate(resolve));
+      const record = (await expectOk(hub, operator, { operation: 'queryaction', actionId: expiring.actionId })) as ActionRecord;
+      assert.equal(record.status, 'expired');
+    });
+
+    it('cancels a pending request, which is then never delivered, but not a delivered one', async () => {
+      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
+      const cancelled = (await expectOk(hub, operator, { operation: 'cancelaction', thingId: LAMP, actionId: record.actionId })) as ActionRecord;
+      assert.equal(cancelled.status, 'cancelled');
+      const device = session(hub, agent);
+      await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
+      assert.deepEqual(device.received, []);
+      const delivered = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
+      assert.equal(device.received.length, 1);
+      await expectProblem(hub, operator, { operation: 'cancelaction', actionId: delivered.actionId }, 409);
+    });
+
+    it('bounds the requests waiting per Thing', async () => {
+      const small = await start({ limits: { maxQueuedActionsPerThing: 2 } });
+      await expectOk(small, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' });
+      await expectOk(small, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' });
+      await expectProblem(small, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' }, 429);
+    });
+
+    it('cancels open requests when their Thing is deleted', async () => {
+      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
+      const waiting = hub.awaitAction(record.actionId, 5000);
+      await expectOk(hub, agent, { operation: 'deleteTD', thingId: LAMP });
+      assert.equal((await waiting)?.status, 'cancelled');
+      await expectProblem(hub, operator, { operation: 'queryaction', actionId: record.actionId }, 404);
+    });
+  });
+
+  describe('restart', () => {
+    it('finds TDs, state and queued requests again, and delivers the queue in order', async () => {
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 33 });
+      const a = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 1 } })) as ActionRecord;
+      const b = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 2 })) as ActionRecord;
+      const { token } = await hub.tokens.create({ id: 'agent-1', role: 'agent' });
+      await hub.close();
+
+      const restarted = await start();
+      assert.deepEqual(await restarted.authenticate(token), agent);
+      assert.equal(await expectOk(restarted, viewer, { operation: 'readproperty', thingId: LAMP, name: 'brightness' }), 33);
+      const device = session(restarted, agent);
+      await expectOk(restarted, agent, { operation: 'subscriberequests' }, device.session);
+      assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [a.actionId, b.actionId]);
+      const c = (await expectOk(restarted, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
+      assert.ok(c.seq > b.seq, 'sequence numbers keep increasing across restarts');
+    });
+  });
+
+  describe('tokens', () => {
+    it('stores only token hashes, authenticates, and ends sessions on revocation', async () => {
+      const { token, tokenId } = await hub.tokens.create({ id: 'viewer-9', role: 'viewer' });
+      assert.deepEqual(await hub.authenticate(token), { id: 'viewer-9', role: 'viewer' });
+      assert.equal(await hub.authenticate(token + 'x'), undefined);
+      for await (const [key, value] of store.bucket('tokens').entries()) {
+        assert.ok(!key.includes(token) && !value.includes(token), 'the plain token must not be stored');
+      }
+      const live = session(hub, { id: 'viewer-9', role: 'viewer' });
+      assert.equal(await hub.tokens.revoke(tokenId), 1);
+      assert.equal(await hub.authenticate(token), undefined);
+      assert.deepEqual(live.closed, ['token revoked']);
+      await assert.rejects(hub.tokens.create({ id: 'viewer-9 bad', role: 'viewer' }), /client id/);
+    });
+  });
+});

@@ -1,0 +1,167 @@
+// One subscription registry and fan-out for all bindings. Sessions subscribe to property, event
+// and directory notifications (one Thing or all visible Things, one affordance or all); the hub
+// publishes each change once and the registry finds the sessions to tell. A bounded replay buffer
+// lets a reconnecting SSE client resume from Last-Event-ID.
+
+import type { NotificationMessage, NotificationOperation, OutboundMessage } from '../model/envelope.js';
+import type { Session } from '../model/operations.js';
+import type { Client } from '../model/types.js';
+import { tooManyRequests } from '../model/errors.js';
+
+export type SubscriptionKind = 'property' | 'event' | 'directory';
+
+const ALL = '*';
+
+export interface SubscriptionTarget {
+  kind: SubscriptionKind;
+  /** Omitted: every Thing the session's client may see. */
+  thingId?: string;
+  /** Omitted: every affordance of that kind. */
+  name?: string;
+}
+
+export interface LiveSession extends Session {
+  readonly send: (message: OutboundMessage) => void;
+  readonly close: (reason: string) => void;
+  readonly subscriptions: Set<string>;
+}
+
+interface ReplayEntry {
+  message: NotificationMessage;
+  /** Overrides Thing visibility (deleted Things, another client's action status). */
+  audience?: (client: Client) => boolean;
+  /** Sent to the audience's sessions regardless of their subscriptions (action status). */
+  direct: boolean;
+}
+
+export interface PublishOptions {
+  /** Who may see it, when Thing visibility cannot decide (the Thing is gone, or it is personal). */
+  audience?: (client: Client) => boolean;
+  /** Deliver to exactly these sessions instead of the subscribers. */
+  onlyTo?: Iterable<LiveSession>;
+}
+
+function keyOf(target: SubscriptionTarget): string {
+  return `${target.kind}|${target.thingId ?? ALL}|${target.name ?? ALL}`;
+}
+
+function kindOf(operation: NotificationOperation): SubscriptionKind | undefined {
+  switch (operation) {
+    case 'observeproperty':
+      return 'property';
+    case 'subscribeevent':
+      return 'event';
+    case 'thing_created':
+    case 'thing_updated':
+    case 'thing_deleted':
+      return 'directory';
+    default:
+      return undefined;
+  }
+}
+
+export class NotificationRegistry {
+  private readonly byKey = new Map<string, Set<LiveSession>>();
+  private readonly replay: ReplayEntry[] = [];
+  private seq = 0;
+
+  constructor(
+    private readonly replaySize: number,
+    private readonly maxSubscriptionsPerSession: number,
+    /** Whether a client may see a Thing (its notifications included). */
+    private readonly visible: (client: Client, thingId: string) => boolean,
+  ) {}
+
+  /** Adds a subscription; returns false if the session already had it. */
+  subscribe(session: LiveSession, target: SubscriptionTarget): boolean {
+    const key = keyOf(target);
+    if (session.subscriptions.has(key)) return false;
+    if (session.subscriptions.size >= this.maxSubscriptionsPerSession) {
+      throw tooManyRequests(`this session already holds ${this.maxSubscriptionsPerSession} subscriptions, the limit; unsubscribe from some first`);
+    }
+    session.subscriptions.add(key);
+    let sessions = this.byKey.get(key);
+    if (!sessions) this.byKey.set(key, (sessions = new Set()));
+    sessions.add(session);
+    return true;
+  }
+
+  unsubscribe(session: LiveSession, target: SubscriptionTarget): boolean {
+    const key = keyOf(target);
+    if (!session.subscriptions.delete(key)) return false;
+    this.removeFromKey(key, session);
+    return true;
+  }
+
+  /** Removes every subscription of the session. */
+  forget(session: LiveSession): void {
+    for (const key of session.subscriptions) this.removeFromKey(key, session);
+    session.subscriptions.clear();
+  }
+
+  /** Numbers a notification, keeps it for replay, and sends it to the sessions that should get it. */
+  publish(notification: Omit<NotificationMessage, 'type' | 'seq'>, options: PublishOptions = {}): NotificationMessage {
+    const message: NotificationMessage = { type: 'notification', ...notification, seq: ++this.seq };
+    this.replay.push({ message, audience: options.audience, direct: options.onlyTo !== undefined });
+    if (this.replay.length > this.replaySize) this.replay.splice(0, this.replay.length - this.replaySize);
+    const targets = options.onlyTo ? new Set(options.onlyTo) : this.subscribersOf(message, options.audience);
+    for (const session of targets) session.send(message);
+    return message;
+  }
+
+  /**
+   * Notifications after `seq` that `who` may see (for a session: that it is subscribed to, or that
+   * were sent to it directly); undefined if some were already evicted from the replay buffer.
+   */
+  since(seq: number, who: Client | LiveSession): NotificationMessage[] | undefined {
+    if (seq >= this.seq) return [];
+    const oldest = this.replay[0]?.message.seq ?? this.seq + 1;
+    if (seq + 1 < oldest) return undefined;
+    const session = 'subscriptions' in who ? who : undefined;
+    const client = session ? session.client : (who as Client);
+    return this.replay
+      .filter(({ message, audience, direct }) => {
+        if (message.seq <= seq) return false;
+        if (!(audience ? audience(client) : this.visible(client, message.thingId))) return false;
+        return direct || !session || this.matches(session, message);
+      })
+      .map((entry) => entry.message);
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  private matches(session: LiveSession, message: NotificationMessage): boolean {
+    const kind = kindOf(message.operation);
+    if (!kind) return false;
+    return this.candidateKeys(kind, message).some((key) => session.subscriptions.has(key));
+  }
+
+  private candidateKeys(kind: SubscriptionKind, message: NotificationMessage): string[] {
+    if (kind === 'directory') return [keyOf({ kind })];
+    const name = message.name ?? ALL;
+    return [`${kind}|${message.thingId}|${name}`, `${kind}|${message.thingId}|${ALL}`, `${kind}|${ALL}|${ALL}`];
+  }
+
+  private subscribersOf(message: NotificationMessage, audience?: (client: Client) => boolean): Set<LiveSession> {
+    const result = new Set<LiveSession>();
+    const kind = kindOf(message.operation);
+    if (!kind) return result;
+    for (const key of this.candidateKeys(kind, message)) {
+      const sessions = this.byKey.get(key);
+      if (!sessions) continue;
+      for (const session of sessions) {
+        if (audience ? audience(session.client) : this.visible(session.client, message.thingId)) result.add(session);
+      }
+    }
+    return result;
+  }
+
+  private removeFromKey(key: string, session: LiveSession): void {
+    const sessions = this.byKey.get(key);
+    if (!sessions) return;
+    sessions.delete(session);
+    if (sessions.size === 0) this.byKey.delete(key);
+  }
+}

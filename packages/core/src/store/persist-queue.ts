@@ -1,0 +1,64 @@
+// Group commit for the core's writes. Callers hand over objects to store; everything handed over
+// while a batch is being written goes into the next batch, written atomically as one store batch.
+// A caller's promise resolves only once its write is durable, so nothing is acknowledged early,
+// yet a burst of updates costs one storage round-trip instead of one each.
+
+import type { BucketStore, StoreOperation } from '@twinhub/bucket';
+
+/** A pending write: `value` undefined deletes the key. Values are serialized at flush time, so repeated updates of one object in a burst are written once. */
+export interface PendingWrite {
+  bucket: string;
+  key: string;
+  value: object | undefined;
+}
+
+export class PersistQueue {
+  private pending = new Map<string, PendingWrite>();
+  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly store: BucketStore) {}
+
+  /** Stores (or with `undefined`, deletes) each entry; resolves when all are durable. */
+  write(entries: ReadonlyArray<PendingWrite>): Promise<void> {
+    for (const entry of entries) this.pending.set(`${entry.bucket}\0${entry.key}`, entry);
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.flushing) this.flushing = this.flushLoop();
+    return done;
+  }
+
+  put(bucket: string, key: string, value: object): Promise<void> {
+    return this.write([{ bucket, key, value }]);
+  }
+
+  delete(bucket: string, key: string): Promise<void> {
+    return this.write([{ bucket, key, value: undefined }]);
+  }
+
+  /** Resolves once everything handed over so far is durable (or failed). */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+  }
+
+  private async flushLoop(): Promise<void> {
+    // Yield once so writes issued in the same tick join this batch.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.pending.size > 0) {
+      const batch = this.pending;
+      const waiters = this.waiters;
+      this.pending = new Map();
+      this.waiters = [];
+      const operations: StoreOperation[] = [];
+      for (const { bucket, key, value } of batch.values()) {
+        operations.push(value === undefined ? { bucket, type: 'del', key } : { bucket, type: 'put', key, value: JSON.stringify(value) });
+      }
+      try {
+        await this.store.batch(operations);
+        for (const waiter of waiters) waiter.resolve();
+      } catch (error) {
+        for (const waiter of waiters) waiter.reject(error as Error);
+      }
+    }
+    this.flushing = undefined;
+  }
+}
