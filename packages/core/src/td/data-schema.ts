@@ -1,0 +1,82 @@
+// Validates property values, action inputs/outputs and event data against the WoT DataSchemas
+// of a registered TD. Compiled validators are cached per schema object, so hot paths compile once.
+
+import AjvModule, { type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { ProblemDetailItem } from '../model/types.js';
+import { formatAjvErrors } from './ajv-errors.js';
+
+// ajv and ajv-formats are CommonJS modules whose `module.exports` also carries `.default`.
+const Ajv = AjvModule.default;
+const addFormats = addFormatsModule.default;
+
+/** JSON Schema keywords a WoT DataSchema (TD 1.1 §5.3.2) gives validation meaning to. */
+const SCHEMA_VALUED = new Set(['oneOf', 'items', 'properties']);
+const PLAIN_KEYWORDS = new Set([
+  'type', 'const', 'enum', 'required', 'format', 'pattern',
+  'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
+  'minLength', 'maxLength', 'minItems', 'maxItems',
+]);
+// Everything else (forms, observable, readOnly/writeOnly, unit, @type, titles, input/output, data,
+// contentEncoding, default, uriVariables...) is an annotation or interaction metadata here.
+
+const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
+addFormats(ajv);
+
+type Compiled = { validate: ValidateFunction } | { failure: string };
+const compiled = new WeakMap<object, Compiled>();
+
+/**
+ * Problems with `value` against `schema` (empty = valid). An undefined schema accepts anything.
+ * Pointers are `pointerPrefix` + the location inside the value (e.g. "/input/level").
+ */
+export function validateAgainstSchema(schema: Record<string, unknown> | undefined, value: unknown, pointerPrefix: string): ProblemDetailItem[] {
+  if (schema === undefined) return [];
+  const entry = compile(schema);
+  if ('failure' in entry) return [{ pointer: pointerPrefix, message: `cannot be checked: the Thing Description's schema for it is unusable (${entry.failure})` }];
+  if (entry.validate(value)) return [];
+  return formatAjvErrors(entry.validate.errors ?? [], value, pointerPrefix);
+}
+
+/** Why ajv cannot compile this DataSchema (e.g. an invalid `pattern`), or undefined if it can. */
+export function dataSchemaProblem(schema: Record<string, unknown>): string | undefined {
+  const entry = compile(schema);
+  return 'failure' in entry ? entry.failure : undefined;
+}
+
+function compile(schema: Record<string, unknown>): Compiled {
+  let entry = compiled.get(schema);
+  if (entry) return entry;
+  const jsonSchema = toJsonSchema(schema);
+  try {
+    entry = { validate: ajv.compile(jsonSchema) };
+  } catch (error) {
+    entry = { failure: error instanceof Error ? error.message : String(error) };
+  } finally {
+    // ajv keeps every compiled schema in a Map; the WeakMap above is the only cache we want.
+    ajv.removeSchema(jsonSchema);
+  }
+  compiled.set(schema, entry);
+  return entry;
+}
+
+/** Keeps only the validation keywords of a DataSchema, recursively. */
+function toJsonSchema(schema: unknown): Record<string, unknown> {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return {};
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (PLAIN_KEYWORDS.has(key)) out[key] = value;
+    else if (!SCHEMA_VALUED.has(key)) continue;
+    else if (key === 'oneOf') out.oneOf = Array.isArray(value) ? value.map(toJsonSchema) : value;
+    else if (key === 'items') out.items = Array.isArray(value) ? value.map(toJsonSchema) : toJsonSchema(value);
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const properties: Record<string, unknown> = {};
+      for (const [name, member] of Object.entries(value)) {
+        // defineProperty: a member named "__proto__" must stay a member.
+        Object.defineProperty(properties, name, { value: toJsonSchema(member), enumerable: true, writable: true, configurable: true });
+      }
+      out.properties = properties;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,7 @@
+// Thing Description handling: validation, value checks against DataSchemas, twin TDs, merge patch.
+
+export { validateThingDescription } from './validate.js';
+export { checkThingId, checkAffordanceName } from './names.js';
+export { validateAgainstSchema } from './data-schema.js';
+export { buildTwinTd } from './twin-td.js';
+export { applyMergePatch } from './merge-patch.js';

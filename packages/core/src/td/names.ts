@@ -1,0 +1,47 @@
+// The hub's rules for Thing IDs and affordance names: safe to use as map keys, URL path segments
+// (percent-encoded by bindings) and MQTT topic levels.
+
+import { badRequest } from '../model/errors.js';
+
+const MAX_THING_ID_LENGTH = 512;
+const MAX_AFFORDANCE_NAME_LENGTH = 128;
+const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+// C0 controls and space, DEL, C1 controls, and Unicode whitespace (NBSP, line separators...).
+const CONTROL_OR_WHITESPACE = /[\u0000-\u0020\u007f-\u009f\s]/u;
+
+/** Why `id` is not an acceptable Thing ID, or undefined if it is. */
+export function thingIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string') return 'must be a string';
+  if (id.length === 0) return 'must not be empty';
+  if (id.length > MAX_THING_ID_LENGTH) return `must be at most ${MAX_THING_ID_LENGTH} characters long`;
+  if (CONTROL_OR_WHITESPACE.test(id)) return 'must not contain whitespace or control characters';
+  if (!URI_SCHEME.test(id)) return "must be a URI with a scheme, e.g. 'urn:dev:ops:32473-WoTLamp-1234'";
+  if (id.includes('#')) return "must not contain '#' (a URI fragment)";
+  if (id.split('/').includes('..')) return "must not contain a '..' path segment";
+  return undefined;
+}
+
+/** Why `name` is not an acceptable property/action/event name, or undefined if it is. */
+export function affordanceNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return 'must be a string';
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > MAX_AFFORDANCE_NAME_LENGTH) return `must be at most ${MAX_AFFORDANCE_NAME_LENGTH} characters long`;
+  if (CONTROL_OR_WHITESPACE.test(name)) return 'must not contain whitespace or control characters';
+  const reserved = ['/', '#', '+'].find((c) => name.includes(c));
+  if (reserved) return `must not contain '${reserved}'`;
+  return undefined;
+}
+
+/** Returns `id` if it is an acceptable Thing ID; throws a 400 HubError saying why otherwise. */
+export function checkThingId(id: unknown): string {
+  const problem = thingIdProblem(id);
+  if (problem) throw badRequest(`Invalid Thing ID: it ${problem}.`, [{ pointer: '/id', message: problem }]);
+  return id as string;
+}
+
+/** Returns `name` if it is an acceptable affordance name; throws a 400 HubError saying why otherwise. */
+export function checkAffordanceName(name: unknown): string {
+  const problem = affordanceNameProblem(name);
+  if (problem) throw badRequest(`Invalid affordance name: it ${problem}.`, [{ pointer: '/name', message: problem }]);
+  return name as string;
+}

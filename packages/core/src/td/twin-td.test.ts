@@ -1,0 +1,150 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AffordanceKind, Form, TwinTdContributor } from '../model/hub-api.js';
+import type { Twin } from '../model/types.js';
+import { buildTwinTd } from './twin-td.js';
+import { validateThingDescription } from './validate.js';
+import { lampTd } from './test-fixtures.js';
+
+const HUB = 'http://127.0.0.1:8080';
+
+function lampTwin(): Twin {
+  return {
+    thingId: 'urn:dev:ops:32473-WoTLamp-1234',
+    td: lampTd(),
+    agentId: 'agent-1',
+    created: '2025-03-01T10:00:00.000Z',
+    modified: '2025-03-02T11:30:00.000Z',
+    version: 7,
+    tags: { room: 'kitchen' },
+  };
+}
+
+/** A binding like the HTTP one: bearer auth, one form per operation the affordance allows. */
+const httpContributor: TwinTdContributor = {
+  name: 'http',
+  securityDefinitions: () => ({ bearer_sc: { scheme: 'bearer', in: 'header' } }),
+  thingForms: (thingId) => [{ href: `${HUB}/things/${encodeURIComponent(thingId)}/properties`, op: ['readallproperties'] }],
+  affordanceForms: (kind: AffordanceKind, thingId: string, name: string, affordance: Record<string, unknown>): Form[] => {
+    const href = `${HUB}/things/${encodeURIComponent(thingId)}/${kind}/${encodeURIComponent(name)}`;
+    if (kind === 'property') return [{ href, op: affordance.readOnly ? ['readproperty'] : ['readproperty', 'writeproperty'] }];
+    if (kind === 'action') return [{ href, op: 'invokeaction' }];
+    return [{ href, op: 'subscribeevent', subprotocol: 'sse' }];
+  },
+};
+
+/** A binding that only serves events and adds its own scheme. */
+const sseContributor: TwinTdContributor = {
+  name: 'sse',
+  securityDefinitions: () => ({ bearer_sc: { scheme: 'bearer', in: 'query', name: 'ignored-duplicate' }, sse_sc: { scheme: 'bearer', in: 'query', name: 'token' } }),
+  affordanceForms: (kind, thingId, name) => (kind === 'event' ? [{ href: `${HUB}/sse/${encodeURIComponent(thingId)}/${name}`, op: 'subscribeevent', security: 'sse_sc' }] : []),
+};
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const formsOf = (td: Record<string, unknown>, kind: string, name: string) =>
+  ((td[kind] as Record<string, Record<string, unknown>>)[name].forms as Form[] | undefined);
+
+describe('buildTwinTd', () => {
+  it('replaces every form by the contributors\' forms, in contributor order, and drops base', () => {
+    const td = buildTwinTd(lampTwin(), [httpContributor, sseContributor]);
+    assert.equal(td.base, undefined);
+    assert.deepEqual(td.forms, [{ href: `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/properties`, op: ['readallproperties'] }]);
+    assert.deepEqual(formsOf(td, 'properties', 'status'), [{ href: `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/property/status`, op: ['readproperty'] }]);
+    assert.deepEqual(formsOf(td, 'properties', 'brightness')?.[0].op, ['readproperty', 'writeproperty']);
+    assert.deepEqual(formsOf(td, 'actions', 'fade'), [{ href: `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/action/fade`, op: 'invokeaction' }]);
+    assert.deepEqual(formsOf(td, 'events', 'overheating')?.map((f) => f.href), [
+      `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/event/overheating`,
+      `${HUB}/sse/urn%3Adev%3Aops%3A32473-WoTLamp-1234/overheating`,
+    ]);
+    const allHrefs = JSON.stringify(td).match(/"href":"[^"]*"/g) ?? [];
+    assert.ok(allHrefs.every((h) => h.includes(HUB) || h.includes('manual.pdf')), `no device URL is left: ${allHrefs.join(' ')}`);
+  });
+
+  it('merges the contributors\' security definitions and uses the first one', () => {
+    const td = buildTwinTd(lampTwin(), [httpContributor, sseContributor]);
+    assert.deepEqual(td.securityDefinitions, {
+      bearer_sc: { scheme: 'bearer', in: 'header' },
+      sse_sc: { scheme: 'bearer', in: 'query', name: 'token' },
+    });
+    assert.deepEqual(td.security, ['bearer_sc']);
+    assert.equal((td.securityDefinitions as Record<string, unknown>).basic_sc, undefined, 'the device\'s own schemes are not the hub\'s');
+  });
+
+  it('falls back to nosec when no contributor defines a scheme', () => {
+    const formsOnly: TwinTdContributor = { name: 'plain', affordanceForms: () => [{ href: `${HUB}/x` }] };
+    const td = buildTwinTd(lampTwin(), [formsOnly]);
+    assert.deepEqual(td.securityDefinitions, { nosec_sc: { scheme: 'nosec' } });
+    assert.deepEqual(td.security, ['nosec_sc']);
+  });
+
+  it('keeps affordances, schemas, titles, @context and @type as registered', () => {
+    const registered = lampTd();
+    const td = buildTwinTd(lampTwin(), [httpContributor]);
+    for (const key of ['@context', '@type', 'title', 'titles', 'description', 'id']) assert.deepEqual(td[key], registered[key], key);
+    const strip = (map: unknown) => Object.fromEntries(Object.entries(map as Record<string, Record<string, unknown>>).map(([n, a]) => [n, { ...a, forms: undefined }]));
+    for (const kind of ['properties', 'actions', 'events']) assert.deepEqual(strip(td[kind]), strip(registered[kind]), kind);
+  });
+
+  it('sets id, created and modified from the twin, never its version or tags', () => {
+    const twin = { ...lampTwin(), thingId: 'urn:hub:assigned-1', td: { ...lampTd(), id: undefined } };
+    const td = buildTwinTd(twin, [httpContributor]);
+    assert.equal(td.id, 'urn:hub:assigned-1');
+    assert.equal(td.created, '2025-03-01T10:00:00.000Z');
+    assert.equal(td.modified, '2025-03-02T11:30:00.000Z');
+    assert.equal(td.version, undefined);
+    assert.ok(!JSON.stringify(td).includes('kitchen'), 'tags never appear');
+  });
+
+  it('resolves relative link hrefs against the dropped base', () => {
+    const td = buildTwinTd(lampTwin(), [httpContributor]);
+    assert.deepEqual(td.links, [{ href: 'https://lamp.example.com/manual.pdf', rel: 'service-doc', type: 'application/pdf' }]);
+  });
+
+  it('validates against the TD 1.1 schema with one contributor', () => {
+    const td = buildTwinTd(lampTwin(), [httpContributor]);
+    assert.equal(validateThingDescription(td, 256 * 1024), td);
+    const both = buildTwinTd(lampTwin(), [httpContributor, sseContributor]);
+    assert.equal(validateThingDescription(both, 256 * 1024), both);
+  });
+
+  it('leaves affordances without forms when nobody contributes any', () => {
+    const td = buildTwinTd(lampTwin(), []);
+    assert.equal(td.forms, undefined);
+    assert.equal(formsOf(td, 'properties', 'status'), undefined);
+    assert.equal(formsOf(td, 'actions', 'toggle'), undefined);
+    const sseOnly = buildTwinTd(lampTwin(), [sseContributor]);
+    assert.equal(formsOf(sseOnly, 'properties', 'status'), undefined);
+    assert.equal(formsOf(sseOnly, 'events', 'overheating')?.length, 1);
+  });
+
+  it('never modifies the twin and shares no objects with it', () => {
+    const twin = deepFreeze(lampTwin());
+    const saved = structuredClone(twin);
+    const td = buildTwinTd(twin, [httpContributor, sseContributor]);
+    (td.properties as Record<string, Record<string, unknown>>).status.type = 'number';
+    ((td['@context'] as unknown[])[1] as Record<string, string>).saref = 'changed';
+    assert.deepEqual(twin, saved);
+  });
+
+  it('hands contributors the registered affordance without its device forms', () => {
+    const seen: [AffordanceKind, string, string, Record<string, unknown>][] = [];
+    const spy: TwinTdContributor = {
+      name: 'spy',
+      affordanceForms: (kind, thingId, name, affordance) => {
+        seen.push([kind, thingId, name, affordance]);
+        return [];
+      },
+    };
+    buildTwinTd(lampTwin(), [spy]);
+    assert.deepEqual(seen.map(([kind, , name]) => `${kind}:${name}`), ['property:status', 'property:brightness', 'property:config', 'action:toggle', 'action:fade', 'event:overheating']);
+    assert.ok(seen.every(([, thingId, , affordance]) => thingId === 'urn:dev:ops:32473-WoTLamp-1234' && affordance.forms === undefined));
+    assert.equal(seen[0][3].readOnly, true);
+  });
+});
