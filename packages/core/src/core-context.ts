@@ -43,16 +43,19 @@ export const ok = (output?: unknown, status = 200): HubSuccess => (output === un
 export type AffordanceSection = 'properties' | 'actions' | 'events';
 const SINGULAR: Record<AffordanceSection, string> = { properties: 'property', actions: 'action', events: 'event' };
 
-/** An affordance of a twin's TD, or a 404 listing the ones it has. */
-export function affordance(twin: Twin, section: AffordanceSection, name: string | undefined): Record<string, unknown> & { name: string } {
+/**
+ * An affordance of a twin's TD, or a 404 listing the ones it has. `schema` is the stored TD's own
+ * object: schema validators are cached by object identity, so callers must not copy it.
+ */
+export function affordance(twin: Twin, section: AffordanceSection, name: string | undefined): { name: string; schema: Record<string, unknown> } {
   if (name === undefined) throw badRequest(`this operation needs the name of a ${SINGULAR[section]}`);
   const all = (twin.td[section] ?? {}) as Record<string, Record<string, unknown>>;
-  const found = Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
-  if (!found) {
+  const schema = Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
+  if (!schema) {
     const names = Object.keys(all);
     throw notFound(`Thing '${twin.thingId}' has no ${SINGULAR[section]} '${name}'${names.length ? `; it has: ${names.join(', ')}` : ''}`);
   }
-  return { ...found, name };
+  return { name, schema };
 }
 
 /** Throws 413 when a value's JSON is larger than the payload limit. */

@@ -62,10 +62,10 @@ export const actionHandlers: HandlerTable = {
   async writeproperty(core, request, { client }) {
     const twin = core.directory.require(request.thingId);
     const property = affordance(twin, 'properties', request.name);
-    if (property.readOnly === true) throw badRequest(`property '${property.name}' of Thing '${twin.thingId}' is read-only`);
+    if (property.schema.readOnly === true) throw badRequest(`property '${property.name}' of Thing '${twin.thingId}' is read-only`);
     if (request.input === undefined) throw badRequest(`writeproperty needs the new value of '${property.name}' as input`);
     checkPayloadSize(core.limits, request.input, `the value of property '${property.name}'`);
-    checkValue(property, request.input, `the value of property '${property.name}'`, '');
+    checkValue(property.schema, request.input, `the value of property '${property.name}'`, '');
     const record = newRecord(core, twin, client, request, 'writeproperty', property.name);
     const state = core.state.setDesired(twin.thingId, property.name, request.input, record.actionId, record.timeRequested, request.ifVersion);
     core.queue.add(record, twin.agentId);
@@ -81,7 +81,7 @@ export const actionHandlers: HandlerTable = {
     const twin = core.directory.require(request.thingId);
     const action = affordance(twin, 'actions', request.name);
     checkPayloadSize(core.limits, request.input, `the input of action '${action.name}'`);
-    checkValue(action.input as Record<string, unknown> | undefined, request.input, `the input of action '${action.name}'`, '');
+    checkValue(action.schema.input as Record<string, unknown> | undefined, request.input, `the input of action '${action.name}'`, '');
     const record = newRecord(core, twin, client, request, 'invokeaction', action.name);
     core.queue.add(record, twin.agentId);
     await core.persist.put(ACTIONS_BUCKET, record.actionId, record);
@@ -131,7 +131,7 @@ export const actionHandlers: HandlerTable = {
       checkPayloadSize(core.limits, report.output, 'the output');
       if (record.operation === 'invokeaction') {
         const action = affordance(core.directory.require(record.thingId), 'actions', record.name);
-        checkValue(action.output as Record<string, unknown> | undefined, report.output, `the output of action '${record.name}'`, '');
+        checkValue(action.schema.output as Record<string, unknown> | undefined, report.output, `the output of action '${record.name}'`, '');
       }
       if (report.output !== undefined) changes.output = report.output;
     }

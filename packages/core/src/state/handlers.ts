@@ -93,7 +93,7 @@ export const stateHandlers: HandlerTable = {
     if (Object.keys(values).length === 0) throw badRequest('updateproperty got no values');
     // All values are checked before any is stored: a report is applied whole or not at all.
     for (const [name, value] of Object.entries(values)) {
-      const schema = affordance(twin, 'properties', name);
+      const { schema } = affordance(twin, 'properties', name);
       if (value === undefined) throw badRequest(`property '${name}' needs a value`);
       checkPayloadSize(core.limits, value, `the value of property '${name}'`);
       checkValue(schema, value, `the value of property '${name}'`, `/${name}`);
@@ -111,7 +111,7 @@ export const stateHandlers: HandlerTable = {
     const twin = core.directory.require(request.thingId);
     const event = affordance(twin, 'events', request.name);
     checkPayloadSize(core.limits, request.input, `the data of event '${event.name}'`);
-    checkValue(event.data as Record<string, unknown> | undefined, request.input, `the data of event '${event.name}'`, '');
+    checkValue(event.schema.data as Record<string, unknown> | undefined, request.input, `the data of event '${event.name}'`, '');
     const now = core.now().toISOString();
     const state = core.state.recordEvent(twin.thingId, event.name, request.input ?? null, now);
     await core.persist.put(STATE_BUCKET, twin.thingId, state);
