@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// The `twinhub` command: `serve` runs the hub; `token create|list|revoke` manage bearer tokens in
+// the data folder (while the hub is stopped: the embedded store allows one process at a time).
+
+import { parseArgs } from 'node:util';
+import { createHub, isHubError, ROLES, type Role } from '@twinhub/core';
+import { ConfigError, resolveConfig, settingOptions, settingsHelp } from './config.js';
+import { createLogger } from './logger.js';
+import { openStore, startHub } from './server.js';
+
+const USAGE = `Usage:
+  twinhub serve [options]                               run the hub
+  twinhub token create --role <role> --id <clientId>    issue a token (roles: ${ROLES.join(', ')})
+  twinhub token list                                    list tokens (never the secrets)
+  twinhub token revoke <tokenId|clientId>               revoke a token, or all of a client's
+
+Options (each also read from the environment variable in brackets):
+${settingsHelp()}
+`;
+
+async function serve(flags: Record<string, string | boolean | undefined>): Promise<void> {
+  const config = resolveConfig(flags);
+  const logger = createLogger(config.logLevel);
+  const running = await startHub(config, logger);
+  const lines = [`twinhub listening`, `  HTTP  ${running.urls.http}/things`, `  WS    ${running.urls.ws}`];
+  if (running.urls.mqtt) lines.push(`  MQTT  ${running.urls.mqtt}`);
+  lines.push(`  data  ${config.memory ? '(in memory: nothing is kept after exit)' : config.dataDir}`);
+  if (running.firstAdminToken) {
+    lines.push('', 'First start: an admin token was created. It is shown only this once (only its hash is stored):', `  ${running.firstAdminToken}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function token(args: string[], flags: Record<string, string | boolean | undefined>): Promise<void> {
+  const config = resolveConfig(flags);
+  if (config.memory) throw new ConfigError('token commands need a data folder, not --memory');
+  const hub = await createHub({ store: await openStore(config), logger: createLogger(config.logLevel) });
+  try {
+    const [action, target] = args;
+    if (action === 'create') {
+      const role = flags.role as Role | undefined;
+      const id = flags.id as string | undefined;
+      if (!role || !id) throw new ConfigError('token create needs --role <role> and --id <clientId>');
+      const created = await hub.tokens.create({ id, role });
+      process.stdout.write(`${created.token}\n`);
+      process.stderr.write(`token ${created.tokenId} for ${id} (${role}); it is shown only this once\n`);
+    } else if (action === 'list') {
+      for (const t of hub.tokens.list()) process.stdout.write(`${t.tokenId}  ${t.role.padEnd(8)}  ${t.clientId}  ${t.created}\n`);
+    } else if (action === 'revoke') {
+      if (!target) throw new ConfigError('token revoke needs a tokenId or a clientId');
+      const count = await hub.tokens.revoke(target);
+      if (count === 0) throw new ConfigError(`no token with id or client id '${target}'`);
+      process.stdout.write(`revoked ${count} token(s)\n`);
+    } else {
+      throw new ConfigError(`unknown token command '${action ?? ''}'\n\n${USAGE}`);
+    }
+  } finally {
+    await hub.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { ...settingOptions(), role: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'serve') return serve(values);
+  if (command === 'token') return token(rest, values);
+  throw new ConfigError(`unknown command '${command}'\n\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof ConfigError || isHubError(error) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ? (error as Error).message
+    : `twinhub failed: ${(error as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
+});
