@@ -1,0 +1,358 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { createHub, type AgentRequestMessage, type Hub, type ThingDescription } from '@twinhub/core';
+import { MemoryStore } from '@twinhub/storage-memory';
+import pino from 'pino';
+import { createMqttBinding, type MqttBinding } from './index.js';
+import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient, type MqttTestClientOptions } from './test-helpers.js';
+import { topics } from './topics.js';
+
+const LAMP = 'urn:dev:ops:mqtt-lamp/1+x';
+const OTHER = 'urn:dev:ops:mqtt-fan-2';
+
+function td(id: string, title: string): ThingDescription {
+  return {
+    '@context': 'https://www.w3.org/2022/wot/td/v1.1',
+    id,
+    title,
+    securityDefinitions: { nosec_sc: { scheme: 'nosec' } },
+    security: 'nosec_sc',
+    properties: {
+      brightness: { type: 'integer', minimum: 0, maximum: 100, observable: true, forms: [{ href: 'http://device.local/brightness' }] },
+      status: { type: 'string', readOnly: true, forms: [{ href: 'http://device.local/status' }] },
+    },
+    actions: { fade: { input: { type: 'integer' }, forms: [{ href: 'http://device.local/fade' }] } },
+    events: { overheating: { data: { type: 'number' }, forms: [{ href: 'http://device.local/overheating' }] } },
+  };
+}
+
+interface Fixture {
+  hub: Hub;
+  binding: MqttBinding;
+  url: string;
+  tokens: Record<'agentA' | 'agentB' | 'operator' | 'viewer', { username: string; password: string }>;
+  close(): Promise<void>;
+}
+
+async function startHub(): Promise<Fixture> {
+  const hub = await createHub({ store: new MemoryStore() });
+  const binding = createMqttBinding({ hub, logger: pino({ level: 'silent' }), mode: { embedded: { port: 0, host: '127.0.0.1' } } });
+  hub.addTwinTdContributor(binding.contributor);
+  const { url } = await binding.start();
+  const credentials = async (id: string, role: 'agent' | 'operator' | 'viewer') => ({ username: id, password: (await hub.tokens.create({ id, role })).token });
+  return {
+    hub,
+    binding,
+    url,
+    tokens: {
+      agentA: await credentials('agent-a', 'agent'),
+      agentB: await credentials('agent-b', 'agent'),
+      operator: await credentials('operator-1', 'operator'),
+      viewer: await credentials('viewer-1', 'viewer'),
+    },
+    async close() {
+      await binding.close();
+      await hub.close();
+    },
+  };
+}
+
+describe('MQTT binding (embedded aedes broker)', () => {
+  let fixture: Fixture;
+  const open: MqttTestClient[] = [];
+  const connect = async (who: { username: string; password: string }, options: MqttTestClientOptions = {}) => {
+    const client = await connectMqtt(fixture.url, { ...who, ...options });
+    open.push(client);
+    return client;
+  };
+  /** agent-a with LAMP registered through the envelope. */
+  const lampAgent = async (options: MqttTestClientOptions = {}) => {
+    const agent = await connect(fixture.tokens.agentA, options);
+    const registered = await agent.request({ operation: 'updateTD', input: td(LAMP, 'Lamp') });
+    assert.ok(registered.status === 200 || registered.status === 201, JSON.stringify(registered));
+    return agent;
+  };
+
+  before(async () => {
+    fixture = await startHub();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((client) => client.close(true)));
+  });
+  after(async () => {
+    await fixture.close();
+  });
+
+  it('refuses bad credentials in the CONNACK', async () => {
+    assert.equal(await connectRefusal(fixture.url, { username: 'agent-a', password: 'th_not-a-token' }), 4);
+    assert.equal(await connectRefusal(fixture.url, {}), 4);
+    // A valid token under another client's name.
+    assert.equal(await connectRefusal(fixture.url, { username: 'agent-a', password: fixture.tokens.viewer.password }), 4);
+  });
+
+  it('refuses an MQTT client id whose persistent session belongs to another hub client', async () => {
+    const first = await connect(fixture.tokens.agentB, { clientId: 'shared-id', clean: false });
+    await first.close();
+    assert.equal(await connectRefusal(fixture.url, { ...fixture.tokens.viewer, clientId: 'shared-id' }), 2);
+    const again = await connect(fixture.tokens.agentB, { clientId: 'shared-id', clean: true });
+    assert.equal(again.sessionPresent, false);
+  });
+
+  it('publishes validated reports retained on the property topic, to live and late subscribers', async () => {
+    const agent = await lampAgent();
+    const viewer = await connect(fixture.tokens.viewer);
+    assert.deepEqual(await viewer.subscribe(topics.propertyValue(LAMP, 'brightness')), [1]);
+
+    await agent.publish(topics.propertyReported(LAMP, 'brightness'), 42);
+    const live = await viewer.nextMessage(topics.propertyValue(LAMP, 'brightness'));
+    assert.equal(live.json(), 42);
+    assert.equal(live.topic, 'things/urn%3Adev%3Aops%3Amqtt-lamp%2F1%2Bx/properties/brightness');
+
+    // The envelope path reports too, and the hub republishes the normalized value.
+    const reported = await agent.request({ operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 43 });
+    assert.equal(reported.status < 300, true, JSON.stringify(reported));
+    assert.equal((await viewer.nextMessage(topics.propertyValue(LAMP, 'brightness'))).json(), 43);
+
+    const late = await connect(fixture.tokens.operator);
+    await late.subscribe(topics.propertyValue(LAMP, 'brightness'));
+    const retained = await late.nextMessage(topics.propertyValue(LAMP, 'brightness'));
+    assert.equal(retained.retain, true);
+    assert.equal(retained.json(), 43);
+  });
+
+  it('refuses an invalid value with an error to the agent and publishes nothing', async () => {
+    const agent = await lampAgent();
+    await agent.publish(topics.propertyReported(LAMP, 'brightness'), 7);
+    const viewer = await connect(fixture.tokens.viewer);
+    await viewer.subscribe(topics.propertyValue(LAMP, 'brightness'));
+    await viewer.nextMessage((m) => m.topic === topics.propertyValue(LAMP, 'brightness') && m.json() === 7);
+
+    await agent.publish(topics.propertyReported(LAMP, 'brightness'), 1000);
+    const error = await agent.nextError();
+    assert.equal(error.status, 400);
+    assert.equal(error.topic, topics.propertyReported(LAMP, 'brightness'));
+    assert.equal(error.operation, 'updateproperty');
+    assert.match(error.error?.detail ?? '', /schema|maximum/);
+
+    await agent.publish(topics.propertyReported(LAMP, 'brightness'), 'not json', { raw: true });
+    assert.equal((await agent.nextError()).status, 400);
+
+    await quiet();
+    assert.deepEqual(viewer.received.filter((m) => m.topic === topics.propertyValue(LAMP, 'brightness') && m.json() !== 7).map((m) => m.json()), []);
+    const state = await fixture.hub.handle({ operation: 'readproperty', thingId: LAMP, name: 'brightness' }, { client: { id: 'viewer-1', role: 'viewer' } });
+    assert.equal(state.ok && state.output, 7);
+  });
+
+  it('republishes reported events (not retained) to event subscribers', async () => {
+    const agent = await lampAgent();
+    const viewer = await connect(fixture.tokens.viewer);
+    await viewer.subscribe(topics.event(LAMP, 'overheating'));
+    await agent.publish(topics.eventReported(LAMP, 'overheating'), 81.5);
+    const event = await viewer.nextMessage(topics.event(LAMP, 'overheating'));
+    assert.equal(event.json(), 81.5);
+    assert.equal(event.retain, false);
+    await agent.publish(topics.eventReported(LAMP, 'overheating'), 'hot');
+    assert.equal((await agent.nextError()).status, 400);
+  });
+
+  async function queueTwoWrites(operator: MqttTestClient) {
+    await operator.publish(topics.propertySet(LAMP, 'brightness'), 10);
+    await operator.publish(topics.propertySet(LAMP, 'brightness'), 20);
+    await quiet(50);
+    assert.equal(operator.received.filter((m) => m.topic === topics.clientErrors('operator-1')).length, 0);
+  }
+
+  async function expectTwoWritesOnce(agent: MqttTestClient): Promise<AgentRequestMessage[]> {
+    const first = await agent.nextAgentRequest();
+    const second = await agent.nextAgentRequest();
+    assert.deepEqual([first.operation, first.name, first.input], ['writeproperty', 'brightness', 10]);
+    assert.deepEqual([second.operation, second.name, second.input], ['writeproperty', 'brightness', 20]);
+    for (const request of [first, second]) {
+      const done = await agent.request({ operation: 'updateactionstatus', actionId: request.actionId, input: { status: 'completed' } });
+      assert.ok(done.status < 300, JSON.stringify(done));
+    }
+    await quiet();
+    assert.equal(agent.received.filter((m) => m.topic === topics.agentRequests('agent-a')).length, 2, 'each request exactly once');
+    return [first, second];
+  }
+
+  it('delivers writes queued while the agent was offline once, in order (clean session + resubscribe)', async () => {
+    const registering = await lampAgent();
+    await registering.close();
+    const operator = await connect(fixture.tokens.operator);
+    await queueTwoWrites(operator);
+
+    const agent = await connect(fixture.tokens.agentA);
+    await agent.subscribe(topics.agentRequests('agent-a'));
+    const [first] = await expectTwoWritesOnce(agent);
+
+    // The requester hears how its write ended.
+    const status = await operator.nextNotification((n) => n.operation === 'actionstatus' && (n.data as { actionId: string }).actionId === first.actionId && (n.data as { status: string }).status === 'completed');
+    assert.equal(status.thingId, LAMP);
+
+    // Reconnecting again delivers nothing more.
+    await agent.close();
+    const again = await connect(fixture.tokens.agentA);
+    await again.subscribe(topics.agentRequests('agent-a'));
+    await quiet();
+    assert.equal(again.received.filter((m) => m.topic === topics.agentRequests('agent-a')).length, 0);
+  });
+
+  it('delivers queued writes once, in order, to a persistent session that does not resubscribe', async () => {
+    const first = await lampAgent({ clientId: 'agent-a-device', clean: false });
+    await first.subscribe(topics.agentRequests('agent-a'));
+    await first.close();
+    const operator = await connect(fixture.tokens.operator);
+    await queueTwoWrites(operator);
+
+    const agent = await connect(fixture.tokens.agentA, { clientId: 'agent-a-device', clean: false, subscribeOwnTopics: false });
+    assert.equal(agent.sessionPresent, true);
+    await expectTwoWritesOnce(agent);
+    await agent.close();
+
+    const again = await connect(fixture.tokens.agentA, { clientId: 'agent-a-device', clean: false, subscribeOwnTopics: false });
+    await quiet();
+    assert.equal(again.received.filter((m) => m.topic === topics.agentRequests('agent-a')).length, 0);
+    await again.mqtt.unsubscribeAsync(topics.agentRequests('agent-a'));
+  });
+
+  it('turns an action publish into a request and refuses one from a viewer', async () => {
+    const agent = await lampAgent();
+    await agent.subscribe(topics.agentRequests('agent-a'));
+    const viewer = await connect(fixture.tokens.viewer);
+    await viewer.publish(topics.action(LAMP, 'fade'), 5);
+    const refused = await viewer.nextError();
+    assert.equal(refused.status, 403);
+    assert.equal(refused.operation, 'invokeaction');
+    assert.equal(refused.topic, topics.action(LAMP, 'fade'));
+
+    const operator = await connect(fixture.tokens.operator);
+    await operator.publish(topics.action(LAMP, 'fade'), 3);
+    const request = await agent.nextAgentRequest();
+    assert.deepEqual([request.operation, request.name, request.input], ['invokeaction', 'fade', 3]);
+    assert.equal(agent.received.filter((m) => m.topic === topics.agentRequests('agent-a')).length, 1, 'the viewer invocation never reached the agent');
+    await agent.request({ operation: 'updateactionstatus', actionId: request.actionId, input: { status: 'completed', output: 'ok' } });
+  });
+
+  it("does not let agent B report for agent A's Thing, nor see its values through wildcards", async () => {
+    const agentA = await lampAgent();
+    const agentB = await connect(fixture.tokens.agentB);
+    const registered = await agentB.request({ operation: 'updateTD', input: td(OTHER, 'Fan') });
+    assert.ok(registered.status < 300, JSON.stringify(registered));
+    const viewer = await connect(fixture.tokens.viewer);
+    assert.deepEqual(await agentB.subscribe('#'), [1]);
+    assert.deepEqual(await agentB.subscribe('things/+/properties/+'), [1]);
+    assert.deepEqual(await viewer.subscribe('#'), [1]);
+    // An exact subscription to A's Thing is refused outright.
+    assert.deepEqual(await agentB.subscribe(topics.propertyValue(LAMP, 'brightness')), [128]);
+    assert.equal((await agentB.nextError()).status, 403);
+
+    await agentB.publish(topics.propertyReported(LAMP, 'brightness'), 99);
+    const refused = await agentB.nextError(topics.propertyReported(LAMP, 'brightness'));
+    assert.equal(refused.status, 403);
+    assert.equal(refused.operation, 'updateproperty');
+
+    await agentA.publish(topics.propertyReported(LAMP, 'brightness'), 55);
+    await agentB.publish(topics.propertyReported(OTHER, 'brightness'), 66);
+    const value = (thingId: string, expected: number) => (m: { topic: string; json(): unknown }) => m.topic === topics.propertyValue(thingId, 'brightness') && m.json() === expected;
+    await viewer.nextMessage(value(LAMP, 55));
+    await viewer.nextMessage(value(OTHER, 66));
+    await agentB.nextMessage(value(OTHER, 66));
+    await quiet();
+    const leaked = agentB.received.filter((m) => m.topic.startsWith(`things/${encodeURIComponent(LAMP)}/`) || m.topic.startsWith('clients/agent-a') || m.topic.startsWith('agents/agent-a'));
+    assert.deepEqual(leaked.map((m) => m.topic), []);
+    // The viewer's '#' sees values, but never another client's private topics or inbound publishes.
+    assert.ok(viewer.received.every((m) => m.topic.startsWith('things/') ? !m.topic.endsWith('/reported') && !m.topic.endsWith('/set') : m.topic.startsWith('clients/viewer-1/')), JSON.stringify(viewer.received.map((m) => m.topic)));
+  });
+
+  it('refuses topics outside the scheme and other clients\' private topics', async () => {
+    const operator = await connect(fixture.tokens.operator);
+    await operator.publish('foo/bar', 1);
+    const outside = await operator.nextError();
+    assert.equal(outside.status, 404);
+    assert.equal(outside.topic, 'foo/bar');
+    assert.deepEqual(await operator.subscribe('foo/bar'), [128]);
+    assert.deepEqual(await operator.subscribe(topics.clientResponses('viewer-1')), [128]);
+    assert.deepEqual(await operator.subscribe(topics.agentRequests('agent-a')), [128]);
+    assert.deepEqual(await operator.subscribe(topics.propertySet(LAMP, 'brightness')), [128]);
+    // Publishing on a topic only the hub publishes.
+    assert.equal((await operator.nextError(topics.clientResponses('viewer-1'))).status, 403);
+    await operator.publish(topics.propertyValue(LAMP, 'brightness'), 1);
+    assert.equal((await operator.nextError(topics.propertyValue(LAMP, 'brightness'))).status, 403);
+    // A request envelope on someone else's request topic: refused with a response envelope.
+    await operator.publish(topics.clientRequests('viewer-1'), { operation: 'listTDs', correlationId: 'not-mine' });
+    const refused = (await operator.nextMessage(topics.clientResponses('operator-1'))).json() as { status: number; correlationId: string };
+    assert.deepEqual([refused.status, refused.correlationId], [403, 'not-mine']);
+    // The connection survived all of it.
+    const listed = await operator.request({ operation: 'listTDs' });
+    assert.equal(listed.status, 200);
+  });
+
+  it('answers envelope requests, including malformed ones, with response envelopes', async () => {
+    const viewer = await connect(fixture.tokens.viewer);
+    await viewer.publish(topics.clientRequests('viewer-1'), '{not json', { raw: true });
+    const malformed = await viewer.nextMessage(topics.clientResponses('viewer-1'));
+    assert.equal((malformed.json() as { status: number }).status, 400);
+    await viewer.publish(topics.clientRequests('viewer-1'), { operation: 'nope', correlationId: 'c-1' });
+    const unknown = (await viewer.nextMessage(topics.clientResponses('viewer-1'))).json() as { status: number; correlationId: string };
+    assert.deepEqual([unknown.status, unknown.correlationId], [400, 'c-1']);
+    const forbidden = await viewer.request({ operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 1 });
+    assert.equal(forbidden.status, 403);
+    assert.equal(forbidden.error?.status, 403);
+  });
+
+  it('observes through the envelope, with notifications on clients/{id}/notifications', async () => {
+    const agent = await lampAgent();
+    const operator = await connect(fixture.tokens.operator);
+    const observed = await operator.request({ operation: 'observeproperty', thingId: LAMP, name: 'brightness' });
+    assert.ok(observed.status < 300, JSON.stringify(observed));
+    await agent.publish(topics.propertyReported(LAMP, 'brightness'), 12);
+    const notification = await operator.nextNotification((n) => n.operation === 'observeproperty');
+    assert.deepEqual([notification.thingId, notification.name, notification.data], [LAMP, 'brightness', 12]);
+  });
+
+  it('adds mqtt:// forms node-wot can use to the twin TD', async () => {
+    await lampAgent();
+    const viewer = await connect(fixture.tokens.viewer);
+    const response = await viewer.request({ operation: 'retrieveTD', thingId: LAMP });
+    const twin = response.output as ThingDescription & { properties: Record<string, { forms: Record<string, unknown>[] }> };
+    assert.deepEqual((twin.securityDefinitions as Record<string, unknown>).mqtt_basic_sc, { scheme: 'basic', in: 'auto' });
+    const mqttForms = (forms: Record<string, unknown>[]) => forms.filter((f) => String(f.href).startsWith('mqtt://'));
+    const brightness = mqttForms(twin.properties.brightness.forms);
+    const value = brightness.find((f) => (f.op as string[]).includes('observeproperty'))!;
+    assert.equal(value.href, `${fixture.url}/${topics.propertyValue(LAMP, 'brightness')}`);
+    assert.deepEqual(value.op, ['readproperty', 'observeproperty', 'unobserveproperty']);
+    assert.equal(value['mqv:retain'], true);
+    assert.deepEqual(value.security, ['mqtt_basic_sc']);
+    // node-wot takes the topic from the URL path; it must survive URL parsing unchanged.
+    assert.equal(new URL(String(value.href)).pathname.slice(1), topics.propertyValue(LAMP, 'brightness'));
+    const write = brightness.find((f) => (f.op as string[]).includes('writeproperty'))!;
+    assert.equal(write['mqv:topic'], topics.propertySet(LAMP, 'brightness'));
+    assert.equal(write['mqv:retain'], false);
+    assert.equal(mqttForms(twin.properties.status.forms).some((f) => (f.op as string[]).includes('writeproperty')), false, 'readOnly: no write form');
+    const actions = twin.actions as Record<string, { forms: Record<string, unknown>[] }>;
+    assert.equal(mqttForms(actions.fade.forms)[0].href, `${fixture.url}/${topics.action(LAMP, 'fade')}`);
+    const events = twin.events as Record<string, { forms: Record<string, unknown>[] }>;
+    assert.deepEqual(mqttForms(events.overheating.forms)[0].op, ['subscribeevent', 'unsubscribeevent']);
+  });
+
+  it('clears retained values when the Thing is deleted', async () => {
+    const agent = await lampAgent();
+    await agent.publish(topics.propertyReported(LAMP, 'brightness'), 30);
+    const viewer = await connect(fixture.tokens.viewer);
+    await viewer.subscribe(topics.propertyValue(LAMP, 'brightness'));
+    assert.equal((await viewer.nextMessage(topics.propertyValue(LAMP, 'brightness'))).json(), 30);
+    const deleted = await agent.request({ operation: 'deleteTD', thingId: LAMP });
+    assert.ok(deleted.status < 300, JSON.stringify(deleted));
+    await eventually(async () => {
+      const late = await connectMqtt(fixture.url, { ...fixture.tokens.viewer, subscribeOwnTopics: false });
+      try {
+        await late.subscribe(topics.propertyValue(LAMP, 'brightness'));
+        await quiet(100);
+        assert.equal(late.received.length, 0);
+      } finally {
+        await late.close(true);
+      }
+    });
+  });
+});

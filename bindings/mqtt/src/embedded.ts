@@ -1,0 +1,329 @@
+// Embedded mode: an aedes broker inside the hub. aedes' hooks carry the policy: authenticate maps
+// username/password to a hub client, authorizePublish turns each publish into a hub request (and
+// holds the PUBACK until the hub has accepted it), authorizeSubscribe and authorizeForward apply
+// the core's permission table per topic and per message.
+
+import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import { forbidden, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
+import { handlePublish, SCHEME_HINT, type PublishError } from './inbound.js';
+import { json, startMirror, type Mirror } from './mirror.js';
+import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
+
+export interface EmbeddedBrokerOptions {
+  port: number;
+  host: string;
+  tls?: { key: string | Buffer; cert: string | Buffer };
+}
+
+export interface RunningBroker {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** One authenticated MQTT connection. */
+interface Connection {
+  readonly mqtt: AedesClient;
+  readonly client: Client;
+  session?: Session;
+  receivesRequests: boolean;
+  /** actionIds pushed on this connection: only these may be forwarded on agents/{id}/requests. */
+  readonly pushedRequests: Set<string>;
+  /** Inbound work of this connection runs in order (publishes, request (un)subscriptions). */
+  work: Promise<void>;
+  closed: boolean;
+}
+
+/** CONNACK return codes of MQTT 3.1.1 (aedes' AuthErrorCode is a const enum, unusable here). */
+const IDENTIFIER_REJECTED = 2;
+const SERVER_UNAVAILABLE = 3;
+const BAD_USERNAME_OR_PASSWORD = 4;
+
+function refusal(message: string, returnCode: number): Error & { returnCode: number } {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+/** aedes keeps a client's live subscriptions here; not part of its typings. */
+function subscriptionsOf(mqtt: AedesClient): Record<string, { qos: number }> {
+  return (mqtt as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
+}
+
+export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: EmbeddedBrokerOptions): Promise<RunningBroker> {
+  const connections = new WeakMap<AedesClient, Connection>();
+  const live = new Set<Connection>();
+  /** MQTT client id -> the hub client that holds it, so nobody can take over another's session. */
+  const owners = new Map<string, { clientId: string; live: number; persistent: boolean }>();
+
+  const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000 });
+
+  // ---- outbound to one connection ------------------------------------------------------------
+
+  /** Sends to this connection only, on one of its own topics, if it subscribed to that topic. */
+  function sendOwn(conn: Connection, topic: string, value: unknown): void {
+    if (conn.closed) return;
+    const filter = Object.entries(subscriptionsOf(conn.mqtt)).find(([f]) => topicMatches(f, topic));
+    if (!filter) {
+      logger.debug({ clientId: conn.client.id, topic }, 'mqtt: dropped a message for a topic the client did not subscribe to');
+      return;
+    }
+    if (conn.mqtt.conn.writableLength > hub.limits.maxSendBufferBytes) {
+      logger.warn({ clientId: conn.client.id }, 'mqtt: client does not keep up with its messages; disconnecting it');
+      conn.mqtt.close();
+      return;
+    }
+    const qos = Math.min(1, filter[1].qos) as 0 | 1;
+    conn.mqtt.publish({ cmd: 'publish', topic, payload: json(value), qos, retain: false, dup: false }, (error) => {
+      if (error) logger.debug({ err: error, clientId: conn.client.id, topic }, 'mqtt: delivery failed');
+    });
+  }
+
+  function sendError(conn: Connection, message: PublishError): void {
+    sendOwn(conn, topics.clientErrors(conn.client.id), message);
+  }
+
+  function problemMessage(problem: Problem, topic: string): PublishError {
+    return { ...toErrorMessage(problem), topic };
+  }
+
+  function ensureSession(conn: Connection): Session | undefined {
+    if (conn.session || conn.closed) return conn.session;
+    try {
+      conn.session = hub.openSession(conn.client, 'mqtt', {
+        send(message) {
+          if (message.type === 'request') {
+            conn.pushedRequests.add(message.actionId);
+            sendOwn(conn, topics.agentRequests(conn.client.id), message);
+          } else {
+            sendOwn(conn, topics.clientNotifications(conn.client.id), message);
+          }
+        },
+        close(reason) {
+          logger.info({ clientId: conn.client.id, reason }, 'mqtt: the hub ended the session; disconnecting');
+          conn.mqtt.close();
+        },
+      });
+    } catch (error) {
+      logger.warn({ err: error, clientId: conn.client.id }, 'mqtt: could not open a hub session');
+    }
+    return conn.session;
+  }
+
+  function enqueue(conn: Connection, task: () => Promise<void>): void {
+    conn.work = conn.work.then(task).catch((error) => logger.error({ err: error, clientId: conn.client.id }, 'mqtt: connection task failed'));
+  }
+
+  // ---- agent requests ------------------------------------------------------------------------
+
+  function setRequests(conn: Connection, on: boolean): void {
+    if (conn.closed || conn.receivesRequests === on || conn.client.role !== 'agent') return;
+    conn.receivesRequests = on;
+    enqueue(conn, async () => {
+      if (conn.closed) return;
+      const session = ensureSession(conn);
+      const operation = on ? 'subscriberequests' : 'unsubscriberequests';
+      const result = await hub.handle({ operation }, { client: conn.client, ...(session ? { session } : {}) });
+      if (!result.ok) {
+        if (on) conn.receivesRequests = false;
+        sendError(conn, { type: 'response', operation, status: result.status, error: result.problem, topic: topics.agentRequests(conn.client.id) });
+      }
+    });
+  }
+
+  const requestTopicOf = (conn: Connection) => topics.agentRequests(conn.client.id);
+
+  // ---- hooks ---------------------------------------------------------------------------------
+
+  aedes.authenticate = (mqtt, username, password, done) => {
+    void (async () => {
+      if (live.size >= hub.limits.maxConnections) return done(refusal('too many connections', SERVER_UNAVAILABLE), false);
+      if (!username || !password) return done(refusal('username (client id) and password (token) are required', BAD_USERNAME_OR_PASSWORD), false);
+      const client = await hub.authenticate(password.toString('utf8'));
+      if (!client || client.id !== username) return done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+      const owner = owners.get(mqtt.id);
+      if (owner && owner.clientId !== client.id) {
+        return done(refusal(`MQTT client id '${mqtt.id}' belongs to another hub client`, IDENTIFIER_REJECTED), false);
+      }
+      const entry = owner ?? { clientId: client.id, live: 0, persistent: false };
+      entry.live++;
+      entry.persistent = !mqtt.clean;
+      owners.set(mqtt.id, entry);
+      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), closed: false };
+      connections.set(mqtt, conn);
+      live.add(conn);
+      mqtt.conn.once('close', () => {
+        conn.closed = true;
+        live.delete(conn);
+        if (conn.session) hub.closeSession(conn.session);
+        if (--entry.live === 0 && !entry.persistent) owners.delete(mqtt.id);
+      });
+      done(null, true);
+    })().catch((error) => {
+      logger.error({ err: error }, 'mqtt: authentication failed');
+      done(refusal('authentication failed', SERVER_UNAVAILABLE), false);
+    });
+  };
+
+  aedes.authorizePublish = (mqtt, packet, done) => {
+    const conn = mqtt ? connections.get(mqtt) : undefined;
+    if (!conn) return done(new Error('publish from an unauthenticated client'));
+    // Clients never set retained state: only the hub's validated values are retained.
+    packet.retain = false;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    enqueue(conn, async () => {
+      const { result } = await handlePublish(
+        hub,
+        logger,
+        packet.topic,
+        payload,
+        {
+          client: async () => conn.client,
+          context: (client) => {
+            const session = ensureSession(conn);
+            return session ? { client, session } : { client };
+          },
+        },
+        {
+          response: (message) => sendOwn(conn, topics.clientResponses(conn.client.id), message),
+          error: (message) => sendError(conn, message),
+        },
+      );
+      // The publish is now accepted, or refused with an error the client can read: PUBACK it.
+      // A hub failure (5xx) is neither: drop the connection unacknowledged so the client resends.
+      if (!result.ok && result.status >= 500) done(new Error(`hub failure ${result.status}`));
+      else done(null);
+    });
+  };
+
+  function subscribeProblem(client: Client, filter: string): Problem | undefined {
+    // Wildcard filters are allowed; authorizeForward decides per message what they deliver.
+    if (hasWildcard(filter)) return undefined;
+    const route = parseTopic(filter);
+    if (!route) return notFound(`topic '${filter}' is not part of the twinhub MQTT topic scheme; see docs/mqtt.md`).problem;
+    switch (route.kind) {
+      case 'propertyValue':
+        return hub.authorize(client, 'observeproperty', route.thingId);
+      case 'event':
+        return hub.authorize(client, 'subscribeevent', route.thingId);
+      case 'agentRequests':
+        return route.clientId === client.id ? hub.authorize(client, 'subscriberequests') : forbidden(`client '${client.id}' may only subscribe to its own agents/{clientId}/requests`).problem;
+      case 'clientResponses':
+      case 'clientNotifications':
+      case 'clientErrors':
+        return route.clientId === client.id ? undefined : forbidden(`client '${client.id}' may only subscribe to its own clients/{clientId}/... topics`).problem;
+      default:
+        return forbidden(`'${filter}' is a topic clients publish to; nothing is delivered on it. ${SCHEME_HINT}`).problem;
+    }
+  }
+
+  aedes.authorizeSubscribe = (mqtt, subscription: Subscription, done) => {
+    const conn = connections.get(mqtt);
+    if (!conn) return done(new Error('subscribe from an unauthenticated client'));
+    const problem = subscribeProblem(conn.client, subscription.topic);
+    if (problem) {
+      logger.debug({ clientId: conn.client.id, topic: subscription.topic, problem }, 'mqtt: subscription refused');
+      sendError(conn, problemMessage(problem, subscription.topic));
+      return done(null, null); // SUBACK 0x80 for this filter; the connection stays
+    }
+    done(null, subscription);
+  };
+
+  aedes.authorizeForward = (mqtt, packet: AedesPublishPacket) => {
+    const conn = connections.get(mqtt);
+    if (!conn) return null;
+    const route = parseTopic(packet.topic);
+    if (!route) return null;
+    const { client } = conn;
+    switch (route.kind) {
+      case 'propertyValue':
+        // An empty payload clears a deleted Thing's value; its owner can no longer be checked.
+        if (packet.payload.length === 0 && client.role === 'agent') return null;
+        return hub.authorize(client, 'observeproperty', route.thingId) ? null : packet;
+      case 'event':
+        return hub.authorize(client, 'subscribeevent', route.thingId) ? null : packet;
+      case 'agentRequests': {
+        if (route.clientId !== client.id) return null;
+        // Only requests this connection's hub session pushed: a copy aedes queued for an earlier
+        // connection of a persistent session is dropped, the core redelivers what is still owed.
+        const actionId = actionIdOf(packet.payload);
+        return actionId !== undefined && conn.pushedRequests.delete(actionId) ? packet : null;
+      }
+      case 'clientResponses':
+      case 'clientNotifications':
+      case 'clientErrors':
+        return route.clientId === client.id ? packet : null;
+      default:
+        return null; // inbound topics deliver nothing
+    }
+  };
+
+  aedes.on('clientReady', (mqtt) => {
+    const conn = connections.get(mqtt);
+    // A persistent session's restored subscription counts as subscribing again.
+    if (conn && Object.hasOwn(subscriptionsOf(mqtt), requestTopicOf(conn))) setRequests(conn, true);
+  });
+  aedes.on('subscribe', (subscriptions, mqtt) => {
+    const conn = connections.get(mqtt);
+    if (conn && subscriptions.some((s) => s.topic === requestTopicOf(conn) && (s.qos as number) !== 128)) setRequests(conn, true);
+  });
+  aedes.on('unsubscribe', (unsubscriptions, mqtt) => {
+    const conn = connections.get(mqtt);
+    if (conn && !conn.closed && unsubscriptions.includes(requestTopicOf(conn))) setRequests(conn, false);
+  });
+  aedes.on('clientError', (mqtt, error) => logger.debug({ err: error, mqttClientId: mqtt?.id }, 'mqtt: client error'));
+  aedes.on('connectionError', (_mqtt, error) => logger.debug({ err: error }, 'mqtt: connection error'));
+
+  // ---- listen --------------------------------------------------------------------------------
+
+  let mirror: Mirror | undefined;
+  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, aedes.handle) : createServer(aedes.handle);
+  try {
+    mirror = await startMirror(hub, logger, (topic, payload, { qos, retain }) => {
+      aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => {
+        if (error) logger.warn({ err: error, topic }, 'mqtt: broker publish failed');
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    mirror?.close();
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${options.tls ? 'mqtts' : 'mqtt'}://${host}:${address.port}`;
+  logger.info({ url }, 'mqtt: embedded broker listening');
+
+  return {
+    url,
+    async close() {
+      mirror?.close();
+      // aedes.close() disconnects the clients; only then can the listener finish closing.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await closed;
+      for (const conn of live) {
+        conn.closed = true;
+        if (conn.session) hub.closeSession(conn.session);
+      }
+      live.clear();
+    },
+  };
+}
+
+function actionIdOf(payload: Buffer | string): string | undefined {
+  try {
+    const message = JSON.parse(payload.toString()) as { actionId?: unknown };
+    return typeof message?.actionId === 'string' ? message.actionId : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,184 @@
+// External mode: the hub is an ordinary client of someone else's broker (Mosquitto, EMQX, ...).
+// It subscribes to the topics clients publish to and publishes values, events, requests and
+// responses. The broker authenticates clients; the hub only learns identities from topics, so the
+// broker's ACLs must guarantee that only client X publishes on clients/X/... (docs/mqtt.md).
+
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { forbidden, HubError, notFound, type Client, type HubApi, type HubRequest, type Session } from '@twinhub/core';
+import { handlePublish } from './inbound.js';
+import { json, MQTT_SYSTEM_CLIENT, startMirror, type Mirror, type PublishOptions } from './mirror.js';
+import { encodeLevel, INBOUND_FILTERS, topics, type InboundRoute } from './topics.js';
+import type { RunningBroker } from './embedded.js';
+
+export interface ExternalBrokerOptions {
+  /** mqtt://, mqtts://, ws:// or wss:// URL of the broker. */
+  url: string;
+  username?: string;
+  password?: string;
+  /** The hub's MQTT client id; stable, because the hub keeps a persistent session. Default 'twinhub'. */
+  clientId?: string;
+  /**
+   * Hub client that plain topic writes and invocations (…/properties/{name}/set, …/actions/{name})
+   * run as: a bare MQTT publish carries no identity the hub could check. Unset: they are refused
+   * (logged), and consumers use request envelopes on clients/{clientId}/requests instead.
+   */
+  consumerId?: string;
+}
+
+/** The lookup external mode needs from the hub (implemented by the core's Hub). */
+export interface ClientLookup {
+  clientById(clientId: string): Client | undefined;
+}
+
+interface RemoteSession {
+  readonly client: Client;
+  readonly session: Session;
+}
+
+export async function startExternalBroker(hub: HubApi & Partial<ClientLookup>, logger: Logger, options: ExternalBrokerOptions): Promise<RunningBroker> {
+  const sessions = new Map<string, RemoteSession>();
+
+  const connection: MqttClient = await mqtt.connectAsync(
+    options.url,
+    {
+      clientId: options.clientId ?? 'twinhub',
+      username: options.username,
+      password: options.password,
+      protocolVersion: 5,
+      // Persistent: QoS 1 requests published while the hub is down wait at the broker.
+      clean: false,
+      properties: { sessionExpiryInterval: 0xffffffff },
+      reconnectPeriod: 1000,
+    },
+    false,
+  );
+  connection.on('error', (error) => logger.warn({ err: error }, 'mqtt: external broker connection error'));
+  connection.on('reconnect', () => logger.info('mqtt: reconnecting to the external broker'));
+
+  const publish = (topic: string, payload: Buffer, publishOptions: PublishOptions & { properties?: IPublishPacket['properties'] }) => {
+    connection.publish(topic, payload, publishOptions, (error) => {
+      if (error) logger.warn({ err: error, topic }, 'mqtt: publish to the external broker failed');
+    });
+  };
+
+  function lookup(clientId: string): Client {
+    if (!hub.clientById) throw new HubError(501, 'Not Implemented', 'this hub cannot look clients up by id (clientById), which external-broker mode needs');
+    const client = hub.clientById(clientId);
+    if (!client) throw forbidden(`client '${clientId}' is unknown or its tokens were revoked`);
+    return client;
+  }
+
+  /** Who a publish on `route` is attributed to (the broker's ACLs vouch for the topic). */
+  async function attribute(route: InboundRoute): Promise<Client | undefined> {
+    switch (route.kind) {
+      case 'clientRequests':
+        return lookup(route.clientId);
+      case 'propertyReported':
+      case 'eventReported': {
+        const twin = await hub.handle({ operation: 'readtwin', thingId: route.thingId }, { client: MQTT_SYSTEM_CLIENT });
+        if (!twin.ok) throw notFound(`Thing '${route.thingId}' is not registered; the agent registers its TD (updateTD) first`);
+        return lookup((twin.output as { agentId: string }).agentId);
+      }
+      case 'propertySet':
+      case 'action':
+        return options.consumerId === undefined ? undefined : lookup(options.consumerId);
+    }
+  }
+
+  function sessionFor(client: Client, request: HubRequest): Session | undefined {
+    const existing = sessions.get(client.id);
+    // An agent announces each (re)connection with subscriberequests: start over on a fresh session
+    // so the core delivers everything still owed to it.
+    if (existing && request.operation === 'subscriberequests') {
+      sessions.delete(client.id);
+      hub.closeSession(existing.session);
+    } else if (existing) {
+      return existing.session;
+    }
+    try {
+      const session = hub.openSession(client, 'mqtt', {
+        send(message) {
+          if (message.type === 'request') publish(topics.agentRequests(client.id), json(message), { qos: 1, retain: false });
+          else publish(topics.clientNotifications(client.id), json(message), { qos: 1, retain: false });
+        },
+        close(reason) {
+          logger.info({ clientId: client.id, reason }, 'mqtt: the hub ended a remote session');
+          if (sessions.get(client.id)?.session === session) sessions.delete(client.id);
+        },
+      });
+      sessions.set(client.id, { client, session });
+      return session;
+    } catch (error) {
+      logger.warn({ err: error, clientId: client.id }, 'mqtt: could not open a hub session');
+      return undefined;
+    }
+  }
+
+  async function onPublish(packet: IPublishPacket): Promise<boolean> {
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    let publisher: Client | undefined;
+    const { result } = await handlePublish(
+      hub,
+      logger,
+      packet.topic,
+      payload,
+      {
+        client: async (route) => (publisher = await attribute(route)),
+        context: (client, request) => {
+          const session = sessionFor(client, request);
+          return session ? { client, session } : { client };
+        },
+      },
+      {
+        response(message) {
+          if (!publisher) return;
+          // MQTT 5 request/response, confined to the requester's own topics.
+          const { responseTopic, correlationData } = packet.properties ?? {};
+          const own = `clients/${encodeLevel(publisher.id)}/`;
+          if (responseTopic && responseTopic.startsWith(own) && !responseTopic.includes('+') && !responseTopic.includes('#')) {
+            publish(responseTopic, json(message), { qos: 1, retain: false, properties: correlationData ? { correlationData } : {} });
+          } else {
+            publish(topics.clientResponses(publisher.id), json(message), { qos: 1, retain: false });
+          }
+        },
+        error(message) {
+          if (publisher) publish(topics.clientErrors(publisher.id), json(message), { qos: 1, retain: false });
+          else logger.warn({ topic: packet.topic, problem: message.error }, 'mqtt: refused a publish from an unidentified client');
+        },
+      },
+    );
+    // A hub failure is not acknowledged: the broker redelivers it (persistent session).
+    return result.ok || result.status < 500;
+  }
+
+  // PUBACK only once the hub has handled the message (mqtt.js acks after handleMessage's callback,
+  // and reads the next message only then, so messages are handled in arrival order).
+  connection.handleMessage = (packet, callback) => {
+    onPublish(packet as IPublishPacket).then(
+      (acknowledge) => (acknowledge ? callback() : callback(new Error('hub failure; message left unacknowledged'))),
+      (error) => callback(error as Error),
+    );
+  };
+
+  let mirror: Mirror | undefined;
+  try {
+    await connection.subscribeAsync(Object.fromEntries(INBOUND_FILTERS.map((topic) => [topic, { qos: 1 as const }])));
+    mirror = await startMirror(hub, logger, publish);
+  } catch (error) {
+    mirror?.close();
+    await connection.endAsync(true);
+    throw error;
+  }
+  logger.info({ url: options.url }, 'mqtt: connected to the external broker');
+
+  return {
+    url: options.url,
+    async close() {
+      mirror?.close();
+      for (const { session } of sessions.values()) hub.closeSession(session);
+      sessions.clear();
+      await connection.endAsync();
+    },
+  };
+}

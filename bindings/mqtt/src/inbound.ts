@@ -1,0 +1,141 @@
+// Turns one publish on an inbound topic into a hub request, and the hub's answer into what the
+// publisher hears back. Shared by the embedded broker and the external-broker mode, so both
+// refuse the same things in the same words.
+
+import {
+  badRequest,
+  forbidden,
+  internalProblem,
+  isHubError,
+  notFound,
+  parseRequestMessage,
+  payloadTooLarge,
+  toErrorMessage,
+  toResponseMessage,
+  type Client,
+  type HubApi,
+  type HubContext,
+  type HubRequest,
+  type HubResult,
+  type Problem,
+  type ResponseMessage,
+} from '@twinhub/core';
+import type { Logger } from 'pino';
+import { isInbound, parseTopic, type InboundRoute } from './topics.js';
+
+/** What a refused topic publish produces on clients/{id}/errors: the response envelope plus the topic. */
+export type PublishError = ResponseMessage & { topic: string };
+
+/** Where the outcome of one inbound publish goes. */
+export interface PublishReplies {
+  /** The response to an envelope request (clients/{id}/requests). */
+  response(message: ResponseMessage): void;
+  /** A refused topic publish (anything but an envelope request). */
+  error(message: PublishError): void;
+}
+
+export const SCHEME_HINT =
+  'clients publish to things/{thingId}/properties/{name}/set, things/{thingId}/actions/{name}, ' +
+  'things/{thingId}/properties/{name}/reported, things/{thingId}/events/{name}/reported or clients/{clientId}/requests ' +
+  '(each {…} level encodeURIComponent-encoded)';
+
+/** The route of a topic a client may publish to, or the HubError saying why it may not. */
+export function inboundRoute(topic: string): InboundRoute {
+  const route = parseTopic(topic);
+  if (!route) throw notFound(`topic '${topic}' is not part of the twinhub MQTT topic scheme; ${SCHEME_HINT}`);
+  if (!isInbound(route)) throw forbidden(`topic '${topic}' is published by the hub only; ${SCHEME_HINT}`);
+  return route;
+}
+
+/** The hub request a publish on `route` stands for. Throws a HubError (400/403/413) for bad input. */
+export function requestFor(route: InboundRoute, payload: Buffer, client: Client, maxPayloadBytes: number): HubRequest {
+  if (route.kind === 'clientRequests') {
+    if (route.clientId !== client.id) {
+      throw forbidden(`client '${client.id}' may only publish requests to clients/${encodeURIComponent(client.id)}/requests`);
+    }
+    const { type: _type, ...request } = parseRequestMessage(payload, maxPayloadBytes);
+    return request;
+  }
+  const { thingId, name } = route;
+  switch (route.kind) {
+    case 'propertySet':
+      return { operation: 'writeproperty', thingId, name, input: jsonPayload(payload, maxPayloadBytes, true) };
+    case 'propertyReported':
+      return { operation: 'updateproperty', thingId, name, input: jsonPayload(payload, maxPayloadBytes, true) };
+    case 'action':
+      return { operation: 'invokeaction', thingId, name, input: jsonPayload(payload, maxPayloadBytes, false) };
+    case 'eventReported':
+      return { operation: 'publishevent', thingId, name, input: jsonPayload(payload, maxPayloadBytes, false) };
+  }
+}
+
+/** A topic payload as JSON; an empty payload means "no input" where that is allowed. */
+function jsonPayload(payload: Buffer, maxBytes: number, required: boolean): unknown {
+  if (payload.byteLength > maxBytes) throw payloadTooLarge(`payload is ${payload.byteLength} bytes; the limit is ${maxBytes}`);
+  if (payload.byteLength === 0) {
+    if (required) throw badRequest('payload is empty; publish the value as JSON (e.g. 42, "on", {"x":1})');
+    return undefined;
+  }
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch (error) {
+    throw badRequest(`payload is not valid JSON: ${(error as Error).message}; strings must be quoted ("on", not on)`);
+  }
+}
+
+/** Who publishes, as far as the hub can tell, and on which session. */
+export interface Publisher {
+  /** undefined: nobody the hub can attribute the publish to (external mode, topic without owner). */
+  client(route: InboundRoute): Promise<Client | undefined>;
+  context(client: Client, request: HubRequest): HubContext;
+}
+
+export interface PublishOutcome {
+  result: HubResult;
+  request?: HubRequest;
+}
+
+/**
+ * Handles one publish end to end: route, request, hub.handle, and the reply (response envelope for
+ * envelope requests, error message for refused topic publishes). Never throws.
+ */
+export async function handlePublish(
+  hub: HubApi,
+  logger: Logger,
+  topic: string,
+  payload: Buffer,
+  publisher: Publisher,
+  replies: PublishReplies,
+): Promise<PublishOutcome> {
+  let route: InboundRoute | undefined;
+  let request: HubRequest | undefined;
+  let correlationId: string | undefined;
+  try {
+    route = inboundRoute(topic);
+    const client = await publisher.client(route);
+    if (!client) throw forbidden(`nobody the hub knows may publish to '${topic}'`);
+    if (route.kind === 'clientRequests' && payload.byteLength <= hub.limits.maxPayloadBytes) correlationId = peekCorrelationId(payload);
+    request = requestFor(route, payload, client, hub.limits.maxPayloadBytes);
+    const result = await hub.handle(request, publisher.context(client, request));
+    if (route.kind === 'clientRequests') replies.response(toResponseMessage(request, result));
+    else if (!result.ok) replies.error({ ...toResponseMessage(request, result), topic });
+    return { result, request };
+  } catch (error) {
+    if (!isHubError(error)) logger.error({ err: error, topic }, 'mqtt: publish failed unexpectedly');
+    const problem: Problem = isHubError(error) ? error.problem : internalProblem();
+    const result: HubResult = { ok: false, status: problem.status, problem };
+    if (route?.kind === 'clientRequests') replies.response(toErrorMessage(problem, correlationId));
+    else replies.error({ ...(request ? toResponseMessage(request, result) : toErrorMessage(problem)), topic });
+    return { result, request };
+  }
+}
+
+/** The correlationId of an envelope that may fail to parse, so even its error can be matched. */
+function peekCorrelationId(payload: Buffer): string | undefined {
+  try {
+    const value = JSON.parse(payload.toString('utf8')) as { correlationId?: unknown };
+    return typeof value?.correlationId === 'string' ? value.correlationId : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,66 @@
+// @twinhub/binding-mqtt: MQTT for the hub, with an embedded aedes broker or through an external
+// broker, on one topic scheme (docs/mqtt.md).
+
+import type { Logger } from 'pino';
+import type { HubApi, TwinTdContributor } from '@twinhub/core';
+import { startEmbeddedBroker, type EmbeddedBrokerOptions, type RunningBroker } from './embedded.js';
+import { startExternalBroker, type ClientLookup, type ExternalBrokerOptions } from './external.js';
+import { mqttTdContributor } from './forms.js';
+
+export type { EmbeddedBrokerOptions } from './embedded.js';
+export type { ClientLookup, ExternalBrokerOptions } from './external.js';
+export { MQTT_SECURITY_SCHEME } from './forms.js';
+export { MQTT_SYSTEM_CLIENT } from './mirror.js';
+export { decodeLevel, encodeLevel, INBOUND_FILTERS, parseTopic, topicMatches, topics, type Route } from './topics.js';
+
+export type MqttMode = { embedded: EmbeddedBrokerOptions } | { external: ExternalBrokerOptions };
+
+export interface MqttBindingOptions {
+  /** The hub; external mode also needs `clientById` (the core's Hub has it). */
+  hub: HubApi & Partial<ClientLookup>;
+  logger: Logger;
+  mode: MqttMode;
+  /** Broker URL written into twin TD forms (mqtt://host:port); default: the URL start() returns. */
+  publicUrl?: () => string;
+}
+
+export interface MqttBinding {
+  /** Starts the broker (or connects to the external one); resolves with the broker URL. */
+  start(): Promise<{ url: string }>;
+  close(): Promise<void>;
+  /** Register with hub.addTwinTdContributor to add mqtt:// forms to twin TDs. */
+  readonly contributor: TwinTdContributor;
+}
+
+export function createMqttBinding(options: MqttBindingOptions): MqttBinding {
+  const { hub, logger, mode } = options;
+  let running: RunningBroker | undefined;
+  let starting: Promise<RunningBroker> | undefined;
+
+  const contributor = mqttTdContributor(() => {
+    if (options.publicUrl) return options.publicUrl();
+    if (running) return running.url;
+    if ('embedded' in mode) return `mqtt://${mode.embedded.host}:${mode.embedded.port}`;
+    return mode.external.url;
+  });
+
+  return {
+    contributor,
+    async start() {
+      starting ??= 'embedded' in mode ? startEmbeddedBroker(hub, logger, mode.embedded) : startExternalBroker(hub, logger, mode.external);
+      try {
+        running = await starting;
+      } catch (error) {
+        starting = undefined;
+        throw error;
+      }
+      return { url: running.url };
+    },
+    async close() {
+      const broker = running ?? (await starting?.catch(() => undefined));
+      running = undefined;
+      starting = undefined;
+      await broker?.close();
+    },
+  };
+}

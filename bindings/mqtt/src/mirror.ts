@@ -1,0 +1,133 @@
+// The hub's own session on MQTT: it observes every property, event and directory change and
+// republishes them on the Thing topics (values retained, events not), so consumers only ever see
+// values the core has validated. The same mirror feeds the embedded broker and an external one.
+
+import type { Logger } from 'pino';
+import type { Client, HubApi, HubRequest, NotificationMessage, Session, ThingDescription, TwinState } from '@twinhub/core';
+import { topics } from './topics.js';
+
+/** The system client of the MQTT binding (never issued a token; it exists only inside the hub). */
+export const MQTT_SYSTEM_CLIENT: Client = Object.freeze({ id: '$twinhub-mqtt', role: 'admin' });
+
+export interface PublishOptions {
+  qos: 0 | 1;
+  retain: boolean;
+}
+
+/** Publishes one message on the broker (fire and forget; failures are the publisher's to log). */
+export type TopicPublish = (topic: string, payload: Buffer, options: PublishOptions) => void;
+
+/** Values and events are at-most-once notifications (docs/mqtt.md): QoS 0, nothing queued offline. */
+const VALUE_OPTIONS: PublishOptions = { qos: 0, retain: true };
+const EVENT_OPTIONS: PublishOptions = { qos: 0, retain: false };
+const LIST_PAGE = 1000;
+
+export interface Mirror {
+  close(): void;
+}
+
+export function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value === undefined ? null : value));
+}
+
+function propertyNames(td: unknown): Set<string> {
+  const properties = (td as ThingDescription | undefined)?.properties;
+  return new Set(properties && typeof properties === 'object' ? Object.keys(properties) : []);
+}
+
+/**
+ * Opens the system session, subscribes it to everything, and seeds the retained values of the
+ * Things already registered (a restarted hub's broker starts empty).
+ */
+export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPublish): Promise<Mirror> {
+  const known = new Map<string, Set<string>>();
+  // Value topics already published from a live notification: seeding must not overwrite them.
+  const fresh = new Set<string>();
+  let seeding = true;
+
+  // An empty retained payload removes the retained value (MQTT 3.1.1 §3.3.1.3).
+  const clearValues = (thingId: string, names: Iterable<string>) => {
+    for (const name of names) publish(topics.propertyValue(thingId, name), Buffer.alloc(0), VALUE_OPTIONS);
+  };
+
+  const onNotification = (message: NotificationMessage) => {
+    switch (message.operation) {
+      case 'observeproperty':
+        if (message.name !== undefined) {
+          const topic = topics.propertyValue(message.thingId, message.name);
+          if (seeding) fresh.add(topic);
+          publish(topic, json(message.data), VALUE_OPTIONS);
+        }
+        return;
+      case 'subscribeevent':
+        if (message.name !== undefined) publish(topics.event(message.thingId, message.name), json(message.data), EVENT_OPTIONS);
+        return;
+      case 'thing_created':
+      case 'thing_updated': {
+        const names = propertyNames(message.data);
+        const before = known.get(message.thingId);
+        if (before) clearValues(message.thingId, [...before].filter((name) => !names.has(name)));
+        known.set(message.thingId, names);
+        return;
+      }
+      case 'thing_deleted':
+        clearValues(message.thingId, known.get(message.thingId) ?? []);
+        known.delete(message.thingId);
+        return;
+      default:
+        return;
+    }
+  };
+
+  const session: Session = hub.openSession(MQTT_SYSTEM_CLIENT, 'mqtt', {
+    send(message) {
+      if (message.type !== 'notification') return;
+      try {
+        onNotification(message);
+      } catch (error) {
+        logger.error({ err: error, thingId: message.thingId }, 'mqtt: could not republish a notification');
+      }
+    },
+    close(reason) {
+      logger.info({ reason }, 'mqtt: the hub closed the binding session');
+    },
+  });
+
+  const run = async (request: HubRequest) => {
+    const result = await hub.handle(request, { client: MQTT_SYSTEM_CLIENT, session });
+    if (!result.ok) throw new Error(`mqtt: ${request.operation} failed: ${result.problem.title}: ${result.problem.detail}`);
+    return result;
+  };
+
+  try {
+    await run({ operation: 'subscribedirectory' });
+    await run({ operation: 'observeallproperties' });
+    await run({ operation: 'subscribeallevents' });
+    for (let offset = 0; ; offset += LIST_PAGE) {
+      const page = await run({ operation: 'listTDs', query: { offset, limit: LIST_PAGE } });
+      const tds = (page.output ?? []) as ThingDescription[];
+      for (const td of tds) {
+        if (typeof td.id !== 'string') continue;
+        known.set(td.id, propertyNames(td));
+        const state = await hub.handle({ operation: 'readstate', thingId: td.id }, { client: MQTT_SYSTEM_CLIENT });
+        if (!state.ok) continue; // deleted meanwhile
+        for (const [name, property] of Object.entries((state.output as TwinState).properties)) {
+          const topic = topics.propertyValue(td.id, name);
+          if ('value' in property && !fresh.has(topic)) publish(topic, json(property.value), VALUE_OPTIONS);
+        }
+      }
+      if (tds.length < LIST_PAGE) break;
+    }
+    seeding = false;
+    fresh.clear();
+  } catch (error) {
+    hub.closeSession(session);
+    throw error;
+  }
+
+  return {
+    close() {
+      hub.closeSession(session);
+    },
+  };
+}
