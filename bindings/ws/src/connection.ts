@@ -1,0 +1,221 @@
+// One WebSocket and its hub session: requests are handled one at a time in arrival order (so an
+// agent's reports and a consumer's responses keep their order), and a peer that stops reading or
+// answering pings is dropped instead of buffering for it.
+
+import {
+  badRequest,
+  internalProblem,
+  isHubError,
+  parseRequestMessage,
+  toErrorMessage,
+  toResponseMessage,
+  type Client,
+  type HubApi,
+  type HubResult,
+  type OutboundMessage,
+  type RequestMessage,
+  type ResponseMessage,
+  type Session,
+  type SessionSink,
+} from '@twinhub/core';
+import type { Logger } from 'pino';
+import { WebSocket, type RawData } from 'ws';
+
+/** Messages read but not yet answered before the socket stops being read (TCP backpressure). */
+const MAX_QUEUED_MESSAGES = 64;
+/** How long a closing socket may take to finish the close handshake before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+export interface WsConnectionOptions {
+  hub: HubApi;
+  client: Client;
+  logger: Logger;
+  /** Largest request envelope accepted, bytes (larger ones get a 413 response). */
+  envelopeLimitBytes: number;
+  maxSendBufferBytes: number;
+}
+
+export class WsConnection {
+  /** What the core pushes to; messages pushed before the socket is attached wait in `early`. */
+  readonly sink: SessionSink = {
+    send: (message) => this.send(message),
+    close: (reason) => this.drop(CLOSE_GOING_AWAY, reason),
+  };
+  /** Resolves once the socket closed and every request read from it was handled. */
+  readonly closed: Promise<void>;
+
+  private ws: WebSocket | undefined;
+  private session: Session | undefined;
+  private early: (OutboundMessage | ResponseMessage)[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private alive = true;
+  private dropped = false;
+  private resolveClosed!: () => void;
+  private logger: Logger;
+
+  constructor(private readonly options: WsConnectionOptions) {
+    this.logger = options.logger;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  get attached(): boolean {
+    return this.ws !== undefined;
+  }
+
+  attach(ws: WebSocket, session: Session): void {
+    this.ws = ws;
+    this.session = session;
+    this.logger = this.options.logger.child({ session: session.id, client: session.client.id });
+    ws.on('message', (data, isBinary) => this.enqueue(data, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    // ws reports protocol violations (oversize frame, bad UTF-8) here, then closes the socket itself.
+    ws.on('error', (error) => this.logger.debug({ err: error.message }, 'ws socket error'));
+    ws.on('close', (code) => this.onClose(code));
+    this.logger.debug('ws connection open');
+    const early = this.early;
+    this.early = [];
+    for (const message of early) this.send(message);
+  }
+
+  /**
+   * Called on every heartbeat tick: a socket that has not answered the previous ping is cut
+   * (a dead peer never sends a close frame), otherwise it is pinged again.
+   */
+  heartbeat(): void {
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return;
+    if (!this.alive) {
+      this.logger.info('ws peer missed a pong; terminating');
+      this.closeSession();
+      ws.terminate();
+      return;
+    }
+    this.alive = false;
+    ws.ping();
+  }
+
+  /** Ends the connection now: the hub session is closed at once, unhandled requests are skipped. */
+  drop(code: number, reason: string): void {
+    if (this.dropped) return;
+    this.closeSession();
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
+    ws.close(code, closeReason(reason));
+    // A peer that does not read never sees the close frame: cut it after a grace period.
+    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+    timer.unref();
+    ws.once('close', () => clearTimeout(timer));
+  }
+
+  private send(message: OutboundMessage | ResponseMessage): void {
+    const ws = this.ws;
+    if (ws === undefined) {
+      if (!this.dropped) this.early.push(message);
+      return;
+    }
+    if (this.dropped || ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.options.maxSendBufferBytes) {
+      this.logger.warn({ bufferedAmount: ws.bufferedAmount }, 'ws client does not read its messages; dropping it');
+      this.drop(CLOSE_TRY_AGAIN_LATER, 'send buffer full: the client does not read its messages');
+      return;
+    }
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message, operation: message.operation }, 'ws message not serializable');
+      return;
+    }
+    ws.send(text, (error) => {
+      if (error) this.logger.debug({ err: error.message }, 'ws send failed');
+    });
+  }
+
+  private enqueue(data: RawData, isBinary: boolean): void {
+    this.queued += 1;
+    if (this.queued >= MAX_QUEUED_MESSAGES) this.ws?.pause();
+    this.queue = this.queue.then(async () => {
+      try {
+        await this.process(data, isBinary);
+      } catch (error) {
+        // process() handles hub failures itself; this only guards against a bug here.
+        this.logger.error({ err: (error as Error).message }, 'ws message handling failed');
+      }
+      this.queued -= 1;
+      if (this.queued < MAX_QUEUED_MESSAGES / 2 && this.ws?.isPaused) this.ws.resume();
+    });
+  }
+
+  private async process(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.dropped || this.session === undefined) return;
+    if (isBinary) {
+      this.send(toErrorMessage(badRequest('binary frames are not supported: send the JSON request envelope as a text frame').problem));
+      return;
+    }
+    const raw = toBuffer(data);
+    let request: RequestMessage;
+    try {
+      request = parseRequestMessage(raw, this.options.envelopeLimitBytes);
+    } catch (error) {
+      const problem = isHubError(error) ? error.problem : internalProblem();
+      this.send(toErrorMessage(problem, correlationIdOf(raw, this.options.envelopeLimitBytes)));
+      return;
+    }
+    let result: HubResult;
+    try {
+      result = await this.options.hub.handle(request, { client: this.options.client, session: this.session });
+    } catch (error) {
+      // HubApi.handle never throws by contract; keep the socket usable if it does anyway.
+      this.logger.error({ err: (error as Error).message, operation: request.operation }, 'hub.handle threw');
+      result = { ok: false, status: 500, problem: internalProblem() };
+    }
+    this.send(toResponseMessage(request, result));
+  }
+
+  private onClose(code: number): void {
+    this.logger.debug({ code }, 'ws connection closed');
+    // Requests already read are still handled (a client may send and close); then the session ends.
+    this.queue = this.queue.then(() => {
+      this.closeSession();
+      this.resolveClosed();
+    });
+  }
+
+  private closeSession(): void {
+    if (this.dropped) return;
+    this.dropped = true;
+    this.early = [];
+    if (this.session !== undefined) this.options.hub.closeSession(this.session);
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** Best effort: echo the correlationId of a well-formed JSON object whose envelope was refused. */
+function correlationIdOf(raw: Buffer, limit: number): string | undefined {
+  if (raw.byteLength > limit) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw.toString('utf8'));
+    if (typeof value !== 'object' || value === null) return undefined;
+    const correlationId = (value as Record<string, unknown>).correlationId;
+    return typeof correlationId === 'string' && correlationId.length > 0 ? correlationId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Close reasons are limited to 123 bytes of UTF-8. */
+function closeReason(reason: string): string {
+  let text = reason;
+  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1);
+  return text;
+}

@@ -1,0 +1,69 @@
+// The WebSocket forms of twin TDs: every affordance points at the hub's one WS endpoint; the
+// envelope (thingId, name) says which Thing and affordance a message is about.
+
+import type { AffordanceKind, Form, TwinTdContributor } from '@twinhub/core';
+import { WS_SUBPROTOCOL } from './handshake.js';
+
+/** Same scheme name as the HTTP binding uses, so the merged twin TD has one bearer definition. */
+export const BEARER_SECURITY_SCHEME = 'bearer_sc';
+
+const THING_OPS = [
+  'readallproperties',
+  'readmultipleproperties',
+  'observeallproperties',
+  'unobserveallproperties',
+  'queryallactions',
+  'subscribeallevents',
+  'unsubscribeallevents',
+];
+
+/** Builds the 'ws' contributor; `endpointUrl` is read each time a TD is built. */
+export function wsTwinTdContributor(endpointUrl: () => string): TwinTdContributor {
+  const form = (op: string[]): Form => ({ href: endpointUrl(), subprotocol: WS_SUBPROTOCOL, contentType: 'application/json', op });
+  return {
+    name: 'ws',
+    securityDefinitions: () => ({ [BEARER_SECURITY_SCHEME]: { scheme: 'bearer', in: 'header', name: 'Authorization' } }),
+    thingForms: () => [form(THING_OPS)],
+    affordanceForms: (kind, _thingId, _name, affordance) => {
+      const ops = affordanceOps(kind, affordance);
+      return ops.length === 0 ? [] : [form(ops)];
+    },
+  };
+}
+
+function affordanceOps(kind: AffordanceKind, affordance: Record<string, unknown>): string[] {
+  switch (kind) {
+    case 'property': {
+      const ops: string[] = [];
+      if (affordance.writeOnly !== true) ops.push('readproperty');
+      if (affordance.readOnly !== true) ops.push('writeproperty');
+      if (affordance.observable === true) ops.push('observeproperty', 'unobserveproperty');
+      return ops;
+    }
+    case 'action':
+      return ['invokeaction', 'queryaction', 'cancelaction'];
+    case 'event':
+      return ['subscribeevent', 'unsubscribeevent'];
+  }
+}
+
+/**
+ * The ws(s):// URL of `path`: from the public base URL when given (http→ws, https→wss, a base
+ * path is kept), else from the address the server listens on.
+ */
+export function wsEndpointUrl(path: string, publicUrl: string | undefined, listening: { address: string; port: number } | undefined, secure: boolean): string {
+  if (publicUrl !== undefined) {
+    const base = new URL(publicUrl);
+    if (base.protocol === 'http:') base.protocol = 'ws:';
+    else if (base.protocol === 'https:') base.protocol = 'wss:';
+    base.pathname = `${base.pathname.replace(/\/+$/, '')}${path}`;
+    base.search = '';
+    base.hash = '';
+    return base.toString();
+  }
+  const scheme = secure ? 'wss' : 'ws';
+  if (listening === undefined) return `${scheme}://localhost${path}`;
+  const unspecified = listening.address === '0.0.0.0' || listening.address === '::';
+  const host = unspecified ? 'localhost' : listening.address.includes(':') ? `[${listening.address}]` : listening.address;
+  return `${scheme}://${host}:${listening.port}${path}`;
+}

@@ -1,0 +1,216 @@
+// A tiny promise-based twinhub WebSocket client for tests (this package's and the e2e tests in
+// /test): request() resolves with the matching response, next*() with the next pushed message.
+
+import type { AgentRequestMessage, HubRequest, NotificationMessage, ResponseMessage } from '@twinhub/core';
+import { WebSocket, type ClientOptions } from 'ws';
+import { BEARER_SUBPROTOCOL_PREFIX, WS_SUBPROTOCOL } from './handshake.js';
+
+const DEFAULT_TIMEOUT_MS = 5000;
+
+export interface WsTestClientOptions {
+  token?: string;
+  /** Where the token travels: the Authorization header (default) or the browser subprotocol pair. */
+  tokenIn?: 'header' | 'protocol';
+  /** false: never answer pings (a dead peer, for heartbeat tests). */
+  autoPong?: boolean;
+  /** Extra ws client options (e.g. headers). */
+  ws?: ClientOptions;
+}
+
+export interface WsTestClient {
+  readonly ws: WebSocket;
+  /** The subprotocol the server selected ('' if none). */
+  readonly protocol: string;
+  /** Sends a request envelope (a correlationId is assigned if absent) and resolves with its response. */
+  request(request: HubRequest, timeoutMs?: number): Promise<ResponseMessage>;
+  /** Sends anything as is (malformed JSON, binary frames...); read the answer with nextResponse(). */
+  sendRaw(data: string | Buffer, options?: { binary?: boolean }): void;
+  /** The next response that no request() call is waiting for. */
+  nextResponse(timeoutMs?: number): Promise<ResponseMessage>;
+  /** The next notification matching `match` (fields compared with ===, or a predicate). */
+  nextNotification(match?: NotificationMatch, timeoutMs?: number): Promise<NotificationMessage>;
+  /** The next queued request the hub pushed to this (agent) client. */
+  nextAgentRequest(timeoutMs?: number): Promise<AgentRequestMessage>;
+  /** Resolves when the socket closed, with the close code and reason. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  close(): Promise<{ code: number; reason: string }>;
+}
+
+export type NotificationMatch = Partial<Pick<NotificationMessage, 'operation' | 'thingId' | 'name'>> | ((notification: NotificationMessage) => boolean);
+
+/** The HTTP answer to a refused upgrade. */
+export class WsUpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | string[] | undefined>,
+    readonly body: string,
+  ) {
+    super(`WebSocket upgrade refused with HTTP ${status}: ${body}`);
+    this.name = 'WsUpgradeRefused';
+  }
+
+  /** The problem+json body, parsed. */
+  json(): unknown {
+    return JSON.parse(this.body);
+  }
+}
+
+export async function connectWs(url: string, options: WsTestClientOptions = {}): Promise<WsTestClient> {
+  const headers: Record<string, string> = { ...(options.ws?.headers as Record<string, string> | undefined) };
+  let protocols: string[] | undefined;
+  if (options.token !== undefined) {
+    if (options.tokenIn === 'protocol') protocols = [WS_SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}${options.token}`];
+    else headers.authorization = `Bearer ${options.token}`;
+  }
+  const ws = new WebSocket(url, protocols, { ...options.ws, headers, autoPong: options.autoPong ?? true });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (request, response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        reject(new WsUpgradeRefused(response.statusCode ?? 0, response.headers, Buffer.concat(chunks).toString('utf8')));
+        request.destroy();
+      });
+      response.on('error', reject);
+    });
+  });
+  return wrap(ws);
+}
+
+/** Connects expecting a refusal; resolves with it (rejects if the upgrade succeeds). */
+export async function refusedUpgrade(url: string, options: WsTestClientOptions = {}): Promise<WsUpgradeRefused> {
+  let client: WsTestClient;
+  try {
+    client = await connectWs(url, options);
+  } catch (error) {
+    if (error instanceof WsUpgradeRefused) return error;
+    throw error;
+  }
+  await client.close();
+  throw new Error(`expected the upgrade to ${url} to be refused, but it succeeded`);
+}
+
+/** Polls `condition` until it holds (resolves) or the timeout passes (rejects with `what`). */
+export async function eventually(condition: () => boolean, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function wrap(ws: WebSocket): WsTestClient {
+  const pending = new Map<string, (response: ResponseMessage) => void>();
+  const responses = new Inbox<ResponseMessage>('response');
+  const notifications = new Inbox<NotificationMessage>('notification');
+  const agentRequests = new Inbox<AgentRequestMessage>('agent request');
+  let counter = 0;
+
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) return;
+    const message = JSON.parse(data.toString()) as ResponseMessage | NotificationMessage | AgentRequestMessage;
+    if (message.type === 'response') {
+      const waiter = message.correlationId === undefined ? undefined : pending.get(message.correlationId);
+      if (waiter) waiter(message);
+      else responses.push(message);
+    } else if (message.type === 'notification') notifications.push(message);
+    else if (message.type === 'request') agentRequests.push(message);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on('close', (code, reason) => {
+      const error = new Error(`socket closed (${code} ${reason.toString()})`);
+      for (const inbox of [responses, notifications, agentRequests]) inbox.fail(error);
+      resolve({ code, reason: reason.toString() });
+    });
+  });
+  ws.on('error', () => undefined); // surfaced through `closed`
+
+  return {
+    ws,
+    protocol: ws.protocol,
+    closed,
+    request(request, timeoutMs = DEFAULT_TIMEOUT_MS) {
+      const correlationId = request.correlationId ?? `c${++counter}`;
+      return new Promise<ResponseMessage>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(correlationId);
+          reject(new Error(`no response to ${request.operation} (${correlationId}) within ${timeoutMs} ms`));
+        }, timeoutMs);
+        pending.set(correlationId, (response) => {
+          clearTimeout(timer);
+          pending.delete(correlationId);
+          resolve(response);
+        });
+        void closed.then(({ code }) => {
+          if (!pending.has(correlationId)) return;
+          clearTimeout(timer);
+          pending.delete(correlationId);
+          reject(new Error(`socket closed (${code}) before the response to ${request.operation}`));
+        });
+        ws.send(JSON.stringify({ type: 'request', ...request, correlationId }));
+      });
+    },
+    sendRaw(data, options) {
+      ws.send(data, { binary: options?.binary ?? typeof data !== 'string' });
+    },
+    nextResponse: (timeoutMs = DEFAULT_TIMEOUT_MS) => responses.next(() => true, timeoutMs),
+    nextNotification(match = () => true, timeoutMs = DEFAULT_TIMEOUT_MS) {
+      const predicate =
+        typeof match === 'function'
+          ? match
+          : (n: NotificationMessage) => Object.entries(match).every(([key, value]) => n[key as keyof NotificationMessage] === value);
+      return notifications.next(predicate, timeoutMs);
+    },
+    nextAgentRequest: (timeoutMs = DEFAULT_TIMEOUT_MS) => agentRequests.next(() => true, timeoutMs),
+    async close() {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000);
+      return closed;
+    },
+  };
+}
+
+/** Messages not yet taken, and takers waiting for a matching message. */
+class Inbox<T> {
+  private readonly items: T[] = [];
+  private readonly waiters: { match: (item: T) => boolean; resolve: (item: T) => void; reject: (error: Error) => void }[] = [];
+  private failure: Error | undefined;
+
+  constructor(private readonly what: string) {}
+
+  push(item: T): void {
+    const index = this.waiters.findIndex((waiter) => waiter.match(item));
+    if (index >= 0) this.waiters.splice(index, 1)[0].resolve(item);
+    else this.items.push(item);
+  }
+
+  next(match: (item: T) => boolean, timeoutMs: number): Promise<T> {
+    const index = this.items.findIndex(match);
+    if (index >= 0) return Promise.resolve(this.items.splice(index, 1)[0]);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (item: T) => {
+          clearTimeout(timer);
+          resolve(item);
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no matching ${this.what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  fail(error: Error): void {
+    this.failure = error;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+}

@@ -1,0 +1,158 @@
+// The WebSocket binding: authenticates upgrades on one path of an existing HTTP(S) server, gives
+// each socket a hub session, and speaks the JSON envelope in both directions.
+
+import type http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { internalProblem, isHubError, notFound, serviceUnavailable, unauthorized, type HubApi, type Problem, type TwinTdContributor } from '@twinhub/core';
+import { pino, type Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { CLOSE_GOING_AWAY, WsConnection } from './connection.js';
+import { bearerTokenOf, refuseUpgrade, selectSubprotocol } from './handshake.js';
+import { wsEndpointUrl, wsTwinTdContributor } from './td-forms.js';
+
+/** Room for the envelope fields around the largest TD or payload a request may carry. */
+const ENVELOPE_OVERHEAD_BYTES = 4096;
+
+export interface WsBindingOptions {
+  hub: HubApi;
+  server: http.Server | https.Server;
+  /** URL path of the endpoint (default '/ws'). */
+  path?: string;
+  logger?: Logger;
+  /** Ping interval; a socket that has not answered the previous ping is terminated (default 30 s). */
+  heartbeatIntervalMs?: number;
+  /** The hub's public base URL (http(s)://host[:port][/base]); forms use its ws(s) form + path. */
+  publicUrl?: () => string;
+}
+
+export interface WsBinding {
+  /** Register with `hub.addTwinTdContributor` to put WS forms into twin TDs. */
+  readonly contributor: TwinTdContributor;
+  /** The ws(s):// URL of the endpoint, as written into forms. */
+  url(): string;
+  /** Open sockets. */
+  connections(): number;
+  /** Stops accepting upgrades, closes every socket (1001) and its session. */
+  close(): Promise<void>;
+}
+
+export function attachWsBinding(options: WsBindingOptions): WsBinding {
+  const { hub, server } = options;
+  const path = options.path ?? '/ws';
+  const logger = options.logger ?? pino({ enabled: false });
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
+  const limits = hub.limits;
+  // Envelopes up to this size are parsed; larger ones get a 413 response and the socket stays.
+  const envelopeLimitBytes = Math.max(limits.maxTdBytes, limits.maxPayloadBytes) + ENVELOPE_OVERHEAD_BYTES;
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    // Frames beyond this are not even buffered: ws closes the socket with 1009 (message too big).
+    maxPayload: 2 * envelopeLimitBytes,
+    handleProtocols: selectSubprotocol,
+  });
+  const connections = new Set<WsConnection>();
+  let closing: Promise<void> | undefined;
+
+  const url = (): string => {
+    const address = server.address();
+    const listening = address !== null && typeof address === 'object' ? { address: address.address, port: address.port } : undefined;
+    return wsEndpointUrl(path, options.publicUrl?.(), listening, server instanceof https.Server);
+  };
+
+  const refuse = (socket: Duplex, problem: Problem): void => {
+    const headers: Record<string, string> = {};
+    if (problem.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="twinhub"';
+    if (problem.status === 503) headers['Retry-After'] = '5';
+    refuseUpgrade(socket, problem, headers);
+  };
+
+  const overCapacity = (): Problem | undefined => {
+    if (closing) return serviceUnavailable('the hub is shutting down').problem;
+    if (connections.size >= limits.maxConnections) {
+      return serviceUnavailable(`the hub holds its maximum of ${limits.maxConnections} WebSocket connections; retry later`).problem;
+    }
+    return undefined;
+  };
+
+  const accept = async (request: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    // A peer that resets during authentication must not crash the process.
+    const onSocketError = (error: Error) => logger.debug({ err: error.message }, 'ws upgrade socket error');
+    socket.on('error', onSocketError);
+    try {
+      const full = overCapacity();
+      if (full) return refuse(socket, full);
+      const credentials = bearerTokenOf(request);
+      if ('problem' in credentials) return refuse(socket, credentials.problem);
+      const client = await hub.authenticate(credentials.token);
+      if (client === undefined) return refuse(socket, unauthorized('the bearer token is unknown or revoked').problem);
+      if (socket.destroyed) return;
+      const stillFull = overCapacity();
+      if (stillFull) return refuse(socket, stillFull);
+
+      const connection = new WsConnection({ hub, client, logger, envelopeLimitBytes, maxSendBufferBytes: limits.maxSendBufferBytes });
+      let session;
+      try {
+        session = hub.openSession(client, 'ws', connection.sink);
+      } catch (error) {
+        return refuse(socket, isHubError(error) ? error.problem : internalProblem());
+      }
+      // Synchronous when the handshake is valid (no verifyClient); ws answers 400 itself otherwise.
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        connection.attach(ws, session);
+        connections.add(connection);
+        void connection.closed.then(() => connections.delete(connection));
+      });
+      if (!connection.attached) hub.closeSession(session);
+    } catch (error) {
+      logger.error({ err: (error as Error).message }, 'ws upgrade failed');
+      refuse(socket, internalProblem());
+    } finally {
+      socket.off('error', onSocketError);
+    }
+  };
+
+  const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const pathname = pathnameOf(request.url);
+    if (pathname !== path) {
+      // Another binding may serve WebSockets on its own path of this server; leave those to it.
+      if (server.listenerCount('upgrade') > 1) return;
+      refuse(socket, notFound(`no WebSocket endpoint at ${pathname ?? request.url}; connect to ${path}`).problem);
+      return;
+    }
+    void accept(request, socket, head);
+  };
+  server.on('upgrade', onUpgrade);
+
+  const heartbeat = setInterval(() => {
+    for (const connection of connections) connection.heartbeat();
+  }, heartbeatIntervalMs);
+  heartbeat.unref();
+
+  return {
+    contributor: wsTwinTdContributor(url),
+    url,
+    connections: () => connections.size,
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(heartbeat);
+        server.off('upgrade', onUpgrade);
+        const open = [...connections];
+        for (const connection of open) connection.drop(CLOSE_GOING_AWAY, 'the hub is shutting down');
+        await Promise.all(open.map((connection) => connection.closed));
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+function pathnameOf(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
+}
