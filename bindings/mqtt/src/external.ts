@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { forbidden, HubError, notFound, type Client, type HubApi, type HubRequest, type Session } from '@twinhub/core';
 import { handlePublish } from './inbound.js';
 import { json, MQTT_SYSTEM_CLIENT, startMirror, type Mirror, type PublishOptions } from './mirror.js';
-import { encodeLevel, INBOUND_FILTERS, topics, type InboundRoute } from './topics.js';
+import { encodeLevel, INBOUND_FILTERS, parseTopic, topics, type InboundRoute } from './topics.js';
 import type { RunningBroker } from './embedded.js';
 
 export interface ExternalBrokerOptions {
@@ -118,6 +118,10 @@ export async function startExternalBroker(hub: HubApi & Partial<ClientLookup>, l
   async function onPublish(packet: IPublishPacket): Promise<boolean> {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     let publisher: Client | undefined;
+    // Whom to answer: the attributed client, else the client the topic names (even if unknown,
+    // so a refused request still gets its response envelope).
+    const route = parseTopic(packet.topic);
+    const answerTo = () => publisher?.id ?? (route?.kind === 'clientRequests' ? route.clientId : undefined);
     const { result } = await handlePublish(
       hub,
       logger,
@@ -132,18 +136,20 @@ export async function startExternalBroker(hub: HubApi & Partial<ClientLookup>, l
       },
       {
         response(message) {
-          if (!publisher) return;
+          const clientId = answerTo();
+          if (clientId === undefined) return;
           // MQTT 5 request/response, confined to the requester's own topics.
           const { responseTopic, correlationData } = packet.properties ?? {};
-          const own = `clients/${encodeLevel(publisher.id)}/`;
+          const own = `clients/${encodeLevel(clientId)}/`;
           if (responseTopic && responseTopic.startsWith(own) && !responseTopic.includes('+') && !responseTopic.includes('#')) {
             publish(responseTopic, json(message), { qos: 1, retain: false, properties: correlationData ? { correlationData } : {} });
           } else {
-            publish(topics.clientResponses(publisher.id), json(message), { qos: 1, retain: false });
+            publish(topics.clientResponses(clientId), json(message), { qos: 1, retain: false });
           }
         },
         error(message) {
-          if (publisher) publish(topics.clientErrors(publisher.id), json(message), { qos: 1, retain: false });
+          const clientId = answerTo();
+          if (clientId !== undefined) publish(topics.clientErrors(clientId), json(message), { qos: 1, retain: false });
           else logger.warn({ topic: packet.topic, problem: message.error }, 'mqtt: refused a publish from an unidentified client');
         },
       },

@@ -112,9 +112,9 @@ export async function handlePublish(
   let correlationId: string | undefined;
   try {
     route = inboundRoute(topic);
+    if (route.kind === 'clientRequests' && payload.byteLength <= hub.limits.maxPayloadBytes) correlationId = peekCorrelationId(payload);
     const client = await publisher.client(route);
     if (!client) throw forbidden(`nobody the hub knows may publish to '${topic}'`);
-    if (route.kind === 'clientRequests' && payload.byteLength <= hub.limits.maxPayloadBytes) correlationId = peekCorrelationId(payload);
     request = requestFor(route, payload, client, hub.limits.maxPayloadBytes);
     const result = await hub.handle(request, publisher.context(client, request));
     if (route.kind === 'clientRequests') replies.response(toResponseMessage(request, result));
