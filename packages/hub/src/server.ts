@@ -59,16 +59,16 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
           : { embedded: { port: config.mqttPort, host: config.host, ...(tls ? { tls } : {}) } },
       })
     : undefined;
-  hub.addTwinTdContributor(http.contributor);
-  hub.addTwinTdContributor(ws.contributor);
-  if (mqtt) hub.addTwinTdContributor(mqtt.contributor);
-
   const stops: Array<() => Promise<void>> = [];
   try {
     const { url } = await http.listen(config.httpPort, config.host);
     stops.push(() => http.close(), () => ws.close());
     const mqttUrl = mqtt ? (await mqtt.start()).url : undefined;
     if (mqtt) stops.push(() => mqtt.close());
+    // Forms are added once every binding knows its address: no twin TD is built with a guessed URL.
+    hub.addTwinTdContributor(http.contributor);
+    hub.addTwinTdContributor(ws.contributor);
+    if (mqtt) hub.addTwinTdContributor(mqtt.contributor);
     const urls = { http: url, ws: `${url.replace(/^http/, 'ws')}/ws`, ...(mqttUrl ? { mqtt: mqttUrl } : {}) };
     let closing: Promise<void> | undefined;
     return {

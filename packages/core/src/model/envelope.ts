@@ -17,6 +17,10 @@ export interface ResponseMessage {
   correlationId?: string;
   status: number;
   output?: unknown;
+  /** listTDs: how many twins match in all (for paging). */
+  total?: number;
+  /** readproperty: when the value was reported. */
+  timestamp?: string;
   error?: Problem;
 }
 
@@ -127,6 +131,8 @@ export function toResponseMessage(request: Pick<HubRequest, 'operation' | 'thing
   if (request.correlationId !== undefined) response.correlationId = request.correlationId;
   if (result.ok) {
     if (result.output !== undefined) response.output = result.output;
+    if (result.total !== undefined) response.total = result.total;
+    if (result.timestamp !== undefined) response.timestamp = result.timestamp;
   } else {
     response.error = result.problem;
   }

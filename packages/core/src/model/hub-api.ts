@@ -20,8 +20,8 @@ export type AffordanceKind = 'property' | 'action' | 'event';
 
 /**
  * A binding's contribution to twin TDs: forms pointing at the hub for each affordance, and the
- * security schemes those forms use. Called each time a twin TD is built, so URLs may be read late
- * (after the server listens).
+ * security schemes those forms use. Twin TDs are built on first use and cached per twin version;
+ * adding a contributor clears that cache, so add contributors once their URLs are known.
  */
 export interface TwinTdContributor {
   readonly name: string;
