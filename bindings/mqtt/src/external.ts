@@ -5,7 +5,7 @@
 
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { forbidden, HubError, notFound, type Client, type HubApi, type HubRequest, type Session } from '@twinhub/core';
+import { forbidden, notFound, type Client, type HubApi, type HubRequest, type Session } from '@twinhub/core';
 import { handlePublish } from './inbound.js';
 import { json, MQTT_SYSTEM_CLIENT, startMirror, type Mirror, type PublishOptions } from './mirror.js';
 import { encodeLevel, INBOUND_FILTERS, parseTopic, topics, type InboundRoute } from './topics.js';
@@ -26,17 +26,12 @@ export interface ExternalBrokerOptions {
   consumerId?: string;
 }
 
-/** The lookup external mode needs from the hub (implemented by the core's Hub). */
-export interface ClientLookup {
-  clientById(clientId: string): Client | undefined;
-}
-
 interface RemoteSession {
   readonly client: Client;
   readonly session: Session;
 }
 
-export async function startExternalBroker(hub: HubApi & Partial<ClientLookup>, logger: Logger, options: ExternalBrokerOptions): Promise<RunningBroker> {
+export async function startExternalBroker(hub: HubApi, logger: Logger, options: ExternalBrokerOptions): Promise<RunningBroker> {
   const sessions = new Map<string, RemoteSession>();
 
   const connection: MqttClient = await mqtt.connectAsync(
@@ -63,7 +58,6 @@ export async function startExternalBroker(hub: HubApi & Partial<ClientLookup>, l
   };
 
   function lookup(clientId: string): Client {
-    if (!hub.clientById) throw new HubError(501, 'Not Implemented', 'this hub cannot look clients up by id (clientById), which external-broker mode needs');
     const client = hub.clientById(clientId);
     if (!client) throw forbidden(`client '${clientId}' is unknown or its tokens were revoked`);
     return client;

@@ -4,11 +4,11 @@
 import type { Logger } from 'pino';
 import type { HubApi, TwinTdContributor } from '@twinhub/core';
 import { startEmbeddedBroker, type EmbeddedBrokerOptions, type RunningBroker } from './embedded.js';
-import { startExternalBroker, type ClientLookup, type ExternalBrokerOptions } from './external.js';
+import { startExternalBroker, type ExternalBrokerOptions } from './external.js';
 import { mqttTdContributor } from './forms.js';
 
 export type { EmbeddedBrokerOptions } from './embedded.js';
-export type { ClientLookup, ExternalBrokerOptions } from './external.js';
+export type { ExternalBrokerOptions } from './external.js';
 export { MQTT_SECURITY_SCHEME } from './forms.js';
 export { MQTT_SYSTEM_CLIENT } from './mirror.js';
 export { decodeLevel, encodeLevel, INBOUND_FILTERS, parseTopic, topicMatches, topics, type Route } from './topics.js';
@@ -16,8 +16,7 @@ export { decodeLevel, encodeLevel, INBOUND_FILTERS, parseTopic, topicMatches, to
 export type MqttMode = { embedded: EmbeddedBrokerOptions } | { external: ExternalBrokerOptions };
 
 export interface MqttBindingOptions {
-  /** The hub; external mode also needs `clientById` (the core's Hub has it). */
-  hub: HubApi & Partial<ClientLookup>;
+  hub: HubApi;
   logger: Logger;
   mode: MqttMode;
   /** Broker URL written into twin TD forms (mqtt://host:port); default: the URL start() returns. */

@@ -66,6 +66,8 @@ export interface HubApi {
   readonly limits: HubLimits;
   /** Resolves a bearer token (or MQTT password) to its client; undefined if unknown or revoked. */
   authenticate(token: string): Promise<Client | undefined>;
+  /** The client a token was issued to, by client id (for transports that identify clients by id only, e.g. an external MQTT broker). */
+  clientById(clientId: string): Client | undefined;
   /** Runs one operation for a client. Never throws: failures come back as HubFailure. */
   handle(request: HubRequest, context: HubContext): Promise<HubResult>;
   /**
