@@ -4,12 +4,14 @@
 
 import {
   badRequest,
+  envelopeLimitBytes,
   forbidden,
   internalProblem,
   isHubError,
   notFound,
   parseRequestMessage,
   payloadTooLarge,
+  peekCorrelationId,
   toErrorMessage,
   toResponseMessage,
   type Client,
@@ -48,12 +50,13 @@ export function inboundRoute(topic: string): InboundRoute {
 }
 
 /** The hub request a publish on `route` stands for. Throws a HubError (400/403/413) for bad input. */
-export function requestFor(route: InboundRoute, payload: Buffer, client: Client, maxPayloadBytes: number): HubRequest {
+export function requestFor(route: InboundRoute, payload: Buffer, client: Client, limits: HubApi['limits']): HubRequest {
+  const maxPayloadBytes = limits.maxPayloadBytes;
   if (route.kind === 'clientRequests') {
     if (route.clientId !== client.id) {
       throw forbidden(`client '${client.id}' may only publish requests to clients/${encodeURIComponent(client.id)}/requests`);
     }
-    const { type: _type, ...request } = parseRequestMessage(payload, maxPayloadBytes);
+    const { type: _type, ...request } = parseRequestMessage(payload, envelopeLimitBytes(limits));
     return request;
   }
   const { thingId, name } = route;
@@ -112,10 +115,10 @@ export async function handlePublish(
   let correlationId: string | undefined;
   try {
     route = inboundRoute(topic);
-    if (route.kind === 'clientRequests' && payload.byteLength <= hub.limits.maxPayloadBytes) correlationId = peekCorrelationId(payload);
+    if (route.kind === 'clientRequests') correlationId = peekCorrelationId(payload, envelopeLimitBytes(hub.limits));
     const client = await publisher.client(route);
     if (!client) throw forbidden(`nobody the hub knows may publish to '${topic}'`);
-    request = requestFor(route, payload, client, hub.limits.maxPayloadBytes);
+    request = requestFor(route, payload, client, hub.limits);
     const result = await hub.handle(request, publisher.context(client, request));
     if (route.kind === 'clientRequests') replies.response(toResponseMessage(request, result));
     else if (!result.ok) replies.error({ ...toResponseMessage(request, result), topic });
@@ -127,15 +130,5 @@ export async function handlePublish(
     if (route?.kind === 'clientRequests') replies.response(toErrorMessage(problem, correlationId));
     else replies.error({ ...(request ? toResponseMessage(request, result) : toErrorMessage(problem)), topic });
     return { result, request };
-  }
-}
-
-/** The correlationId of an envelope that may fail to parse, so even its error can be matched. */
-function peekCorrelationId(payload: Buffer): string | undefined {
-  try {
-    const value = JSON.parse(payload.toString('utf8')) as { correlationId?: unknown };
-    return typeof value?.correlationId === 'string' ? value.correlationId : undefined;
-  } catch {
-    return undefined;
   }
 }

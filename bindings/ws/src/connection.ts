@@ -7,6 +7,7 @@ import {
   internalProblem,
   isHubError,
   parseRequestMessage,
+  peekCorrelationId,
   toErrorMessage,
   toResponseMessage,
   type Client,
@@ -163,7 +164,7 @@ export class WsConnection {
       request = parseRequestMessage(raw, this.options.envelopeLimitBytes);
     } catch (error) {
       const problem = isHubError(error) ? error.problem : internalProblem();
-      this.send(toErrorMessage(problem, correlationIdOf(raw, this.options.envelopeLimitBytes)));
+      this.send(toErrorMessage(problem, peekCorrelationId(raw, this.options.envelopeLimitBytes)));
       return;
     }
     let result: HubResult;
@@ -198,19 +199,6 @@ function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
-}
-
-/** Best effort: echo the correlationId of a well-formed JSON object whose envelope was refused. */
-function correlationIdOf(raw: Buffer, limit: number): string | undefined {
-  if (raw.byteLength > limit) return undefined;
-  try {
-    const value: unknown = JSON.parse(raw.toString('utf8'));
-    if (typeof value !== 'object' || value === null) return undefined;
-    const correlationId = (value as Record<string, unknown>).correlationId;
-    return typeof correlationId === 'string' && correlationId.length > 0 ? correlationId : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Close reasons are limited to 123 bytes of UTF-8. */

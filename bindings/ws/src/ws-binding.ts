@@ -4,15 +4,12 @@
 import type http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { internalProblem, isHubError, notFound, serviceUnavailable, unauthorized, type HubApi, type Problem, type TwinTdContributor } from '@twinhub/core';
+import { envelopeLimitBytes, internalProblem, isHubError, notFound, serviceUnavailable, unauthorized, type HubApi, type Problem, type TwinTdContributor } from '@twinhub/core';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { CLOSE_GOING_AWAY, WsConnection } from './connection.js';
 import { bearerTokenOf, refuseUpgrade, selectSubprotocol } from './handshake.js';
 import { wsEndpointUrl, wsTwinTdContributor } from './td-forms.js';
-
-/** Room for the envelope fields around the largest TD or payload a request may carry. */
-const ENVELOPE_OVERHEAD_BYTES = 4096;
 
 export interface WsBindingOptions {
   hub: HubApi;
@@ -44,13 +41,13 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
   const limits = hub.limits;
   // Envelopes up to this size are parsed; larger ones get a 413 response and the socket stays.
-  const envelopeLimitBytes = Math.max(limits.maxTdBytes, limits.maxPayloadBytes) + ENVELOPE_OVERHEAD_BYTES;
+  const envelopeLimit = envelopeLimitBytes(limits);
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
     // Frames beyond this are not even buffered: ws closes the socket with 1009 (message too big).
-    maxPayload: 2 * envelopeLimitBytes,
+    maxPayload: 2 * envelopeLimit,
     handleProtocols: selectSubprotocol,
   });
   const connections = new Set<WsConnection>();
@@ -92,7 +89,7 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       const stillFull = overCapacity();
       if (stillFull) return refuse(socket, stillFull);
 
-      const connection = new WsConnection({ hub, client, logger, envelopeLimitBytes, maxSendBufferBytes: limits.maxSendBufferBytes });
+      const connection = new WsConnection({ hub, client, logger, envelopeLimitBytes: envelopeLimit, maxSendBufferBytes: limits.maxSendBufferBytes });
       let session;
       try {
         session = hub.openSession(client, 'ws', connection.sink);

@@ -2,6 +2,7 @@
 // shapes, so every binding refuses bad input the same way.
 
 import { badRequest, payloadTooLarge } from './errors.js';
+import type { HubLimits } from './hub-api.js';
 import { isOperation, type HubRequest, type HubResult } from './operations.js';
 import type { Problem } from './types.js';
 
@@ -60,6 +61,28 @@ export interface AgentRequestMessage {
 
 /** What the core pushes to a live session. */
 export type OutboundMessage = NotificationMessage | AgentRequestMessage;
+
+/** Room for the envelope's own fields around the largest input it may carry. */
+const ENVELOPE_OVERHEAD_BYTES = 4096;
+
+/** The largest request envelope a binding accepts: it may carry a whole TD (updateTD) or a payload. */
+export function envelopeLimitBytes(limits: Pick<HubLimits, 'maxTdBytes' | 'maxPayloadBytes'>): number {
+  return Math.max(limits.maxTdBytes, limits.maxPayloadBytes) + ENVELOPE_OVERHEAD_BYTES;
+}
+
+/** The correlationId of a message that may fail to parse as an envelope, so even its error response can be matched. */
+export function peekCorrelationId(raw: string | Uint8Array, maxBytes: number): string | undefined {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength;
+  if (size > maxBytes) return undefined;
+  try {
+    const value: unknown = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+    if (typeof value !== 'object' || value === null) return undefined;
+    const correlationId = (value as Record<string, unknown>).correlationId;
+    return typeof correlationId === 'string' && correlationId.length > 0 ? correlationId : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const REQUEST_FIELDS = new Set(['type', 'operation', 'thingId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId']);
 
