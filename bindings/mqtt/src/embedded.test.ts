@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createHub, type AgentRequestMessage, type Hub, type ThingDescription } from '@twinhub/core';
 import { MemoryStore } from '@twinhub/storage-memory';
@@ -81,6 +83,17 @@ describe('MQTT binding (embedded aedes broker)', () => {
   });
   after(async () => {
     await fixture.close();
+  });
+
+  it('cuts a connection whose packet header announces more than the packet limit, without waiting for the body', async () => {
+    const { port } = new URL(fixture.url);
+    const socket = tcpConnect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    // PUBLISH with a remaining length of 2 MiB (0x80 0x80 0x80 0x01), far over the default limit; no body follows.
+    socket.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x01]));
+    const closed = await Promise.race([once(socket, 'close').then(() => true), quiet(3000).then(() => false)]);
+    socket.destroy();
+    assert.ok(closed, 'the hub must not wait to buffer an oversize packet');
   });
 
   it('refuses bad credentials in the CONNACK', async () => {

@@ -3,13 +3,14 @@
 // holds the PUBACK until the hub has accepted it), authorizeSubscribe and authorizeForward apply
 // the core's permission table per topic and per message.
 
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { forbidden, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
+import { envelopeLimitBytes, forbidden, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
 import { handlePublish, SCHEME_HINT, type PublishError } from './inbound.js';
+import { createPacketSizeGuard } from './packet-guard.js';
 import { json, startMirror, type Mirror } from './mirror.js';
 import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
 
@@ -278,7 +279,20 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   // ---- listen --------------------------------------------------------------------------------
 
   let mirror: Mirror | undefined;
-  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, aedes.handle) : createServer(aedes.handle);
+  // Envelopes may carry a whole TD; the rest is room for the topic and packet fields.
+  const maxPacketBytes = envelopeLimitBytes(hub.limits) + 64 * 1024;
+  const accept = (socket: Socket) => {
+    aedes.handle(socket);
+    // Listening to 'data' after aedes' 'readable' listener only observes what aedes reads.
+    const guard = createPacketSizeGuard(maxPacketBytes);
+    socket.on('data', (chunk: Buffer) => {
+      const size = guard(chunk);
+      if (size === undefined) return;
+      logger.warn({ size, maxPacketBytes, remote: socket.remoteAddress }, 'mqtt: packet over the size limit; closing the connection');
+      socket.destroy();
+    });
+  };
+  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, accept) : createServer(accept);
   try {
     mirror = await startMirror(hub, logger, (topic, payload, { qos, retain }) => {
       aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => {
