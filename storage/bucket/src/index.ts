@@ -49,8 +49,8 @@ export interface BucketStore {
 
 /** Thrown by a store used after close(), or given a bad bucket name. */
 export class StoreError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'StoreError';
   }
 }
@@ -70,4 +70,45 @@ export function keyInRange(key: string, range: KeyRange = {}): boolean {
   if (range.lt !== undefined && !(key < range.lt)) return false;
   if (range.lte !== undefined && !(key <= range.lte)) return false;
   return true;
+}
+
+/** One end of a key interval: the key itself is included when `inclusive`. */
+export interface KeyBound {
+  key: string;
+  inclusive: boolean;
+}
+
+/**
+ * Folds a range's prefix and gt/gte/lt/lte into the tightest single lower and upper bound, so a
+ * backend can seek once and stop at the first key past `upper`. A prefix P becomes
+ * `>= P` and `< successor(P)` (P with its last non-U+FFFF code unit incremented).
+ */
+export function keyBounds(range: KeyRange = {}): { lower?: KeyBound; upper?: KeyBound } {
+  let lower: KeyBound | undefined;
+  let upper: KeyBound | undefined;
+  const raise = (key: string | undefined, inclusive: boolean): void => {
+    if (key === undefined) return;
+    if (lower === undefined || key > lower.key || (key === lower.key && !inclusive)) lower = { key, inclusive };
+  };
+  const cap = (key: string | undefined, inclusive: boolean): void => {
+    if (key === undefined) return;
+    if (upper === undefined || key < upper.key || (key === upper.key && !inclusive)) upper = { key, inclusive };
+  };
+  if (range.prefix !== undefined && range.prefix !== '') {
+    raise(range.prefix, true);
+    cap(prefixSuccessor(range.prefix), false);
+  }
+  raise(range.gte, true);
+  raise(range.gt, false);
+  cap(range.lte, true);
+  cap(range.lt, false);
+  return { lower, upper };
+}
+
+/** The smallest string greater than every string starting with `prefix`; undefined if none. */
+function prefixSuccessor(prefix: string): string | undefined {
+  let end = prefix.length;
+  while (end > 0 && prefix.charCodeAt(end - 1) === 0xffff) end--;
+  if (end === 0) return undefined;
+  return prefix.slice(0, end - 1) + String.fromCharCode(prefix.charCodeAt(end - 1) + 1);
 }
