@@ -6,30 +6,23 @@ import { MemoryStore } from './index.js';
 bucketStoreContract('memory', async () => new MemoryStore());
 
 describe('MemoryStore at scale', () => {
-  it('keeps 100k randomly inserted keys sorted and answers range walks quickly', async () => {
+  // Speed at this size is measured by the benchmarks, not asserted here.
+  it('keeps 100k randomly inserted keys sorted across block splits, range walks and deletes', async () => {
     const store = new MemoryStore();
     const bucket = store.bucket('big');
     const keys = Array.from({ length: 100_000 }, (_, i) => `key/${((i * 48_271) % 100_003).toString(36).padStart(4, '0')}/${i}`);
     const sorted = [...keys].sort();
-    const started = performance.now();
     // Batches of 100: the test runner makes every await costly, and the point is the insert path.
     for (let i = 0; i < keys.length; i += 100) {
       await bucket.batch(keys.slice(i, i + 100).map((key) => ({ type: 'put', key, value: key })));
     }
-    const inserted = performance.now();
-    let walks = 0;
     for (let i = 0; i < 1000; i++) {
       const at = (i * 97) % sorted.length;
       const from = sorted[at];
       const page: string[] = [];
       for await (const key of bucket.keys({ gte: from, limit: 20 })) page.push(key);
       assert.deepEqual(page, sorted.slice(at, at + 20));
-      walks++;
     }
-    const walked = performance.now();
-    // Generous bounds (a sorted single array with splice takes several seconds to insert these).
-    assert.ok(inserted - started < 2500, `100k inserts took ${Math.round(inserted - started)} ms`);
-    assert.ok(walked - inserted < 2500, `${walks} range walks took ${Math.round(walked - inserted)} ms`);
     const all: string[] = [];
     for await (const key of bucket.keys()) all.push(key);
     assert.equal(all.join('\n'), sorted.join('\n')); // join: deepEqual is slow on 100k items
