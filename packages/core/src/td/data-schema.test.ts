@@ -117,9 +117,10 @@ describe('validateAgainstSchema', () => {
       assert.equal(validateAgainstSchema(a, i, '').length, 0);
       assert.equal(validateAgainstSchema(b, i, '').length, 1);
     }
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < 10_000; i++) validateAgainstSchema(a, i, '');
-    const perCallUs = Number(process.hrtime.bigint() - started) / 1000 / 10_000;
-    assert.ok(perCallUs < 50, `cached validation should be fast, took ${perCallUs.toFixed(1)}µs per call`);
+    // The validator is cached by object identity: changing the object afterwards is not seen,
+    // which proves it is not recompiled (stored TDs are never mutated in place).
+    (a as { type: string }).type = 'string';
+    assert.equal(validateAgainstSchema(a, 1, '').length, 0);
+    assert.equal(validateAgainstSchema({ ...a }, 1, '').length, 1, 'a new object is compiled afresh');
   });
 });
