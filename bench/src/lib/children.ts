@@ -1,0 +1,91 @@
+// Child processes of a benchmark run (hub, brokers, load generators) and temp folders: all are
+// tracked here so that run.ts can kill and remove every one of them, whatever went wrong.
+
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+
+/** dist/procs/<name>.js of this package. */
+export function procScript(name: string): string {
+  return fileURLToPath(new URL(`../procs/${name}.js`, import.meta.url));
+}
+
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Forks one of our procs/*.js with IPC; stderr is passed through so crashes are visible. */
+export function forkProc(name: string, args: string[] = [], execArgv: string[] = []): ChildProcess {
+  return track(fork(procScript(name), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }));
+}
+
+export function spawnNode(args: string[], options: { cwd?: string } = {}): ChildProcess {
+  return track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options }));
+}
+
+/** The first IPC message of `type` from the child; rejects if it exits first or the time runs out. */
+export function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`no '${type}' message from child ${child.pid} within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (message: unknown) => {
+      const m = message as { type?: string; error?: string };
+      if (m?.type === 'error') finish(new Error(`child ${child.pid}: ${m.error}`));
+      else if (m?.type === type) finish(undefined, message as T);
+    };
+    const onExit = (code: number | null, signal: string | null) => finish(new Error(`child ${child.pid} exited (${code ?? signal}) before sending '${type}'`));
+    function finish(error?: Error, value?: T) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve(value as T);
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/** Forks a load generator with its parameters, waits for its one result, and lets it exit. */
+export async function runLoad<T>(job: string, params: unknown, timeoutMs: number): Promise<T> {
+  const child = forkProc('load', [job]);
+  child.send({ type: 'params', params });
+  try {
+    return (await nextMessage<{ result: T }>(child, 'result', timeoutMs)).result;
+  } finally {
+    await stop(child, 2000);
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
+export async function stop(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `twinhub-bench-${prefix}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+/** Kills every child still running and removes every temp folder. */
+export async function cleanupAll(): Promise<void> {
+  await Promise.all([...children].map((child) => stop(child, 2000)));
+  await Promise.all([...tempDirs].map((dir) => removeTempDir(dir)));
+}

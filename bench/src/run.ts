@@ -1,0 +1,72 @@
+// `npm run bench [-- --quick] [--only ingest,e2e] [--profile]`: runs the scenarios one after the
+// other, each with its own hub and load processes, prints the figures, and writes
+// bench/results/<scenario>[.quick].json and the generated block of bench/RESULTS.md.
+
+import { parseArgs } from 'node:util';
+import { cleanupAll } from './lib/children.js';
+import { renderScenario, runMeta, updateResultsMd, writeResult, type ScenarioReport } from './lib/report.js';
+import { actionsScenario } from './scenarios/actions.js';
+import type { ScenarioContext } from './scenarios/context.js';
+import { directoryScenario } from './scenarios/directory.js';
+import { e2eScenario } from './scenarios/e2e.js';
+import { ingestScenario } from './scenarios/ingest.js';
+import { scaleScenario } from './scenarios/scale.js';
+
+const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport>> = {
+  ingest: ingestScenario,
+  e2e: e2eScenario,
+  directory: directoryScenario,
+  actions: actionsScenario,
+  scale: scaleScenario,
+};
+
+const args = process.argv.slice(2);
+const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  process.stdout.write(`Usage: npm run bench [-- --quick] [--only ${Object.keys(SCENARIOS).join(',')}] [--profile]\n`);
+  process.exit(0);
+}
+const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario '${name}'; known: ${Object.keys(SCENARIOS).join(', ')}`);
+
+const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}` : `node bench/dist/run.js ${args.join(' ')}`.trim();
+const meta = runMeta(values.quick ? 'quick' : 'full', command);
+const ctx: ScenarioContext = { quick: values.quick ?? false, profile: values.profile ?? false, log: (line) => process.stdout.write(`${line}\n`) };
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping every benchmark process\n`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+
+const started = performance.now();
+const failures: string[] = [];
+process.stdout.write(`twinhub benchmarks (${meta.mode}): ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memoryGiB} GiB, Node ${meta.node}, commit ${meta.commit}${meta.dirty ? '+' : ''}\n`);
+try {
+  for (const name of names) {
+    const t0 = performance.now();
+    process.stdout.write(`\n== ${name}\n`);
+    try {
+      const report = await SCENARIOS[name](ctx);
+      writeResult(meta, report);
+      process.stdout.write(`\n${renderScenario(report)}\n(${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    } catch (error) {
+      failures.push(name);
+      process.stderr.write(`scenario ${name} failed: ${(error as Error).stack ?? String(error)}\n`);
+    } finally {
+      await cleanupAll();
+    }
+  }
+  updateResultsMd(meta);
+} finally {
+  await cleanupAll();
+}
+process.stdout.write(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s; results in bench/results/, summary in bench/RESULTS.md\n`);
+if (failures.length > 0) {
+  process.stderr.write(`failed: ${failures.join(', ')}\n`);
+  process.exitCode = 1;
+}
