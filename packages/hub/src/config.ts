@@ -121,5 +121,5 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
 }
 
 export function settingsHelp(): string {
-  return SETTINGS.map((s) => `  --${s.flag}${s.kind === 'boolean' ? '' : ' <value>'}`.padEnd(34) + `${s.help} [${s.env}]`).join('\n');
+  return SETTINGS.map((s) => `${`  --${s.flag}${s.kind === 'boolean' ? '' : ' <value>'}`.padEnd(34)} ${s.help} [${s.env}]`).join('\n');
 }

@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, defaultConfig, resolveConfig, settingsHelp } from './config.js';
+
+describe('hub configuration', () => {
+  it('uses safe defaults: embedded store in ./data, loopback only, embedded MQTT', () => {
+    const config = resolveConfig({}, {});
+    assert.deepEqual(config, defaultConfig());
+    assert.equal(config.dataDir, './data');
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.mqtt, true);
+  });
+
+  it('reads TWINHUB_* variables and lets flags override them', () => {
+    const env = { TWINHUB_DATA: '/var/lib/twinhub', TWINHUB_HTTP_PORT: '9000', TWINHUB_MAX_QUEUED_ACTIONS: '5', TWINHUB_NO_MQTT: 'true' };
+    const fromEnv = resolveConfig({}, env);
+    assert.equal(fromEnv.dataDir, '/var/lib/twinhub');
+    assert.equal(fromEnv.httpPort, 9000);
+    assert.equal(fromEnv.limits.maxQueuedActionsPerThing, 5);
+    assert.equal(fromEnv.mqtt, false);
+    const overridden = resolveConfig({ data: './elsewhere', 'http-port': '0', 'action-ttl': '60' }, env);
+    assert.equal(overridden.dataDir, './elsewhere');
+    assert.equal(overridden.httpPort, 0);
+    assert.equal(overridden.actionTtlSeconds, 60);
+  });
+
+  it('refuses malformed numbers and a TLS key without a certificate, naming the setting', () => {
+    assert.throws(() => resolveConfig({ 'http-port': 'eighty' }, {}), (error: unknown) => error instanceof ConfigError && /--http-port/.test(error.message));
+    assert.throws(() => resolveConfig({}, { TWINHUB_MAX_PAYLOAD_BYTES: '-1' }), /TWINHUB_MAX_PAYLOAD_BYTES/);
+    assert.throws(() => resolveConfig({ 'tls-key': 'key.pem' }, {}), /--tls-cert and --tls-key go together/);
+  });
+
+  it('documents every setting with its environment variable', () => {
+    const help = settingsHelp();
+    for (const name of ['--data', 'TWINHUB_DATA', '--mqtt-url', '--max-send-buffer-bytes', 'TWINHUB_LOG_LEVEL']) assert.ok(help.includes(name), name);
+    for (const line of help.split('\n')) assert.match(line, /^ {2}--\S+( <value>)? +\S/, `flag and help are separated: ${line}`);
+  });
+});
