@@ -1,0 +1,159 @@
+// createHttpBinding: a node:http(s) server that routes REST and SSE requests to the hub. The
+// WebSocket binding attaches to the same server (upgrade on /ws); this module ignores upgrades.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { internalProblem, isHubError, type Client, type HubApi, type TwinTdContributor } from '@twinhub/core';
+import { registerAgentRoutes } from './agent-routes.js';
+import { registerConsumerRoutes } from './consumer-routes.js';
+import { registerDirectoryRoutes } from './directory-routes.js';
+import { createHttpTdContributor } from './forms.js';
+import { HttpError, sendJson, sendProblem } from './http-io.js';
+import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
+import { Router } from './router.js';
+
+export interface HttpBindingOptions {
+  hub: HubApi;
+  logger?: Logger;
+  /** Base URL clients reach the hub at (behind a proxy); default from the listening address. */
+  publicUrl?: () => string;
+  /** Upper bound for `Prefer: wait=N` on invokeaction, and the N put in twin TD forms; default 30. */
+  syncActionMaxWaitSeconds?: number;
+  /** Seconds between SSE heartbeat comments; default 15. */
+  heartbeatSeconds?: number;
+  /** Serve HTTPS with this key pair. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+}
+
+export interface HttpBinding {
+  server: http.Server;
+  listen(port: number, host?: string): Promise<{ url: string }>;
+  close(): Promise<void>;
+  /** Register with `hub.addTwinTdContributor()` so twin TDs carry HTTP forms. */
+  contributor: TwinTdContributor;
+}
+
+const ANONYMOUS: Client = { id: 'anonymous', role: 'viewer' };
+
+export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
+  const { hub } = options;
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const scheme = options.tls ? 'https' : 'http';
+  let listenUrl: string | undefined;
+  const deps: BindingDeps = {
+    hub,
+    logger,
+    baseUrl: () => (options.publicUrl?.() ?? listenUrl ?? `${scheme}://localhost`).replace(/\/+$/, ''),
+    syncActionMaxWaitSeconds: options.syncActionMaxWaitSeconds ?? 30,
+    heartbeatSeconds: options.heartbeatSeconds ?? 15,
+  };
+
+  const router: HttpRouter = new Router<Route>();
+  router.add('GET', '/health', { public: true, handle: async ({ res }) => sendJson(res, 200, { status: 'ok' }) });
+  router.add('GET', '/', {
+    async handle({ res }) {
+      const base = deps.baseUrl();
+      sendJson(res, 200, {
+        title: 'twinhub',
+        links: [
+          { rel: 'things', href: `${base}/things`, type: 'application/ld+json' },
+          { rel: 'directory-events', href: `${base}/events`, type: 'text/event-stream' },
+          { rel: 'stream', href: `${base}/stream`, type: 'text/event-stream' },
+          { rel: 'agent-requests', href: `${base}/agent/requests`, type: 'text/event-stream' },
+          { rel: 'health', href: `${base}/health`, type: 'application/json' },
+        ],
+      });
+    },
+  });
+  registerDirectoryRoutes(router, deps);
+  registerConsumerRoutes(router, deps);
+  registerAgentRoutes(router, deps);
+
+  async function authenticate(req: http.IncomingMessage, url: URL, route: Route): Promise<Client | undefined> {
+    const authorization = header(req, 'authorization');
+    let token: string | undefined;
+    if (authorization !== undefined) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      token = match?.[1];
+    } else if (route.sse) {
+      token = url.searchParams.get('access_token') ?? undefined;
+    }
+    return token ? hub.authenticate(token) : undefined;
+  }
+
+  async function dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://hub.invalid');
+    const method = req.method ?? 'GET';
+    const found = router.lookup(method, url.pathname);
+    if (found.kind === 'none') {
+      return sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${url.pathname}; see GET / for the entry points` });
+    }
+    if (found.kind === 'method') {
+      return sendProblem(res, { status: 405, title: 'Method Not Allowed', detail: `${method} is not supported on ${url.pathname}; use ${found.allow.join(', ')}` }, { Allow: found.allow.join(', ') });
+    }
+    const { route, params } = found.match;
+    let client = ANONYMOUS;
+    if (!route.public) {
+      const authenticated = await authenticate(req, url, route);
+      if (!authenticated) {
+        return sendProblem(
+          res,
+          { status: 401, title: 'Unauthorized', detail: 'send a valid token as "Authorization: Bearer <token>"' },
+          { 'WWW-Authenticate': 'Bearer realm="twinhub"' },
+        );
+      }
+      client = authenticated;
+    }
+    await route.handle({ req, res, url, params, client });
+  }
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    dispatch(req, res).catch((error: unknown) => {
+      if (isHubError(error)) {
+        // A request we refuse before reading all of it: close the connection rather than read on.
+        if (error.status === 413) res.setHeader('Connection', 'close');
+        sendProblem(res, error.problem, error instanceof HttpError ? error.headers : {});
+        if (error.status === 413) req.resume();
+        return;
+      }
+      logger.error({ err: error, method: req.method, url: req.url }, 'HTTP handler failed');
+      sendProblem(res, internalProblem());
+    });
+  };
+
+  const server: http.Server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : http.createServer(onRequest);
+  server.maxConnections = hub.limits.maxConnections;
+  server.on('clientError', (error, socket) => {
+    logger.debug({ err: error }, 'HTTP client error');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  return {
+    server,
+    contributor: createHttpTdContributor({ baseUrl: deps.baseUrl, syncActionMaxWaitSeconds: deps.syncActionMaxWaitSeconds }),
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          listenUrl = `${scheme}://${hostname === '0.0.0.0' || hostname === '[::]' ? 'localhost' : hostname}:${address.port}`;
+          logger.info({ url: listenUrl }, 'HTTP binding listening');
+          resolve({ url: listenUrl });
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        // SSE responses never end by themselves: end them so close() does not wait forever.
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,146 @@
+// The W3C WoT Discovery "Things API": list, retrieve, create, replace, patch and delete TDs, and
+// the directory's SSE notifications.
+
+import { badRequest, type HubRequest, type TwinQuery } from '@twinhub/core';
+import { directoryFormatter } from '@twinhub/binding-sse';
+import { intParam, parseIfMatch, readJsonBody, sendProblem, sendResult } from './http-io.js';
+import { serveStream, thingUrl, type BindingDeps, type HttpRouter, type RouteContext } from './route.js';
+
+const TD_TYPES = ['application/td+json', 'application/json', 'application/ld+json'];
+const MERGE_PATCH = 'application/merge-patch+json';
+const DIRECTORY_EVENTS = ['thing_created', 'thing_updated', 'thing_deleted'];
+
+function listQuery(url: URL): TwinQuery {
+  const query: TwinQuery = {};
+  const offset = intParam(url, 'offset');
+  const limit = intParam(url, 'limit');
+  if (offset !== undefined) query.offset = offset;
+  if (limit !== undefined) query.limit = limit;
+  const agent = url.searchParams.get('agent');
+  const type = url.searchParams.get('type') ?? url.searchParams.get('@type');
+  const title = url.searchParams.get('title');
+  if (agent) query.agent = agent;
+  if (type) query.type = type;
+  if (title) query.title = title;
+  const tags = url.searchParams.getAll('tag');
+  if (tags.length > 0) {
+    query.tags = {};
+    for (const tag of tags) {
+      const colon = tag.indexOf(':');
+      if (colon <= 0) throw badRequest(`tag filter must be key:value, got ${JSON.stringify(tag)}`);
+      query.tags[tag.slice(0, colon)] = tag.slice(colon + 1);
+    }
+  }
+  return query;
+}
+
+/** The thing id in a create/replace result: a twin TD ({ id }) or a Twin ({ thingId }). */
+function resultThingId(output: unknown): string | undefined {
+  if (typeof output !== 'object' || output === null) return undefined;
+  const record = output as Record<string, unknown>;
+  if (typeof record.id === 'string') return record.id;
+  if (typeof record.thingId === 'string') return record.thingId;
+  return undefined;
+}
+
+function tdObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a Thing Description (a JSON object)');
+  return body as Record<string, unknown>;
+}
+
+export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): void {
+  const { hub } = deps;
+  const maxTd = () => hub.limits.maxTdBytes;
+
+  router.add('GET', '/things', {
+    async handle({ res, url, client }) {
+      const query = listQuery(url);
+      const result = await hub.handle({ operation: 'listTDs', query }, { client });
+      if (!result.ok) return sendProblem(res, result.problem);
+      const items = Array.isArray(result.output) ? result.output : [];
+      const headers: Record<string, string> = {};
+      if (result.total !== undefined) {
+        headers['X-Total-Count'] = String(result.total);
+        const offset = query.offset ?? 0;
+        if (items.length > 0 && offset + items.length < result.total) {
+          const next = new URLSearchParams(url.searchParams);
+          next.set('offset', String(offset + items.length));
+          if (query.limit === undefined) next.set('limit', String(items.length));
+          headers.Link = `<${deps.baseUrl()}/things?${next.toString()}>; rel="next"`;
+        }
+      }
+      sendResult(res, result, { status: 200, body: items, headers, contentType: 'application/ld+json' });
+    },
+  });
+
+  router.add('POST', '/things', {
+    async handle({ req, res, client }) {
+      const td = tdObject(await readJsonBody(req, { maxBytes: maxTd(), types: TD_TYPES }));
+      if (td.id !== undefined) throw badRequest('POST /things registers an anonymous TD (the hub assigns the id); use PUT /things/{id} for a TD with an id');
+      const result = await hub.handle({ operation: 'updateTD', input: td }, { client });
+      if (!result.ok) return sendProblem(res, result.problem);
+      const id = resultThingId(result.output);
+      sendResult(res, result, { status: 201, headers: id ? { Location: thingUrl(deps, id) } : {}, contentType: 'application/td+json' });
+    },
+  });
+
+  router.add('GET', '/things/:id', {
+    async handle({ res, params, client }) {
+      const result = await hub.handle({ operation: 'retrieveTD', thingId: params.id }, { client });
+      sendResult(res, result, { contentType: 'application/td+json' });
+    },
+  });
+
+  router.add('PUT', '/things/:id', {
+    async handle({ req, res, params, client }) {
+      const ifVersion = parseIfMatch(req);
+      const td = tdObject(await readJsonBody(req, { maxBytes: maxTd(), types: TD_TYPES }));
+      if (td.id === undefined) td.id = params.id;
+      else if (td.id !== params.id) throw badRequest(`the TD id ${JSON.stringify(td.id)} differs from the id in the path ${JSON.stringify(params.id)}`);
+      const request: HubRequest = { operation: 'updateTD', thingId: params.id, input: td };
+      if (ifVersion !== undefined) request.ifVersion = ifVersion;
+      const result = await hub.handle(request, { client });
+      if (!result.ok) return sendProblem(res, result.problem);
+      if (result.status === 201) sendResult(res, result, { status: 201, headers: { Location: thingUrl(deps, params.id) }, contentType: 'application/td+json' });
+      else sendResult(res, result, { status: 204 });
+    },
+  });
+
+  router.add('PATCH', '/things/:id', {
+    async handle({ req, res, params, client }) {
+      const ifVersion = parseIfMatch(req);
+      const patch = tdObject(await readJsonBody(req, { maxBytes: maxTd(), types: [MERGE_PATCH] }));
+      const request: HubRequest = { operation: 'patchTD', thingId: params.id, input: patch };
+      if (ifVersion !== undefined) request.ifVersion = ifVersion;
+      const result = await hub.handle(request, { client });
+      sendResult(res, result, { status: 204 });
+    },
+  });
+
+  router.add('DELETE', '/things/:id', {
+    async handle({ req, res, params, client }) {
+      const ifVersion = parseIfMatch(req);
+      const request: HubRequest = { operation: 'deleteTD', thingId: params.id };
+      if (ifVersion !== undefined) request.ifVersion = ifVersion;
+      sendResult(res, await hub.handle(request, { client }), { status: 204 });
+    },
+  });
+
+  const directoryStream = (kind?: string) => async (ctx: RouteContext) =>
+    serveStream(ctx, deps, {
+      format: directoryFormatter((message) => kind === undefined || message.operation === kind),
+      subscribe: [{ operation: 'subscribedirectory' }],
+    });
+
+  router.add('GET', '/events', { sse: true, handle: directoryStream() });
+  router.add('GET', '/events/:kind', {
+    sse: true,
+    async handle(ctx) {
+      if (!DIRECTORY_EVENTS.includes(ctx.params.kind)) {
+        return sendProblem(ctx.res, { status: 404, title: 'Not Found', detail: `no directory event ${JSON.stringify(ctx.params.kind)}; use one of ${DIRECTORY_EVENTS.join(', ')}` });
+      }
+      return directoryStream(ctx.params.kind)(ctx);
+    },
+  });
+}
+

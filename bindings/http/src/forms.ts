@@ -1,0 +1,65 @@
+// The HTTP binding's contribution to twin TDs: forms (absolute hrefs at the hub) for every
+// affordance and the Thing-level operations, all secured with the bearer scheme.
+
+import type { AffordanceKind, Form, TwinTdContributor } from '@twinhub/core';
+import { enc } from './route.js';
+
+export const BEARER_SCHEME = 'bearer_sc';
+
+export interface FormOptions {
+  /** Absolute base URL without trailing slash. */
+  baseUrl(): string;
+  /** The `Prefer: wait=N` put in invokeaction forms. */
+  syncActionMaxWaitSeconds: number;
+}
+
+const JSON_TYPE = 'application/json';
+
+export function createHttpTdContributor(options: FormOptions): TwinTdContributor {
+  const thing = (thingId: string) => `${options.baseUrl()}/things/${enc(thingId)}`;
+  const form = (href: string, op: string[], method: string, extra: Record<string, unknown> = {}): Form => ({
+    href,
+    op,
+    'htv:methodName': method,
+    contentType: JSON_TYPE,
+    security: [BEARER_SCHEME],
+    ...extra,
+  });
+  const sse = { subprotocol: 'sse' };
+
+  return {
+    name: 'http',
+    securityDefinitions: () => ({ [BEARER_SCHEME]: { scheme: 'bearer', in: 'header', name: 'Authorization' } }),
+    thingForms(thingId) {
+      const base = thing(thingId);
+      return [
+        form(`${base}/properties`, ['readallproperties', 'readmultipleproperties'], 'GET'),
+        form(`${base}/properties/observe`, ['observeallproperties', 'unobserveallproperties'], 'GET', sse),
+        form(`${base}/actions`, ['queryallactions'], 'GET'),
+        form(`${base}/events`, ['subscribeallevents', 'unsubscribeallevents'], 'GET', sse),
+      ];
+    },
+    affordanceForms(kind: AffordanceKind, thingId: string, name: string, affordance: Record<string, unknown>) {
+      const base = thing(thingId);
+      switch (kind) {
+        case 'property': {
+          const href = `${base}/properties/${enc(name)}`;
+          const forms = [form(href, ['readproperty'], 'GET')];
+          if (affordance.readOnly !== true) forms.push(form(href, ['writeproperty'], 'PUT'));
+          if (affordance.observable === true) forms.push(form(`${href}/observe`, ['observeproperty', 'unobserveproperty'], 'GET', sse));
+          return forms;
+        }
+        case 'action':
+          // queryaction/cancelaction need the action id in the URL, which a static form cannot
+          // carry: clients follow the Location of the 201 answer instead.
+          return [
+            form(`${base}/actions/${enc(name)}`, ['invokeaction'], 'POST', {
+              'htv:headers': [{ 'htv:fieldName': 'Prefer', 'htv:fieldValue': `wait=${options.syncActionMaxWaitSeconds}` }],
+            }),
+          ];
+        case 'event':
+          return [form(`${base}/events/${enc(name)}`, ['subscribeevent', 'unsubscribeevent'], 'GET', sse)];
+      }
+    },
+  };
+}

@@ -1,0 +1,244 @@
+// Test support shared with the e2e tests in /test: a hub with the HTTP binding on 127.0.0.1:0,
+// one token per role, a JSON request helper, and a small SSE reader over node:http.
+
+import http from 'node:http';
+import type { Logger } from 'pino';
+import { createHub, type Hub, type HubLimits, type HubOptions, type ThingDescription } from '@twinhub/core';
+import { MemoryStore } from '@twinhub/storage-memory';
+import { createHttpBinding, type HttpBinding, type HttpBindingOptions } from './binding.js';
+
+export interface HttpHubFixture {
+  hub: Hub;
+  binding: HttpBinding;
+  /** Base URL, e.g. http://127.0.0.1:43121 */
+  url: string;
+  tokens: { admin: string; agent: string; otherAgent: string; operator: string; viewer: string };
+  /** JSON request with a bearer token (default: admin). */
+  request(method: string, path: string, options?: RequestOptions): Promise<JsonResponse>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  limits?: Partial<HubLimits>;
+  hub?: Omit<HubOptions, 'store' | 'limits'>;
+  binding?: Omit<HttpBindingOptions, 'hub'>;
+  logger?: Logger;
+}
+
+export async function startHttpHub(options: StartOptions = {}): Promise<HttpHubFixture> {
+  const hub = await createHub({ store: new MemoryStore(), limits: options.limits, logger: options.logger, ...options.hub });
+  const binding = createHttpBinding({ hub, logger: options.logger, ...options.binding });
+  hub.addTwinTdContributor(binding.contributor);
+  const { url } = await binding.listen(0, '127.0.0.1');
+  const tokens = {
+    admin: (await hub.tokens.create({ id: 'admin-1', role: 'admin' })).token,
+    agent: (await hub.tokens.create({ id: 'agent-1', role: 'agent' })).token,
+    otherAgent: (await hub.tokens.create({ id: 'agent-2', role: 'agent' })).token,
+    operator: (await hub.tokens.create({ id: 'operator-1', role: 'operator' })).token,
+    viewer: (await hub.tokens.create({ id: 'viewer-1', role: 'viewer' })).token,
+  };
+  return {
+    hub,
+    binding,
+    url,
+    tokens,
+    request: (method, path, requestOptions = {}) => jsonRequest(url, method, path, { token: tokens.admin, ...requestOptions }),
+    async close() {
+      await binding.close();
+      await hub.close();
+    },
+  };
+}
+
+export interface RequestOptions {
+  /** Bearer token; null sends no Authorization header. */
+  token?: string | null;
+  /** JSON-encoded unless `raw` is given. */
+  body?: unknown;
+  /** A body sent as is (e.g. malformed JSON). */
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface JsonResponse {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON body (undefined when empty or not JSON). */
+  body: unknown;
+  text: string;
+}
+
+export async function jsonRequest(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<JsonResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  let body: string | Buffer | undefined;
+  if (options.raw !== undefined) body = options.raw;
+  else if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+  const response = await fetch(new URL(path, baseUrl), { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
+/** A TD for an agent to register: a dimmable lamp with a read-only status and an event. */
+export function lampTd(id = 'urn:dev:ops:lamp-1'): ThingDescription {
+  return {
+    '@context': 'https://www.w3.org/2022/wot/td/v1.1',
+    id,
+    title: 'Lamp',
+    '@type': 'Light',
+    securityDefinitions: { nosec_sc: { scheme: 'nosec' } },
+    security: 'nosec_sc',
+    properties: {
+      brightness: { type: 'integer', minimum: 0, maximum: 100, observable: true, forms: [{ href: 'brightness' }] },
+      status: { type: 'string', readOnly: true, observable: true, forms: [{ href: 'status' }] },
+      blob: { type: 'string', readOnly: true, observable: true, forms: [{ href: 'blob' }] },
+    },
+    actions: {
+      fade: {
+        input: { type: 'object', properties: { level: { type: 'integer', minimum: 0, maximum: 100 } }, required: ['level'] },
+        output: { type: 'object', properties: { reached: { type: 'integer' } } },
+        forms: [{ href: 'fade' }],
+      },
+    },
+    events: { overheated: { data: { type: 'number' }, forms: [{ href: 'overheated' }] } },
+  };
+}
+
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+export interface SseConnection {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Response body for a non-200 answer. */
+  body: string;
+  /** Every event received so far. */
+  events: SseEvent[];
+  /** Comment lines received so far (heartbeats). */
+  comments: string[];
+  /** The next event not yet returned by next(); rejects after timeoutMs. */
+  next(timeoutMs?: number): Promise<SseEvent>;
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>;
+  close(): void;
+}
+
+export interface SseOptions {
+  token?: string | null;
+  /** Pass the token as ?access_token= instead of a header. */
+  tokenInQuery?: boolean;
+  lastEventId?: string;
+  headers?: Record<string, string>;
+}
+
+/** Opens an SSE stream and parses events as they arrive (WHATWG event-stream rules, minus retry). */
+export function openSse(baseUrl: string, path: string, options: SseOptions = {}): Promise<SseConnection> {
+  const url = new URL(path, baseUrl);
+  const headers: Record<string, string> = { Accept: 'text/event-stream', ...options.headers };
+  if (options.token && options.tokenInQuery) url.searchParams.set('access_token', options.token);
+  else if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  if (options.lastEventId !== undefined) headers['Last-Event-ID'] = options.lastEventId;
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers }, (res) => {
+      res.setEncoding('utf8');
+      const events: SseEvent[] = [];
+      const comments: string[] = [];
+      let read = 0;
+      let waiting: (() => void) | undefined;
+      let endedResolve!: () => void;
+      const ended = new Promise<void>((done) => (endedResolve = done));
+      res.on('close', () => {
+        endedResolve();
+        waiting?.();
+      });
+      res.on('error', () => undefined);
+      const connection: SseConnection = {
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: '',
+        events,
+        comments,
+        ended,
+        close: () => req.destroy(),
+        next(timeoutMs = 2000) {
+          return new Promise((resolveEvent, rejectEvent) => {
+            const timer = setTimeout(() => {
+              waiting = undefined;
+              rejectEvent(new Error(`no SSE event within ${timeoutMs} ms on ${path} (got ${events.length})`));
+            }, timeoutMs);
+            const check = () => {
+              if (read < events.length) {
+                clearTimeout(timer);
+                waiting = undefined;
+                resolveEvent(events[read++]);
+              } else if (res.closed || res.destroyed) {
+                clearTimeout(timer);
+                waiting = undefined;
+                rejectEvent(new Error(`SSE stream ${path} ended`));
+              } else {
+                waiting = check;
+              }
+            };
+            check();
+          });
+        },
+      };
+      if (res.statusCode !== 200) {
+        res.on('data', (chunk: string) => (connection.body += chunk));
+        res.on('end', () => resolve(connection));
+        return;
+      }
+      let buffer = '';
+      let current: SseEvent = { data: '' };
+      let hasData = false;
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let newline: number;
+        while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
+          if (line === '') {
+            if (hasData) events.push(current);
+            current = { data: '' };
+            hasData = false;
+            continue;
+          }
+          if (line.startsWith(':')) {
+            comments.push(line.slice(1).trim());
+            continue;
+          }
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'data') {
+            current.data = hasData ? `${current.data}\n${value}` : value;
+            hasData = true;
+          } else if (field === 'event') current.event = value;
+          else if (field === 'id') current.id = value;
+        }
+        waiting?.();
+      });
+      resolve(connection);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Polls `check` until it returns true (or throws after timeoutMs). */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 2000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,53 @@
+// The SSE formats the hub serves. Routes pick one; a formatter returns undefined for messages that
+// do not belong on its stream (e.g. actionstatus notifications on a property stream).
+
+import type { AgentRequestMessage, NotificationMessage, OutboundMessage } from '@twinhub/core';
+import type { SseFrame } from './frame.js';
+
+/** Turns a message pushed to the session into a frame, or undefined to skip it. */
+export type SseFormatter = (message: OutboundMessage) => SseFrame | undefined;
+
+export function isNotification(message: OutboundMessage): message is NotificationMessage {
+  return message.type === 'notification';
+}
+
+/**
+ * Multi-source streams (`/stream`, `/events`, all properties of a Thing): named events
+ * (`event: <operation>`), the whole NotificationMessage as data, `id:` = seq for Last-Event-ID.
+ */
+export function namedNotificationFormatter(accept: (message: NotificationMessage) => boolean = () => true): SseFormatter {
+  return (message) => {
+    if (!isNotification(message) || !accept(message)) return undefined;
+    return { id: message.seq, event: message.operation, data: JSON.stringify(message) };
+  };
+}
+
+/**
+ * Per-affordance streams (one property, one event): unnamed events whose data is just the value or
+ * event data, because node-wot's HTTP client reads them with `EventSource.onmessage`.
+ */
+export function valueFormatter(accept: (message: NotificationMessage) => boolean): SseFormatter {
+  return (message) => {
+    if (!isNotification(message) || !accept(message)) return undefined;
+    return { id: message.seq, data: JSON.stringify(message.data ?? null) };
+  };
+}
+
+/**
+ * Directory streams: `event: thing_created|thing_updated|thing_deleted`, data = the twin TD (or
+ * `{ id }` for deletions), `id:` = seq.
+ */
+export function directoryFormatter(accept: (message: NotificationMessage) => boolean = () => true): SseFormatter {
+  return (message) => {
+    if (!isNotification(message) || !accept(message)) return undefined;
+    if (message.operation !== 'thing_created' && message.operation !== 'thing_updated' && message.operation !== 'thing_deleted') return undefined;
+    return { id: message.seq, event: message.operation, data: JSON.stringify(message.data ?? { id: message.thingId }) };
+  };
+}
+
+/** The agent's request stream: `event: request`, `id:` = actionId, data = the AgentRequestMessage. */
+export const agentRequestFormatter: SseFormatter = (message) => {
+  if (message.type !== 'request') return undefined;
+  const request: AgentRequestMessage = message;
+  return { id: request.actionId, event: 'request', data: JSON.stringify(request) };
+};
