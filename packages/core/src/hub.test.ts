@@ -297,6 +297,9 @@ describe('Hub', () => {
       const delivered = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
       assert.equal(device.received.length, 1);
       await expectProblem(hub, operator, { operation: 'cancelaction', actionId: delivered.actionId }, 409);
+      await expectProblem(hub, operator, { operation: 'queryaction', thingId: LAMP, name: 'fade', actionId: delivered.actionId }, 404);
+      await expectProblem(hub, operator, { operation: 'cancelaction', thingId: 'urn:test:other', actionId: delivered.actionId }, 404);
+      await expectOk(hub, operator, { operation: 'queryaction', thingId: LAMP, name: 'toggle', actionId: delivered.actionId });
     });
 
     it('bounds the requests waiting per Thing', async () => {

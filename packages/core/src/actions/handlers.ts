@@ -43,8 +43,10 @@ function newRecord(core: HubCore, twin: Twin, client: Client, request: HubReques
 function requireRecord(core: HubCore, request: HubRequest, client: Client): ActionRecord {
   if (request.actionId === undefined) throw badRequest(`${request.operation} needs an actionId`);
   const record = core.queue.get(request.actionId);
-  if (!record || (request.thingId !== undefined && record.thingId !== request.thingId)) {
-    throw notFound(`no request '${request.actionId}'${request.thingId !== undefined ? ` for Thing '${request.thingId}'` : ''} is known (ended requests are kept for a limited time)`);
+  // A request is only found under the Thing and affordance it was made for, when those are given.
+  if (!record || (request.thingId !== undefined && record.thingId !== request.thingId) || (request.name !== undefined && record.name !== request.name)) {
+    const under = [request.thingId !== undefined ? `Thing '${request.thingId}'` : '', request.name !== undefined ? `'${request.name}'` : ''].filter(Boolean).join(' ');
+    throw notFound(`no request '${request.actionId}'${under ? ` for ${under}` : ''} is known (ended requests are kept for a limited time)`);
   }
   checkPermission(client, request.operation, core.directory.get(record.thingId));
   return record;
