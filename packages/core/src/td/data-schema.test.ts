@@ -123,4 +123,12 @@ describe('validateAgainstSchema', () => {
     assert.equal(validateAgainstSchema(a, 1, '').length, 0);
     assert.equal(validateAgainstSchema({ ...a }, 1, '').length, 1, 'a new object is compiled afresh');
   });
+  it('gives equal schemas from different TDs the same verdicts, and never mixes up schemas that differ in a keyword', () => {
+    const make = (maximum: number, title: string): Schema => ({ type: 'object', title, properties: { level: { type: 'integer', maximum }, unit: { type: 'string' } }, forms: [{ href: title }] });
+    const [a, b, tighter] = [make(10, 'a'), make(10, 'b'), make(5, 'c')];
+    for (const schema of [a, b]) assert.deepEqual(validateAgainstSchema(schema, { level: 7 }, ''), []);
+    assert.deepEqual(validateAgainstSchema(tighter, { level: 7 }, ''), [{ pointer: '/level', message: 'must be <= 5' }]);
+    assert.deepEqual(validateAgainstSchema(b, { level: 11 }, ''), [{ pointer: '/level', message: 'must be <= 10' }]);
+    assert.deepEqual(validateAgainstSchema(a, { level: 7 }, ''), [], 'a later failure of an equal schema leaves no errors behind');
+  });
 });

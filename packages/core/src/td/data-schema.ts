@@ -25,6 +25,13 @@ addFormats(ajv);
 
 type Compiled = { validate: ValidateFunction } | { failure: string };
 const compiled = new WeakMap<object, Compiled>();
+/**
+ * Validators by the text of their validation keywords: Things of one model repeat the same
+ * schemas, and compiling one costs about a millisecond, so a fleet compiles each schema once.
+ * Bounded, oldest dropped first: unique schemas cannot grow it without limit.
+ */
+const byText = new Map<string, Compiled>();
+const MAX_SHARED_VALIDATORS = 10_000;
 
 /**
  * Problems with `value` against `schema` (empty = valid). An undefined schema accepts anything.
@@ -48,13 +55,19 @@ function compile(schema: Record<string, unknown>): Compiled {
   let entry = compiled.get(schema);
   if (entry) return entry;
   const jsonSchema = toJsonSchema(schema);
-  try {
-    entry = { validate: ajv.compile(jsonSchema) };
-  } catch (error) {
-    entry = { failure: error instanceof Error ? error.message : String(error) };
-  } finally {
-    // ajv keeps every compiled schema in a Map; the WeakMap above is the only cache we want.
-    ajv.removeSchema(jsonSchema);
+  const text = JSON.stringify(jsonSchema);
+  entry = byText.get(text);
+  if (!entry) {
+    try {
+      entry = { validate: ajv.compile(jsonSchema) };
+    } catch (error) {
+      entry = { failure: error instanceof Error ? error.message : String(error) };
+    } finally {
+      // ajv keeps every compiled schema in a Map; the caches here are the only ones we want.
+      ajv.removeSchema(jsonSchema);
+    }
+    if (byText.size >= MAX_SHARED_VALIDATORS) byText.delete(byText.keys().next().value!);
+    byText.set(text, entry);
   }
   compiled.set(schema, entry);
   return entry;
