@@ -4,6 +4,7 @@
 import { badRequest, type ActionRecord, type HubRequest, type NotificationMessage, type Problem } from '@twinhub/core';
 import { namedNotificationFormatter, valueFormatter } from '@twinhub/binding-sse';
 import { intParam, parseIfMatch, preferredWait, readJsonBody, sendJson, sendProblem, sendResult } from './http-io.js';
+import { answerLongPoll, answerLongPollHandshake, type LongPollOptions } from './long-poll.js';
 import { enc, serveStream, thingUrl, type BindingDeps, type HttpRouter, type RouteContext } from './route.js';
 
 const isRecord = (output: unknown): output is ActionRecord =>
@@ -63,6 +64,20 @@ export function registerConsumerRoutes(router: HttpRouter, deps: BindingDeps): v
     });
   };
   router.add('GET', '/things/:id/properties/:name/observe', { sse: true, handle: propertyStream });
+
+  // Long polling (node-wot's default subprotocol): HEAD is the handshake, each GET the next value.
+  const longPoll = (path: string, options: (params: Record<string, string>) => LongPollOptions) => {
+    router.add('HEAD', path, { handle: (ctx) => answerLongPollHandshake(ctx, deps, options(ctx.params)) });
+    router.add('GET', path, { handle: (ctx) => answerLongPoll(ctx, deps, options(ctx.params)) });
+  };
+  longPoll('/things/:id/properties/:name/longpoll', ({ id, name }) => ({
+    subscribe: { operation: 'observeproperty', thingId: id, name },
+    accept: (m) => m.operation === 'observeproperty' && m.thingId === id && m.name === name,
+  }));
+  longPoll('/things/:id/events/:name/longpoll', ({ id, name }) => ({
+    subscribe: { operation: 'subscribeevent', thingId: id, name },
+    accept: (m) => m.operation === 'subscribeevent' && m.thingId === id && m.name === name,
+  }));
 
   router.add('GET', '/things/:id/properties/observe', {
     sse: true,

@@ -1,5 +1,11 @@
 // The HTTP binding's contribution to twin TDs: forms (absolute hrefs at the hub) for every
 // affordance and the Thing-level operations, all secured with the bearer scheme.
+//
+// Shaped for node-wot 0.8.16, which picks the first form whose op matches: observe/subscribe offer
+// long polling first (node-wot's EventSource sends no token), then SSE. Forms carry no `security`
+// of their own: they use the Thing-level default, which is this binding's bearer_sc when the HTTP
+// contributor is added first (as the hub does). node-wot 0.8.16 cannot sign with a form-level
+// scheme: it hands the client the whole credential array instead of one credential.
 
 import type { AffordanceKind, Form, TwinTdContributor } from '@twinhub/core';
 import { enc } from './route.js';
@@ -22,10 +28,10 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
     op,
     'htv:methodName': method,
     contentType: JSON_TYPE,
-    security: [BEARER_SCHEME],
     ...extra,
   });
   const sse = { subprotocol: 'sse' };
+  const longpoll = { subprotocol: 'longpoll' };
 
   return {
     name: 'http',
@@ -46,7 +52,12 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
           const href = `${base}/properties/${enc(name)}`;
           const forms = [form(href, ['readproperty'], 'GET')];
           if (affordance.readOnly !== true) forms.push(form(href, ['writeproperty'], 'PUT'));
-          if (affordance.observable === true) forms.push(form(`${href}/observe`, ['observeproperty', 'unobserveproperty'], 'GET', sse));
+          if (affordance.observable === true) {
+            forms.push(
+              form(`${href}/longpoll`, ['observeproperty', 'unobserveproperty'], 'GET', longpoll),
+              form(`${href}/observe`, ['observeproperty', 'unobserveproperty'], 'GET', sse),
+            );
+          }
           return forms;
         }
         case 'action':
@@ -58,7 +69,10 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
             }),
           ];
         case 'event':
-          return [form(`${base}/events/${enc(name)}`, ['subscribeevent', 'unsubscribeevent'], 'GET', sse)];
+          return [
+            form(`${base}/events/${enc(name)}/longpoll`, ['subscribeevent', 'unsubscribeevent'], 'GET', longpoll),
+            form(`${base}/events/${enc(name)}`, ['subscribeevent', 'unsubscribeevent'], 'GET', sse),
+          ];
       }
     },
   };
