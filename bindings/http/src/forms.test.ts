@@ -46,7 +46,8 @@ describe('HTTP forms in twin TDs', () => {
     assert.deepEqual(
       observe.map((f) => [f.href, f.subprotocol, f['htv:methodName'], f.op.includes('unobserveproperty')]),
       [
-        [`${base}/properties/brightness/longpoll`, 'longpoll', 'GET', true],
+        // no method on the long-poll form: node-wot sends its HEAD handshake with htv:methodName when there is one
+        [`${base}/properties/brightness/longpoll`, 'longpoll', undefined, true],
         [`${base}/properties/brightness/observe`, 'sse', 'GET', true],
       ],
     );

@@ -23,14 +23,16 @@ const JSON_TYPE = 'application/json';
 
 export function createHttpTdContributor(options: FormOptions): TwinTdContributor {
   const thing = (thingId: string) => `${options.baseUrl()}/things/${enc(thingId)}`;
-  const form = (href: string, op: string[], method: string, extra: Record<string, unknown> = {}): Form => ({
+  const form = (href: string, op: string[], method: string | undefined, extra: Record<string, unknown> = {}): Form => ({
     href,
     op,
-    'htv:methodName': method,
+    ...(method === undefined ? {} : { 'htv:methodName': method }),
     contentType: JSON_TYPE,
     ...extra,
   });
   const sse = { subprotocol: 'sse' };
+  // No htv:methodName on long-poll forms: node-wot would then send its HEAD handshake as that
+  // method. The protocol binding's default for observe/subscribe is GET anyway.
   const longpoll = { subprotocol: 'longpoll' };
 
   return {
@@ -54,7 +56,7 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
           if (affordance.readOnly !== true) forms.push(form(href, ['writeproperty'], 'PUT'));
           if (affordance.observable === true) {
             forms.push(
-              form(`${href}/longpoll`, ['observeproperty', 'unobserveproperty'], 'GET', longpoll),
+              form(`${href}/longpoll`, ['observeproperty', 'unobserveproperty'], undefined, longpoll),
               form(`${href}/observe`, ['observeproperty', 'unobserveproperty'], 'GET', sse),
             );
           }
@@ -70,7 +72,7 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
           ];
         case 'event':
           return [
-            form(`${base}/events/${enc(name)}/longpoll`, ['subscribeevent', 'unsubscribeevent'], 'GET', longpoll),
+            form(`${base}/events/${enc(name)}/longpoll`, ['subscribeevent', 'unsubscribeevent'], undefined, longpoll),
             form(`${base}/events/${enc(name)}`, ['subscribeevent', 'unsubscribeevent'], 'GET', sse),
           ];
       }
