@@ -23,5 +23,6 @@ if (files.length === 0) {
   console.error('no test files found: run `tsc -b` first');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// A test that hangs fails after two minutes instead of stalling the whole run (and CI).
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=120000', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
