@@ -104,6 +104,21 @@ describe('Hub', () => {
       await expectProblem(hub, viewer, { operation: 'retrieveTD', thingId: 'urn:test:untitled' }, 404);
     });
 
+    it("refuses a Thing ID no Thing can have with a 400 on every operation, not a 404", async () => {
+      for (const [thingId, reason] of [['urn:test:a#b', /'#'/], ['urn:test:a/../b', /'\.\.'/], ['urn:test:a\u0000b', /control characters/], ['lamp', /scheme/]] as const) {
+        for (const [client, request] of [
+          [viewer, { operation: 'retrieveTD', thingId }],
+          [viewer, { operation: 'readproperty', thingId, name: 'brightness' }],
+          [operator, { operation: 'writeproperty', thingId, name: 'brightness', input: 1 }],
+          [agent, { operation: 'updateproperty', thingId, name: 'brightness', input: 1 }],
+          [agent, { operation: 'deleteTD', thingId }],
+        ] as const) {
+          const problem = await expectProblem(hub, client, request, 400);
+          assert.match(problem.detail, reason);
+        }
+      }
+    });
+
     it('lets only the owning agent replace or delete a Thing, and no viewer register one', async () => {
       const problem = await expectProblem(hub, otherAgent, { operation: 'updateTD', input: lampTd() }, 403);
       assert.match(problem.detail, /another agent/);

@@ -22,7 +22,7 @@ import { NotificationRegistry, type LiveSession } from './notify/registry.js';
 import { stateHandlers } from './state/handlers.js';
 import { STATE_BUCKET, TwinStateStore } from './state/state.js';
 import { PersistQueue, type PendingWrite } from './store/persist-queue.js';
-import { buildTwinTd } from './td/index.js';
+import { buildTwinTd, checkThingId } from './td/index.js';
 
 export interface HubOptions {
   /** Where everything is kept. The hub owns it from now on and closes it in `close()`. */
@@ -138,6 +138,8 @@ export class Hub implements HubApi {
       if (!handler) throw badRequest(`unknown operation ${JSON.stringify(request.operation)}`);
       const { client } = context;
       checkPermission(client, request.operation, request.thingId === undefined ? undefined : this.directory.get(request.thingId));
+      // An ID no Thing can have ('#', '..', control characters...) is a client error on every operation, not a 404.
+      if (request.thingId !== undefined) checkThingId(request.thingId);
       if (client.role === 'agent') this.lastSeen.set(client.id, this.now().toISOString());
       return await handler(this.core, request, context);
     } catch (error) {
