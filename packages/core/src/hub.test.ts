@@ -218,6 +218,22 @@ describe('Hub', () => {
       assert.deepEqual(hub.notificationsSince(seq - 1, viewer)?.map((m) => m.data), ['on', 5, 'off']);
       assert.deepEqual(hub.notificationsSince(seq - 1, otherAgent), []);
     });
+    it('bounds the replay buffer by count and by bytes, and says so when it cannot replay', async () => {
+      const small = await start({ replayBufferSize: 3, replayBufferBytes: 200 });
+      await expectOk(small, agent, { operation: 'updateTD', input: lampTd() });
+      const report = (input: unknown) => expectOk(small, agent, { operation: 'updateproperty', thingId: LAMP, name: 'config', input });
+      const consumer = session(small, viewer);
+      await expectOk(small, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'config' }, consumer.session);
+      for (const name of ['a', 'b', 'c', 'd']) await report({ name });
+      const seqs = consumer.received.map((m) => (m as { seq: number }).seq);
+      assert.deepEqual(small.notificationsSince(seqs[0], viewer)?.map((m) => m.data), [{ name: 'b' }, { name: 'c' }, { name: 'd' }]);
+      assert.equal(small.notificationsSince(seqs[0] - 1, viewer), undefined, 'by count: the first one was evicted');
+      await report({ name: 'x'.repeat(30), tags: ['y'.repeat(30)] });
+      await report({ name: 'z'.repeat(32), tags: ['w'.repeat(32), 'v'.repeat(32), 'u'.repeat(32)] });
+      const last = (consumer.received.at(-1) as { seq: number }).seq;
+      assert.equal(small.notificationsSince(last - 2, viewer), undefined, 'by bytes: big values push older ones out sooner');
+      assert.equal(small.notificationsSince(last - 1, viewer)?.length, 1);
+    });
   });
 
   describe('request queue', () => {

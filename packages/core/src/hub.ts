@@ -35,8 +35,10 @@ export interface HubOptions {
   actionRetentionSeconds?: number;
   /** How often expired requests are looked for (default 1 s). */
   expiryIntervalMs?: number;
-  /** Notifications kept for SSE Last-Event-ID resumption (default 10 000). */
+  /** Notifications kept for SSE Last-Event-ID resumption (default 10 000)... */
   replayBufferSize?: number;
+  /** ...within about this many bytes of notification data (default 8 MiB). */
+  replayBufferBytes?: number;
   /** The clock (tests). */
   now?: () => Date;
 }
@@ -86,9 +88,14 @@ export class Hub implements HubApi {
     };
     this.persist = new PersistQueue(this.store);
     this.tokens = new TokenService(this.persist, (clientId) => this.endSessionsOf(clientId, 'token revoked'));
-    this.notify = new NotificationRegistry(options.replayBufferSize ?? 10_000, this.limits.maxSubscriptionsPerSession, (client, thingId) => {
-      const twin = this.directory.get(thingId);
-      return twin !== undefined && canSee(client, twin);
+    this.notify = new NotificationRegistry({
+      replayCount: options.replayBufferSize ?? 10_000,
+      replayBytes: options.replayBufferBytes ?? 8 * 1024 * 1024,
+      maxSubscriptionsPerSession: this.limits.maxSubscriptionsPerSession,
+      visible: (client, thingId) => {
+        const twin = this.directory.get(thingId);
+        return twin !== undefined && canSee(client, twin);
+      },
     });
     this.core = {
       limits: this.limits,

@@ -28,6 +28,8 @@ export interface LiveSession extends Session {
 
 interface ReplayEntry {
   message: NotificationMessage;
+  /** Approximate memory held for replay (length of the data's JSON). */
+  size: number;
   /** Overrides Thing visibility (deleted Things, another client's action status). */
   audience?: (client: Client) => boolean;
   /** Sent to the audience's sessions regardless of their subscriptions (action status). */
@@ -60,17 +62,28 @@ function kindOf(operation: NotificationOperation): SubscriptionKind | undefined 
   }
 }
 
+export interface RegistryOptions {
+  /** Notifications kept for replay, at most this many... */
+  replayCount: number;
+  /** ...and at most about this many bytes of data (values can be large: count alone does not bound memory). */
+  replayBytes: number;
+  maxSubscriptionsPerSession: number;
+  /** Whether a client may see a Thing (its notifications included). */
+  visible: (client: Client, thingId: string) => boolean;
+}
+
 export class NotificationRegistry {
   private readonly byKey = new Map<string, Set<LiveSession>>();
   private readonly replay: ReplayEntry[] = [];
+  private replayBytes = 0;
   private seq = 0;
+  private readonly maxSubscriptionsPerSession: number;
+  private readonly visible: RegistryOptions['visible'];
 
-  constructor(
-    private readonly replaySize: number,
-    private readonly maxSubscriptionsPerSession: number,
-    /** Whether a client may see a Thing (its notifications included). */
-    private readonly visible: (client: Client, thingId: string) => boolean,
-  ) {}
+  constructor(private readonly options: RegistryOptions) {
+    this.maxSubscriptionsPerSession = options.maxSubscriptionsPerSession;
+    this.visible = options.visible;
+  }
 
   /** Adds a subscription; returns false if the session already had it. */
   subscribe(session: LiveSession, target: SubscriptionTarget): boolean {
@@ -102,8 +115,14 @@ export class NotificationRegistry {
   /** Numbers a notification, keeps it for replay, and sends it to the sessions that should get it. */
   publish(notification: Omit<NotificationMessage, 'type' | 'seq'>, options: PublishOptions = {}): NotificationMessage {
     const message: NotificationMessage = { type: 'notification', ...notification, seq: ++this.seq };
-    this.replay.push({ message, audience: options.audience, direct: options.onlyTo !== undefined });
-    if (this.replay.length > this.replaySize) this.replay.splice(0, this.replay.length - this.replaySize);
+    const size = JSON.stringify(message.data)?.length ?? 0;
+    this.replay.push({ message, size, audience: options.audience, direct: options.onlyTo !== undefined });
+    this.replayBytes += size;
+    let evict = 0;
+    while (evict < this.replay.length && (this.replay.length - evict > this.options.replayCount || this.replayBytes > this.options.replayBytes)) {
+      this.replayBytes -= this.replay[evict++].size;
+    }
+    if (evict > 0) this.replay.splice(0, evict);
     const targets = options.onlyTo ? new Set(options.onlyTo) : this.subscribersOf(message, options.audience);
     for (const session of targets) session.send(message);
     return message;
