@@ -169,6 +169,17 @@ describe('resource bounds', { timeout: 60_000 }, () => {
     await again.close();
   });
 
+  it('refuses MQTT connections beyond maxSessionsPerClient in the CONNACK (code 3), per client', async () => {
+    const { running, tokens, mqtt } = await hubWith({ maxSessionsPerClient: 2 });
+    await mqtt('agent-1', tokens.agent);
+    const second = await mqtt('agent-1', tokens.agent);
+    assert.equal(await connectRefusal(running.urls.mqtt!, { username: 'agent-1', password: tokens.agent }), 3);
+    await mqtt('viewer-1', tokens.viewer);
+    await second.close(true);
+    const again = await mqtt('agent-1', tokens.agent);
+    assert.deepEqual(await again.subscribe('agents/agent-1/requests', 1), [1], 'a freed slot works, requests included');
+  });
+
   it('refuses a TD over maxTdBytes with 413 on HTTP, WS and MQTT, and stores nothing', async () => {
     const { call, tokens, ws, mqtt } = await hubWith({ maxTdBytes: 4096 });
     const big = (id: string) => ({ ...lampTd(id), description: 'x'.repeat(5000) });

@@ -8,7 +8,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { envelopeLimitBytes, forbidden, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
+import { envelopeLimitBytes, forbidden, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
 import { handlePublish, SCHEME_HINT, type PublishError } from './inbound.js';
 import { createPacketSizeGuard } from './packet-guard.js';
 import { json, startMirror, type Mirror } from './mirror.js';
@@ -89,27 +89,22 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     return { ...toErrorMessage(problem), topic };
   }
 
-  function ensureSession(conn: Connection): Session | undefined {
-    if (conn.session || conn.closed) return conn.session;
-    try {
-      conn.session = hub.openSession(conn.client, 'mqtt', {
-        send(message) {
-          if (message.type === 'request') {
-            conn.pushedRequests.add(message.actionId);
-            sendOwn(conn, topics.agentRequests(conn.client.id), message);
-          } else {
-            sendOwn(conn, topics.clientNotifications(conn.client.id), message);
-          }
-        },
-        close(reason) {
-          logger.info({ clientId: conn.client.id, reason }, 'mqtt: the hub ended the session; disconnecting');
-          conn.mqtt.close();
-        },
-      });
-    } catch (error) {
-      logger.warn({ err: error, clientId: conn.client.id }, 'mqtt: could not open a hub session');
-    }
-    return conn.session;
+  /** The connection's hub session, opened at CONNECT (throws the core's HubError, e.g. 429 over maxSessionsPerClient). */
+  function openSession(conn: Connection): Session {
+    return hub.openSession(conn.client, 'mqtt', {
+      send(message) {
+        if (message.type === 'request') {
+          conn.pushedRequests.add(message.actionId);
+          sendOwn(conn, topics.agentRequests(conn.client.id), message);
+        } else {
+          sendOwn(conn, topics.clientNotifications(conn.client.id), message);
+        }
+      },
+      close(reason) {
+        logger.info({ clientId: conn.client.id, reason }, 'mqtt: the hub ended the session; disconnecting');
+        conn.mqtt.close();
+      },
+    });
   }
 
   function enqueue(conn: Connection, task: () => Promise<void>): void {
@@ -123,7 +118,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     conn.receivesRequests = on;
     enqueue(conn, async () => {
       if (conn.closed) return;
-      const session = ensureSession(conn);
+      const session = conn.session;
       const operation = on ? 'subscriberequests' : 'unsubscriberequests';
       const result = await hub.handle({ operation }, { client: conn.client, ...(session ? { session } : {}) });
       if (!result.ok) {
@@ -152,6 +147,13 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       entry.persistent = !mqtt.clean;
       owners.set(mqtt.id, entry);
       const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), closed: false };
+      try {
+        conn.session = openSession(conn);
+      } catch (error) {
+        if (--entry.live === 0 && !entry.persistent) owners.delete(mqtt.id);
+        const detail = isHubError(error) ? error.problem.detail : 'the hub could not open a session';
+        return done(refusal(detail, SERVER_UNAVAILABLE), false);
+      }
       connections.set(mqtt, conn);
       live.add(conn);
       mqtt.conn.once('close', () => {
@@ -182,8 +184,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
         {
           client: async () => conn.client,
           context: (client) => {
-            const session = ensureSession(conn);
-            return session ? { client, session } : { client };
+            return conn.session ? { client, session: conn.session } : { client };
           },
         },
         {
