@@ -283,6 +283,9 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   // Envelopes may carry a whole TD; the rest is room for the topic and packet fields.
   const maxPacketBytes = envelopeLimitBytes(hub.limits) + 64 * 1024;
   const accept = (socket: Socket) => {
+    // Small request/response packets: without this, Nagle's algorithm meets the client's delayed
+    // ACK and every answer waits ~40 ms.
+    socket.setNoDelay(true);
     aedes.handle(socket);
     // Listening to 'data' after aedes' 'readable' listener only observes what aedes reads.
     const guard = createPacketSizeGuard(maxPacketBytes);

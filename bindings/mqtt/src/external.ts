@@ -6,6 +6,7 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { forbidden, notFound, type Client, type HubApi, type HubRequest, type Session } from '@twinhub/core';
+import { disableNagle } from './nodelay.js';
 import { handlePublish } from './inbound.js';
 import { json, MQTT_SYSTEM_CLIENT, startMirror, type Mirror, type PublishOptions } from './mirror.js';
 import { encodeLevel, INBOUND_FILTERS, parseTopic, topics, type InboundRoute } from './topics.js';
@@ -50,6 +51,7 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
   );
   connection.on('error', (error) => logger.warn({ err: error }, 'mqtt: external broker connection error'));
   connection.on('reconnect', () => logger.info('mqtt: reconnecting to the external broker'));
+  disableNagle(connection);
 
   const publish = (topic: string, payload: Buffer, publishOptions: PublishOptions & { properties?: IPublishPacket['properties'] }) => {
     connection.publish(topic, payload, publishOptions, (error) => {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { AgentRequestMessage, HubRequest, NotificationMessage, ResponseMessage } from '@twinhub/core';
+import { disableNagle } from './nodelay.js';
 import { topicMatches, topics } from './topics.js';
 import type { PublishError } from './inbound.js';
 
@@ -79,6 +80,7 @@ export async function connectMqtt(url: string, options: MqttTestClientOptions = 
     connectTimeout: DEFAULT_TIMEOUT_MS,
     ...options.mqtt,
   });
+  disableNagle(client);
   const pending: ReceivedMessage[] = [];
   const all: ReceivedMessage[] = [];
   const waiters: Waiter[] = [];
