@@ -370,7 +370,7 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
       assert.deepEqual(created.errors?.map((e) => e.pointer).sort(), ['/properties/brightness/type', '/title']);
       await refused(envelope(agent, { operation: 'updateTD', input: invalidTd(THING) }), 400, /Thing Description is invalid/, servesAgent);
       await refused(envelope(agent, { operation: 'updateTD', input: 42 }), 400, /must be a JSON object/, servesAgent);
-      await refused(envelope(agent, { operation: 'updateTD', input: '{"title": ' }), 400, /not valid JSON/, servesAgent);
+      await refused(envelope(agent, { operation: 'updateTD', input: '{"title": ' }), 400, /must be a JSON object/, servesAgent);
       await refused(envelope(agent, { operation: 'updateTD', input: lampTd('urn:dev:ops:a'), thingId: 'urn:dev:ops:b' }), 400, /differs/, servesAgent);
       await refused(envelope(agent, { operation: 'patchTD', thingId: THING, input: { title: null } }), 400, /title/, servesAgent);
       await refused(envelope(agent, { operation: 'patchTD', thingId: THING, input: [1] }), 400, /merge patch/, servesAgent);
@@ -592,6 +592,8 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
         ['clients/operator-1/requests', 403],
         ['clients/viewer-1/responses', 403],
         ['agents/agent-1/requests', 403],
+        ['$SYS/#', 404],
+        ['$SYS/broker/uptime', 404],
       ];
       for (const [filter, status] of cases) {
         await refused(

@@ -200,6 +200,8 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   };
 
   function subscribeProblem(client: Client, filter: string): Problem | undefined {
+    // '$' topics are the broker's own ($SYS statistics): not part of the twin API, never served.
+    if (filter.startsWith('$')) return notFound(`'${filter}': topics starting with '$' are broker-internal and not served; see docs/mqtt.md`).problem;
     // Wildcard filters are allowed; authorizeForward decides per message what they deliver.
     if (hasWildcard(filter)) return undefined;
     const route = parseTopic(filter);

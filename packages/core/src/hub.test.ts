@@ -145,6 +145,9 @@ describe('Hub', () => {
       assert.equal(td.title, 'Patched');
       await expectProblem(hub, agent, { operation: 'patchTD', thingId: LAMP, input: { title: 'Stale' }, ifVersion: 1 }, 412);
       await expectProblem(hub, agent, { operation: 'patchTD', thingId: LAMP, input: { title: null } }, 400);
+      await expectProblem(hub, agent, { operation: 'deleteTD', thingId: LAMP, ifVersion: 1 }, 412);
+      await expectProblem(hub, agent, { operation: 'updateTD', input: JSON.stringify({ ...lampTd(), id: 'urn:test:text' }) }, 400);
+      await expectOk(hub, agent, { operation: 'deleteTD', thingId: LAMP, ifVersion: 2 });
     });
 
     it('filters by tags set by an operator', async () => {

@@ -2,7 +2,7 @@
 // tags, and subscriptions to thing_created / thing_updated / thing_deleted.
 
 import { ok, type HandlerTable, type HubCore } from '../core-context.js';
-import { badRequest } from '../model/errors.js';
+import { badRequest, preconditionFailed } from '../model/errors.js';
 import type { Client, Twin } from '../model/types.js';
 import { ACTIONS_BUCKET } from '../actions/queue.js';
 import { STATE_BUCKET } from '../state/state.js';
@@ -11,6 +11,8 @@ import { applyMergePatch, validateThingDescription } from '../td/index.js';
 import { TWINS_BUCKET } from './directory.js';
 
 async function register(core: HubCore, client: Client, input: unknown, options: { pathId?: string; ifVersion?: number }) {
+  // validateThingDescription also parses JSON text; over the wire a TD is an object, never a string.
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw badRequest('a Thing Description must be a JSON object');
   const td = validateThingDescription(input, core.limits.maxTdBytes);
   const now = core.now().toISOString();
   const { twin, created } = core.directory.prepareRegistration(client, td, {
@@ -59,6 +61,9 @@ export const directoryHandlers: HandlerTable = {
 
   async deleteTD(core, request) {
     const twin = core.directory.require(request.thingId);
+    if (request.ifVersion !== undefined && request.ifVersion !== twin.version) {
+      throw preconditionFailed(`Thing '${twin.thingId}' is at version ${twin.version}, not ${request.ifVersion}; re-read it before deleting`);
+    }
     const now = core.now().toISOString();
     const records = core.queue.removeThing(twin.thingId);
     const cancelled = records.filter((r) => r.timeEnded === undefined);
