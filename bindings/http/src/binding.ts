@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { internalProblem, isHubError, type Client, type HubApi, type TwinTdContributor } from '@twinhub/core';
 import { registerAgentRoutes } from './agent-routes.js';
@@ -109,7 +110,27 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     await route.handle({ req, res, url, params, client });
   }
 
+  // HTTP connections, counted here rather than with Node's server.maxConnections, which also counts
+  // sockets upgraded to WebSocket (those are the WS binding's to bound) and silently resets the
+  // excess. A socket counts from its first plain request: an upgrade never emits 'request'.
+  let connections = 0;
+  const counted = new WeakSet<Duplex>();
+
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    if (!counted.has(socket)) {
+      if (connections >= hub.limits.maxConnections) {
+        res.setHeader('Connection', 'close');
+        return sendProblem(
+          res,
+          { status: 503, title: 'Service Unavailable', detail: `the hub already serves ${hub.limits.maxConnections} HTTP connections, the limit; retry shortly` },
+          { 'Retry-After': '5' },
+        );
+      }
+      counted.add(socket);
+      connections++;
+      socket.once('close', () => connections--);
+    }
     dispatch(req, res).catch((error: unknown) => {
       if (isHubError(error)) {
         // A request we refuse before reading all of it: close the connection rather than read on.
@@ -124,7 +145,6 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   };
 
   const server: http.Server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : http.createServer(onRequest);
-  server.maxConnections = hub.limits.maxConnections;
   server.on('clientError', (error, socket) => {
     logger.debug({ err: error }, 'HTTP client error');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

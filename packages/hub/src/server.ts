@@ -50,11 +50,6 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     ...(tls ? { tls } : {}),
   });
   const ws = attachWsBinding({ hub, server: http.server, logger: logger.child({ module: 'ws' }), ...(publicUrl ? { publicUrl } : {}) });
-  // HTTP and WebSocket share this server, and Node's server.maxConnections counts upgraded sockets
-  // too: capped at maxConnections, a WebSocket client past the bound was reset before the WS binding
-  // could answer 503, and plain HTTP was refused once WebSockets filled the cap. Room for both
-  // bindings' maxConnections; the WS binding still refuses its own excess with 503.
-  http.server.maxConnections = config.limits.maxConnections * 2;
   const mqtt = config.mqtt
     ? createMqttBinding({
         hub,
