@@ -12,7 +12,7 @@ export function assertLoopback(url: string): void {
 
 export async function mqttConnect(url: string, credential?: { id: string; token: string }, clientId?: string): Promise<MqttClient> {
   assertLoopback(url);
-  return connectAsync(url, {
+  const client = await connectAsync(url, {
     clientId: clientId ?? credential?.id ?? `bench-${process.pid}-${Math.random().toString(36).slice(2)}`,
     ...(credential ? { username: credential.id, password: credential.token } : {}),
     reconnectPeriod: 0,
@@ -20,6 +20,9 @@ export async function mqttConnect(url: string, credential?: { id: string; token:
     connectTimeout: 10_000,
     keepalive: 120,
   });
+  // mqtt.js leaves Nagle's algorithm on: small acknowledgements would wait for delayed ACKs.
+  (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  return client;
 }
 
 export interface EnvelopeMessage {

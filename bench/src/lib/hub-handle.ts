@@ -1,5 +1,5 @@
 // The parent's handle on a hub process (procs/hub.ts): start it on a fresh temp data folder,
-// set it up, read its stats, stop it. With `profile`, the hub runs under --cpu-prof.
+// set it up, read its stats, stop it. With `profile`, measured phases are CPU-profiled.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -21,6 +21,8 @@ export interface HubHandle {
   setup(request: SetupRequest): Promise<SetupResult>;
   stats(): Promise<HubStats>;
   versions(thingIds: string[]): Promise<number>;
+  /** Runs `phase`; with profiling on, the hub's CPU profile of just that phase goes to bench/profiles. */
+  measure<T>(label: string, phase: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -29,13 +31,9 @@ export const PROFILE_DIR = fileURLToPath(new URL('../../profiles/', import.meta.
 
 export async function startHubProc(options: Omit<HubProcOptions, 'dataDir'> & { profile?: string } = {}): Promise<HubHandle> {
   const dataDir = await tempDir('hub');
-  const execArgv: string[] = [];
-  if (options.profile) {
-    await mkdir(PROFILE_DIR, { recursive: true });
-    execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${options.profile}-${Date.now()}.cpuprofile`);
-  }
-  const { profile: _profile, ...procOptions } = options;
-  const child = forkProc('hub', [JSON.stringify({ ...procOptions, dataDir } satisfies HubProcOptions)], execArgv);
+  const { profile, ...procOptions } = options;
+  if (profile) await mkdir(PROFILE_DIR, { recursive: true });
+  const child = forkProc('hub', [JSON.stringify({ ...procOptions, dataDir } satisfies HubProcOptions)]);
   try {
     const ready = await nextMessage<{ urls: HubUrls; startupMs: number }>(child, 'ready', 60_000);
     return {
@@ -45,6 +43,15 @@ export async function startHubProc(options: Omit<HubProcOptions, 'dataDir'> & { 
       setup: (request) => callChild<SetupResult>(child, 'setup', request, 300_000),
       stats: () => callChild<HubStats>(child, 'stats'),
       versions: (thingIds) => callChild<number>(child, 'versions', { thingIds }),
+      async measure(label, phase) {
+        if (!profile) return phase();
+        await callChild(child, 'profileStart');
+        try {
+          return await phase();
+        } finally {
+          await callChild(child, 'profileStop', { file: `${PROFILE_DIR}${profile}-${label}.cpuprofile` });
+        }
+      },
       async close() {
         await callChild(child, 'close', {}, 30_000).catch(() => undefined);
         await stop(child, 10_000);

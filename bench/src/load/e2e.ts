@@ -142,8 +142,15 @@ export async function e2e(p: E2eParams): Promise<E2eResult> {
   const sendEnd = performance.now();
   const expected = () => Math.min(...(['sse', 'ws', 'mqtt'] as const).map((c) => tallies[c].latencies.length));
   const sent = total - skipped;
+  // Drain: until every consumer has everything, nothing arrived for 500 ms, or drainMs passed.
   const drainUntil = performance.now() + p.drainMs;
-  while (performance.now() < drainUntil && (expected() < sent - publishErrors || outstanding > 0)) await sleep(20);
+  let progress = { count: -1, at: performance.now() };
+  while (performance.now() < drainUntil && (expected() < sent - publishErrors || outstanding > 0)) {
+    const count = (['sse', 'ws', 'mqtt'] as const).reduce((sum, c) => sum + tallies[c].latencies.length, 0);
+    if (count !== progress.count) progress = { count, at: performance.now() };
+    else if (performance.now() - progress.at > 500 && outstanding === 0) break;
+    await sleep(20);
+  }
   const cpu = process.cpuUsage(cpu0);
   closePublisher();
   sse.close();

@@ -53,7 +53,7 @@ export async function ingest(p: IngestParams): Promise<IngestResult> {
   const inFlight = new Int32Array(p.agents.length);
   const pumps: Array<() => void> = [];
 
-  const subscriber = await mqttConnect(p.url, p.subscriber, p.subscriber ? undefined : 'bench-subscriber');
+  const subscriber = await mqttConnect(p.url, p.subscriber, p.subscriber ? undefined : `bench-subscriber-${process.pid}`);
   let lastAny = performance.now();
   let allReceived: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (allReceived = resolve));
@@ -82,7 +82,7 @@ export async function ingest(p: IngestParams): Promise<IngestResult> {
   lastAny = performance.now();
   while (performance.now() - lastAny < 300) await sleep(100);
 
-  const agents: MqttClient[] = await Promise.all(p.agents.map((a) => mqttConnect(p.url, p.target === 'hub' ? a : undefined, p.target === 'hub' ? undefined : a.id)));
+  const agents: MqttClient[] = await Promise.all(p.agents.map((a) => mqttConnect(p.url, p.target === 'hub' ? a : undefined, p.target === 'hub' ? undefined : `${a.id}-${process.pid}`)));
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   const publishers = p.agents.map((agent, a) =>

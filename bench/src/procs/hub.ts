@@ -2,6 +2,8 @@
 // 127.0.0.1, reporting its URLs over IPC. The parent drives it: setup (tokens + Things, created
 // in-process so setup time is not measured), stats (memory, CPU), state versions, close.
 
+import { writeFile } from 'node:fs/promises';
+import { Session as InspectorSession } from 'node:inspector/promises';
 import { defaultConfig, startHub, type HubConfig } from '@twinhub/hub';
 import type { Client } from '@twinhub/core';
 import { pino } from 'pino';
@@ -48,6 +50,7 @@ const running = await startHub(config, pino({ level: 'silent' }));
 const startupMs = performance.now() - started;
 const admin: Client = (await running.hub.tokens.create({ id: 'bench-admin', role: 'admin' })).client;
 let typeCounter = 0;
+let inspector: InspectorSession | undefined;
 
 serveCalls({
   async setup(args) {
@@ -91,6 +94,24 @@ serveCalls({
       if (result.ok) sum += (result.output as { version: number }).version;
     }
     return sum;
+  },
+
+  /** V8 CPU profile of one measured phase only (the same profiler as --cpu-prof). */
+  async profileStart() {
+    inspector = new InspectorSession();
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.start');
+    return true;
+  },
+
+  async profileStop(args) {
+    if (!inspector) return false;
+    const { profile } = await inspector.post('Profiler.stop');
+    inspector.disconnect();
+    inspector = undefined;
+    await writeFile((args as { file: string }).file, JSON.stringify(profile));
+    return true;
   },
 
   async close() {

@@ -11,15 +11,15 @@ import type { ScenarioContext } from './context.js';
 const PER_THING = 500;
 
 export async function actionsScenario(ctx: ScenarioContext): Promise<ScenarioReport> {
-  const count = ctx.quick ? 2000 : 10_000;
+  const count = ctx.quick ? 1000 : 10_000;
   const hub = await startHubProc(ctx.profile ? { profile: 'actions' } : {});
   try {
     const setup = await hub.setup({ agents: [{ id: 'actions-agent', things: count / PER_THING }], operators: ['actions-operator'] });
-    const r = await runLoad<ActionsResult>(
+    const r = await hub.measure('queue', () => runLoad<ActionsResult>(
       'actions',
       { ws: hub.urls.ws, agent: setup.agents[0], operator: setup.operators[0], count, window: 100, timeoutMs: 120_000 } satisfies ActionsParams,
       200_000,
-    );
+    ));
     ctx.log(`  ${int(r.queued)} queued in ${int(r.queueMs)} ms; all delivered ${int(r.deliverAllMs)} ms after connecting; lost ${r.lost}, duplicated ${r.duplicates}`);
     return {
       scenario: 'actions',

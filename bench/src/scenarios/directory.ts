@@ -16,14 +16,14 @@ const AGENTS = 10;
 const TYPES = Array.from({ length: 10 }, (_, i) => `BenchType${i}`);
 
 export async function directoryScenario(ctx: ScenarioContext): Promise<ScenarioReport> {
-  const total = 10_000;
-  const durationMs = ctx.quick ? 2000 : 10_000;
+  const total = ctx.quick ? 2000 : 10_000;
+  const durationMs = ctx.quick ? 1000 : 10_000;
   const hub = await startHubProc(ctx.profile ? { profile: 'directory' } : {});
   const raw = { child: undefined as ReturnType<typeof forkProc> | undefined };
   try {
     const setup = await hub.setup({ agents: Array.from({ length: AGENTS }, (_, i) => ({ id: `dir-agent-${i}`, things: 0 })), viewers: ['dir-viewer'] });
     const agents = setup.agents.map((a) => ({ ...a, thingIds: Array.from({ length: total / AGENTS }, (_, i) => benchThingId(a.id, i)) }));
-    const registration = await runLoad<RegisterResult>('register', { http: hub.urls.http, agents, types: TYPES, concurrency: CONNECTIONS } satisfies RegisterParams, 300_000);
+    const registration = await hub.measure('register', () => runLoad<RegisterResult>('register', { http: hub.urls.http, agents, types: TYPES, concurrency: CONNECTIONS } satisfies RegisterParams, 300_000));
     ctx.log(`  registered ${int(registration.registered)} TDs at ${int(registration.perSecond)}/s (${registration.failed} failed)`);
 
     const viewer = setup.viewers[0].token;
@@ -45,9 +45,9 @@ export async function directoryScenario(ctx: ScenarioContext): Promise<ScenarioR
     const bench = async (url: string, paths: string[]) =>
       runLoad<CannonResult>('cannon', { url, paths, token: viewer, connections: CONNECTIONS, durationMs } satisfies CannonParams, durationMs + 30_000);
     const results = {
-      hubItem: await bench(hub.urls.http, itemPaths),
+      hubItem: await hub.measure('get', () => bench(hub.urls.http, itemPaths)),
       rawItem: await bench(rawUrl, itemPaths),
-      hubList: await bench(hub.urls.http, [listPath]),
+      hubList: await hub.measure('list', () => bench(hub.urls.http, [listPath])),
       rawList: await bench(rawUrl, [listPath]),
     };
     for (const [name, r] of Object.entries(results)) ctx.log(`  ${name}: ${int(r.perSecond)} req/s, p99 ${fmt(r.latency.p99)} ms`);
@@ -76,7 +76,7 @@ export async function directoryScenario(ctx: ScenarioContext): Promise<ScenarioR
       },
       targets: [],
       notes: [
-        `Registration: ${AGENTS} agents PUT ${int(total)} TDs with ${CONNECTIONS} requests in flight. ${TYPES.length} @type values, so a type query matches ${int(total / TYPES.length)} Things and returns the default page (100 twin TDs).`,
+        `Registration: ${AGENTS} agents PUT ${int(total)} TDs with ${CONNECTIONS} requests in flight. ${TYPES.length} @type values, so a type query matches ${int(total / TYPES.length)} Things and returns the default page (up to 100 twin TDs).`,
         'GET /things/{id} cycles through 1000 different Things. The bare server answers every request with the bytes the hub sent for the same kind of request (the limit: HTTP parsing and writing only).',
       ],
       data: { registration, results, bodyBytes: { item: item.bytes, list: list.bytes } },

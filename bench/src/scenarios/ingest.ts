@@ -9,11 +9,11 @@ import type { IngestParams, IngestResult } from '../load/ingest.js';
 import type { ScenarioContext } from './context.js';
 
 const AGENTS = 100;
-const THINGS_PER_AGENT = 100;
 const WINDOW = 32;
 
 export async function ingestScenario(ctx: ScenarioContext): Promise<ScenarioReport> {
-  const messagesPerAgent = ctx.quick ? 100 : 500;
+  const messagesPerAgent = ctx.quick ? 50 : 500;
+  const THINGS_PER_AGENT = ctx.quick ? 10 : 100;
   const timeoutMs = ctx.quick ? 15_000 : 60_000;
   const runs: Array<{ target: 'hub' | 'raw'; qos: 0 | 1; result: IngestResult; persisted?: number; hubCpuMs?: number }> = [];
 
@@ -30,11 +30,11 @@ export async function ingestScenario(ctx: ScenarioContext): Promise<ScenarioRepo
     for (const qos of [0, 1] as const) {
       const before = await hub.versions(thingIds);
       const cpuBefore = (await hub.stats()).cpuMs;
-      const result = await runLoad<IngestResult>(
+      const result = await hub.measure(`qos${qos}`, () => runLoad<IngestResult>(
         'ingest',
         { target: 'hub', url: hub.urls.mqtt!, agents, subscriber: setup.viewers[0], messagesPerAgent, qos, window: WINDOW, base: (qos + 1) * 1e9, timeoutMs } satisfies IngestParams,
         timeoutMs + 30_000,
-      );
+      ));
       const hubCpuMs = (await hub.stats()).cpuMs - cpuBefore;
       const persisted = (await hub.versions(thingIds)) - before;
       runs.push({ target: 'hub', qos, result, persisted, hubCpuMs });

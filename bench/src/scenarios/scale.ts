@@ -1,7 +1,7 @@
 // Scenario 5, scale: a fresh `twinhub serve` process (the real CLI) on a data folder holding N
 // twins: time until it prints its URLs, resident memory once up, and again after a restart.
 
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { forkProc, nextMessage, removeTempDir, spawnNode, stop, tempDir } from '../lib/children.js';
@@ -77,6 +77,7 @@ async function measure(dataDir: string, token: string | undefined, profile: bool
 
 export async function scaleScenario(ctx: ScenarioContext): Promise<ScenarioReport> {
   const sizes = ctx.quick ? [0, 1000, 10_000] : [0, 10_000, 100_000];
+  if (ctx.profile) await mkdir(PROFILE_DIR, { recursive: true });
   const results: SizeResult[] = [];
   for (const twins of sizes) {
     const dir = await tempDir('scale');
