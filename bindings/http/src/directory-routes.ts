@@ -22,6 +22,8 @@ function listQuery(url: URL): TwinQuery {
   if (agent) query.agent = agent;
   if (type) query.type = type;
   if (title) query.title = title;
+  const security = url.searchParams.get('security');
+  if (security) query.security = security;
   const tags = url.searchParams.getAll('tag');
   if (tags.length > 0) {
     query.tags = {};
@@ -85,8 +87,9 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
   });
 
   router.add('GET', '/things/:id', {
-    async handle({ res, params, client }) {
-      const result = await hub.handle({ operation: 'retrieveTD', thingId: params.id }, { client });
+    async handle({ res, url, params, client }) {
+      const security = url.searchParams.get('security');
+      const result = await hub.handle({ operation: 'retrieveTD', thingId: params.id, ...(security ? { query: { security } } : {}) }, { client });
       sendResult(res, result, { contentType: 'application/td+json' });
     },
   });

@@ -28,6 +28,20 @@ describe('HTTP directory (WoT Discovery Things API)', () => {
     assert.equal(td.title, 'Lamp 2');
   });
 
+  test('?security= serves the twin TD with that Thing-level scheme, on GET /things/{id} and GET /things', async () => {
+    const id = 'urn:dev:dir:security-1';
+    assert.equal((await fx.request('PUT', `/things/${enc(id)}`, { token: fx.tokens.agent, body: lampTd(id) })).status, 201);
+    const plain = (await fx.request('GET', `/things/${enc(id)}`, { token: fx.tokens.viewer })).body as { security: string[] };
+    assert.deepEqual(plain.security, ['bearer_sc']);
+    const chosen = await fx.request('GET', `/things/${enc(id)}?security=bearer_sc`, { token: fx.tokens.viewer });
+    assert.deepEqual((chosen.body as { security: string[] }).security, ['bearer_sc']);
+    const listed = await fx.request('GET', `/things?security=bearer_sc&limit=1`, { token: fx.tokens.viewer });
+    assert.deepEqual((listed.body as Array<{ security: string[] }>)[0].security, ['bearer_sc']);
+    const unknown = await fx.request('GET', `/things/${enc(id)}?security=psk_sc`, { token: fx.tokens.viewer });
+    assert.equal(unknown.status, 400);
+    assert.match((unknown.body as { detail: string }).detail, /'psk_sc' is not defined by this Thing; it defines: bearer_sc/);
+  });
+
   test('PUT with a body id that differs from the path id is a 400', async () => {
     const res = await fx.request('PUT', `/things/${enc('urn:dev:dir:a')}`, { token: fx.tokens.agent, body: lampTd('urn:dev:dir:b') });
     assert.equal(res.status, 400);

@@ -150,6 +150,25 @@ describe('Hub', () => {
       await expectOk(hub, agent, { operation: 'deleteTD', thingId: LAMP, ifVersion: 2 });
     });
 
+    it('applies requests started before an earlier deleteTD settled after the delete, in call order', async () => {
+      // Pipelined: none of these is awaited before the next one starts.
+      const deleted = call(hub, agent, { operation: 'deleteTD', thingId: LAMP });
+      const reported = call(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 5 });
+      const deletedAgain = call(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:gone' });
+      const created = call(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:gone' } });
+      const removed = call(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:gone' });
+      const results = await Promise.all([deleted, reported, deletedAgain, created, removed]);
+      assert.deepEqual(results.map((r) => r.status), [204, 404, 404, 201, 204]);
+      // Nothing of the deleted Things is left in memory or in the store (a restart finds neither).
+      await hub.close();
+      const restarted = await start();
+      await expectProblem(restarted, viewer, { operation: 'readstate', thingId: LAMP }, 404);
+      await expectProblem(restarted, viewer, { operation: 'retrieveTD', thingId: 'urn:test:gone' }, 404);
+      for (const bucket of ['twins', 'state']) {
+        for await (const [key] of store.bucket(bucket).entries()) assert.fail(`${bucket} still holds '${key}'`);
+      }
+    });
+
     it('filters by tags set by an operator', async () => {
       await expectOk(hub, operator, { operation: 'updatetags', thingId: LAMP, input: { room: 'kitchen' } });
       const hit = await call(hub, viewer, { operation: 'listTDs', query: { tags: { room: 'kitchen' } } });

@@ -7,4 +7,4 @@ export * from './model/hub-api.js';
 export { createHub, Hub, type HubOptions } from './hub.js';
 export type { TokenInfo } from './auth/tokens.js';
 export { PERMISSIONS, canSee } from './auth/permissions.js';
-export { validateThingDescription, checkThingId, buildTwinTd } from './td/index.js';
+export { validateThingDescription, checkThingId, buildTwinTd, withDefaultSecurity } from './td/index.js';

@@ -5,7 +5,6 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isDeepStrictEqual } from 'node:util';
 import { Servient } from '@node-wot/core';
 import mqttBinding from '@node-wot/binding-mqtt'; // CommonJS: no named imports from ESM
 import type { RunningHub } from '@twinhub/hub';
@@ -15,28 +14,12 @@ import { repeatUntil, startDeviceAgent, type DeviceAgent } from './device-agent.
 const { MqttClientFactory } = mqttBinding;
 const THING = 'urn:dev:ops:node-wot-mqtt-lamp';
 
-async function fetchTwinTd(hubUrl: string, thingId: string, token: string): Promise<WoT.ThingDescription> {
-  const response = await fetch(`${hubUrl}/things/${encodeURIComponent(thingId)}`, { headers: { Authorization: `Bearer ${token}` } });
+/** The twin TD as the hub serves it; `security` picks its Thing-level scheme (`?security=`). */
+async function fetchTwinTd(hubUrl: string, thingId: string, token: string, security?: string): Promise<WoT.ThingDescription> {
+  const query = security ? `?security=${encodeURIComponent(security)}` : '';
+  const response = await fetch(`${hubUrl}/things/${encodeURIComponent(thingId)}${query}`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(response.status, 200);
   return (await response.json()) as WoT.ThingDescription;
-}
-
-/**
- * The same TD with `scheme` as the Thing-level default. node-wot 0.8.16 signs only with the
- * Thing-level scheme: for a form-level one it hands its client the whole credential array, and
- * the MQTT client then connects without username/password. Forms that relied on the old default
- * get it written out, so every form keeps its meaning.
- */
-function withDefaultSecurity(td: WoT.ThingDescription, scheme: string): WoT.ThingDescription {
-  const copy = structuredClone(td);
-  const previous = copy.security;
-  copy.security = [scheme];
-  const forms = [copy.forms ?? [], ...['properties', 'actions', 'events'].flatMap((kind) => Object.values((copy[kind] ?? {}) as Record<string, { forms?: Record<string, unknown>[] }>).map((a) => a.forms ?? []))];
-  for (const form of forms.flat() as Record<string, unknown>[]) {
-    if (isDeepStrictEqual(form.security, [scheme])) delete form.security;
-    else if (form.security === undefined) form.security = previous;
-  }
-  return copy;
 }
 
 describe('node-wot 0.8.16 over MQTT (embedded broker)', () => {
@@ -59,8 +42,9 @@ describe('node-wot 0.8.16 over MQTT (embedded broker)', () => {
     servient.addClientFactory(new MqttClientFactory());
     servient.addCredentials({ [THING]: { username: 'operator-1', password: tokens.operator } });
     const WoT = await servient.start();
-    td = await fetchTwinTd(running.urls.http, THING, tokens.operator);
-    thing = await WoT.consume(withDefaultSecurity(td, 'mqtt_basic_sc'));
+    // MQTT's basic scheme as the Thing-level default: node-wot 0.8.16 signs only with that one.
+    td = await fetchTwinTd(running.urls.http, THING, tokens.operator, 'mqtt_basic_sc');
+    thing = await WoT.consume(td);
     // -------------------------------------------------------------------------------------
     servients.push(servient);
   });
@@ -127,22 +111,22 @@ describe('node-wot 0.8.16 over MQTT (embedded broker)', () => {
     servients.push(wrong);
     wrong.addClientFactory(new MqttClientFactory());
     wrong.addCredentials({ [THING]: { username: 'operator-1', password: 'not-a-hub-token' } });
-    const denied = await (await wrong.start()).consume(withDefaultSecurity(td, 'mqtt_basic_sc'));
+    const denied = await (await wrong.start()).consume(td);
     await assert.rejects(denied.readProperty('brightness'), /Bad username or password/);
 
     const anonymous = new Servient();
     servients.push(anonymous);
     anonymous.addClientFactory(new MqttClientFactory());
-    const noCredentials = await (await anonymous.start()).consume(withDefaultSecurity(td, 'mqtt_basic_sc'));
+    const noCredentials = await (await anonymous.start()).consume(td);
     await assert.rejects(noCredentials.readProperty('brightness'), /no credentials/);
   });
 
-  it('without the workaround node-wot 0.8.16 connects without credentials (its form-level security bug)', async () => {
+  it('with the default twin TD (bearer first) node-wot 0.8.16 connects without credentials (its form-level security bug)', async () => {
     const plain = new Servient();
     servients.push(plain);
     plain.addClientFactory(new MqttClientFactory());
     plain.addCredentials({ [THING]: { username: 'operator-1', password: tokens.operator } });
-    const asServed = await (await plain.start()).consume(td);
+    const asServed = await (await plain.start()).consume(await fetchTwinTd(running.urls.http, THING, tokens.operator));
     await assert.rejects(asServed.readProperty('brightness'), /Bad username or password/);
   });
 });

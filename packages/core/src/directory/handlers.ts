@@ -7,7 +7,7 @@ import type { Client, Twin } from '../model/types.js';
 import { ACTIONS_BUCKET } from '../actions/queue.js';
 import { STATE_BUCKET } from '../state/state.js';
 import { canSee, checkPermission } from '../auth/permissions.js';
-import { applyMergePatch, validateThingDescription } from '../td/index.js';
+import { applyMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
 import { TWINS_BUCKET } from './directory.js';
 
 async function register(core: HubCore, client: Client, input: unknown, options: { pathId?: string; ifVersion?: number }) {
@@ -45,6 +45,12 @@ function checkTags(input: unknown): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/** The twin TD, with another Thing-level security scheme when the client asks for one. */
+function servedTd(core: HubCore, twin: Twin, security: string | undefined) {
+  const td = core.twinTd(twin);
+  return security === undefined ? td : withDefaultSecurity(td, security);
+}
+
 export const directoryHandlers: HandlerTable = {
   async updateTD(core, request, { client }) {
     return register(core, client, request.input, { pathId: request.thingId, ifVersion: request.ifVersion });
@@ -74,13 +80,16 @@ export const directoryHandlers: HandlerTable = {
         error: { status: 410, title: 'Gone', detail: `Thing '${twin.thingId}' was deleted before the request ended` },
       });
     }
+    // Forgotten before the write is awaited, like every other handler applies its change: a request
+    // handled meanwhile (pipelined on the same connection or from another client) already sees the
+    // Thing gone, so it can neither re-create its state record after the delete nor be undone by it.
+    core.directory.remove(twin.thingId);
+    core.state.remove(twin.thingId);
     await core.persist.write([
       { bucket: TWINS_BUCKET, key: twin.thingId, value: undefined },
       { bucket: STATE_BUCKET, key: twin.thingId, value: undefined },
       ...records.map((r) => ({ bucket: ACTIONS_BUCKET, key: r.actionId, value: undefined })),
     ]);
-    core.directory.remove(twin.thingId);
-    core.state.remove(twin.thingId);
     for (const record of cancelled) core.actionChanged(record);
     core.notify.publish({ operation: 'thing_deleted', thingId: twin.thingId, data: { id: twin.thingId }, timestamp: now }, { audience: (c) => canSee(c, twin) });
     core.log.debug({ thingId: twin.thingId, cancelled: cancelled.length }, 'TD deleted');
@@ -88,12 +97,12 @@ export const directoryHandlers: HandlerTable = {
   },
 
   async retrieveTD(core, request) {
-    return ok(core.twinTd(core.directory.require(request.thingId)));
+    return ok(servedTd(core, core.directory.require(request.thingId), request.query?.security));
   },
 
   async listTDs(core, request, { client }) {
     const { twins, total } = core.directory.list(client, request.query);
-    return { ...ok(twins.map((twin) => core.twinTd(twin))), total };
+    return { ...ok(twins.map((twin) => servedTd(core, twin, request.query?.security))), total };
   },
 
   async readtwin(core, request) {

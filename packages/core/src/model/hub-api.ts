@@ -68,7 +68,13 @@ export interface HubApi {
   authenticate(token: string): Promise<Client | undefined>;
   /** The client a token was issued to, by client id (for transports that identify clients by id only, e.g. an external MQTT broker). */
   clientById(clientId: string): Client | undefined;
-  /** Runs one operation for a client. Never throws: failures come back as HubFailure. */
+  /**
+   * Runs one operation for a client. Never throws: failures come back as HubFailure.
+   * Its effect on the hub's state is applied synchronously, in call order, before the call
+   * returns; results that wait for a durable write settle in call order. A binding may therefore
+   * start the next request of a connection before the previous one settled, as long as it sends
+   * the answers in request order.
+   */
   handle(request: HubRequest, context: HubContext): Promise<HubResult>;
   /**
    * The permission check alone, for bindings that must decide before a request exists (MQTT

@@ -76,6 +76,11 @@ export interface TwinQuery {
   offset?: number;
   /** Default 100, at most 1000. */
   limit?: number;
+  /**
+   * retrieveTD and listTDs: serve twin TDs whose Thing-level security is this scheme (for clients
+   * that honour only the Thing-level default, e.g. node-wot 0.8.16 over MQTT: `mqtt_basic_sc`).
+   */
+  security?: string;
 }
 
 /** Input of updateactionstatus. */
@@ -101,7 +106,7 @@ export interface HubRequest {
   ifVersion?: number;
   /** Time to live of a queued request in seconds (invokeaction, writeproperty). */
   ttl?: number;
-  /** listTDs. */
+  /** listTDs (filters, paging); retrieveTD (only `security`). */
   query?: TwinQuery;
   /** Echoed in the response envelope. */
   correlationId?: string;

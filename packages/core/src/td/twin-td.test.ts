@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AffordanceKind, Form, TwinTdContributor } from '../model/hub-api.js';
 import type { Twin } from '../model/types.js';
-import { buildTwinTd } from './twin-td.js';
+import { buildTwinTd, withDefaultSecurity } from './twin-td.js';
 import { validateThingDescription } from './validate.js';
 import { lampTd } from './test-fixtures.js';
 
@@ -146,5 +146,30 @@ describe('buildTwinTd', () => {
     assert.deepEqual(seen.map(([kind, , name]) => `${kind}:${name}`), ['property:status', 'property:brightness', 'property:config', 'action:toggle', 'action:fade', 'event:overheating']);
     assert.ok(seen.every(([, thingId, , affordance]) => thingId === 'urn:dev:ops:32473-WoTLamp-1234' && affordance.forms === undefined));
     assert.equal(seen[0][3].readOnly, true);
+  });
+});
+
+describe('withDefaultSecurity', () => {
+  const mqttContributor: TwinTdContributor = {
+    name: 'mqtt',
+    securityDefinitions: () => ({ mqtt_basic_sc: { scheme: 'basic', in: 'auto' } }),
+    affordanceForms: (kind, thingId, name) => [{ href: `mqtt://127.0.0.1:1883/things/${encodeURIComponent(thingId)}/${kind}/${name}`, security: ['mqtt_basic_sc'] }],
+  };
+  const served = () => buildTwinTd(lampTwin(), [httpContributor, mqttContributor]);
+
+  it('makes the scheme the Thing-level default while every form keeps its meaning', () => {
+    const td = served();
+    const rewritten = withDefaultSecurity(td, 'mqtt_basic_sc');
+    assert.deepEqual(rewritten.security, ['mqtt_basic_sc']);
+    const forms = (rewritten.properties as Record<string, { forms: Form[] }>).brightness.forms;
+    assert.deepEqual(forms.filter((f) => f.href.startsWith('mqtt:')).map((f) => f.security), [undefined], 'MQTT forms now inherit the default');
+    assert.deepEqual(forms.filter((f) => f.href.startsWith('http:')).map((f) => f.security), [['bearer_sc']], 'HTTP forms name the old default');
+    assert.deepEqual((rewritten.forms as Form[]).map((f) => f.security), [['bearer_sc']]);
+    assert.deepEqual(td.security, ['bearer_sc'], 'the input is not modified');
+    assert.doesNotThrow(() => validateThingDescription(rewritten, 1 << 20));
+  });
+
+  it('refuses a scheme the Thing does not define, naming the ones it does', () => {
+    assert.throws(() => withDefaultSecurity(served(), 'psk_sc'), /'psk_sc' is not defined by this Thing; it defines: bearer_sc, mqtt_basic_sc/);
   });
 });

@@ -1,6 +1,8 @@
 // The twin TD: the registered TD with every form replaced by the hub's own, so consumers talk to
 // the hub (on every binding) and never to the device.
 
+import { isDeepStrictEqual } from 'node:util';
+import { badRequest } from '../model/errors.js';
 import type { AffordanceKind, Form, TwinTdContributor } from '../model/hub-api.js';
 import type { ThingDescription, Twin } from '../model/types.js';
 
@@ -73,4 +75,26 @@ function resolveAgainst(href: string, base: string): string {
   } catch {
     return href;
   }
+}
+
+/**
+ * The same twin TD with `scheme` as the Thing-level default: forms that named only `scheme` now
+ * inherit it, forms that inherited the old default name it explicitly, so every form keeps its
+ * meaning. For clients that honour only the Thing-level scheme (node-wot 0.8.16 hands form-level
+ * schemes the wrong credentials). Pure: returns a copy. 400 when the TD does not define `scheme`.
+ */
+export function withDefaultSecurity(td: ThingDescription, scheme: string): ThingDescription {
+  const definitions = (td.securityDefinitions ?? {}) as Record<string, unknown>;
+  if (!Object.hasOwn(definitions, scheme)) {
+    throw badRequest(`security scheme '${scheme}' is not defined by this Thing; it defines: ${Object.keys(definitions).join(', ')}`);
+  }
+  const copy = structuredClone(td) as Record<string, unknown>;
+  const previous = copy.security;
+  copy.security = [scheme];
+  const affordanceForms = KINDS.flatMap(([key]) => Object.values((copy[key] ?? {}) as Record<string, { forms?: Form[] }>).map((a) => a.forms ?? []));
+  for (const form of [(copy.forms ?? []) as Form[], ...affordanceForms].flat()) {
+    if (isDeepStrictEqual(form.security, [scheme]) || form.security === scheme) delete form.security;
+    else if (form.security === undefined) form.security = previous;
+  }
+  return copy as ThingDescription;
 }
