@@ -404,5 +404,19 @@ describe('Hub', () => {
       assert.deepEqual(live.closed, ['token revoked']);
       await assert.rejects(hub.tokens.create({ id: 'viewer-9 bad', role: 'viewer' }), /client id/);
     });
+
+    it('keeps a client with two tokens (and its sessions) until its last token is revoked', async () => {
+      const first = await hub.tokens.create({ id: 'op-9', role: 'operator' });
+      const second = await hub.tokens.create({ id: 'op-9', role: 'operator' });
+      await assert.rejects(hub.tokens.create({ id: 'op-9', role: 'viewer' }), /already has role 'operator'/);
+      const live = session(hub, { id: 'op-9', role: 'operator' });
+      assert.equal(await hub.tokens.revoke(first.tokenId), 1);
+      assert.deepEqual(hub.clientById('op-9'), { id: 'op-9', role: 'operator' });
+      assert.deepEqual(await hub.authenticate(second.token), { id: 'op-9', role: 'operator' });
+      assert.deepEqual(live.closed, [], 'a remaining token keeps the client connected');
+      assert.equal(await hub.tokens.revoke('op-9'), 1);
+      assert.equal(hub.clientById('op-9'), undefined);
+      assert.deepEqual(live.closed, ['token revoked']);
+    });
   });
 });

@@ -37,6 +37,8 @@ export function checkClientId(id: unknown): string {
 
 export class TokenService {
   private readonly byHash = new Map<string, StoredToken>();
+  /** Live token count per client: one client id has one role, so this answers clientById. */
+  private readonly byClient = new Map<string, { role: Role; tokens: number }>();
 
   constructor(
     private readonly persist: PersistQueue,
@@ -45,8 +47,7 @@ export class TokenService {
 
   async load(store: BucketStore): Promise<void> {
     for await (const [hash, json] of store.bucket(TOKENS_BUCKET).entries()) {
-      const stored = JSON.parse(json) as StoredToken;
-      this.byHash.set(hash, { ...stored, hash });
+      this.remember({ ...(JSON.parse(json) as StoredToken), hash });
     }
   }
 
@@ -61,7 +62,7 @@ export class TokenService {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const hash = hashToken(token);
     const stored: StoredToken = { hash, tokenId: hash.slice(0, 12), clientId, role: options.role, created: new Date().toISOString() };
-    this.byHash.set(hash, stored);
+    this.remember(stored);
     const { hash: _omit, ...persisted } = stored;
     await this.persist.put(TOKENS_BUCKET, hash, persisted);
     return { token, client: { id: clientId, role: options.role }, tokenId: stored.tokenId };
@@ -78,13 +79,26 @@ export class TokenService {
   }
 
   clientById(clientId: string): Client | undefined {
-    for (const stored of this.byHash.values()) if (stored.clientId === clientId) return { id: stored.clientId, role: stored.role };
-    return undefined;
+    const entry = this.byClient.get(clientId);
+    return entry ? { id: clientId, role: entry.role } : undefined;
   }
 
   hasRole(role: Role): boolean {
-    for (const stored of this.byHash.values()) if (stored.role === role) return true;
+    for (const entry of this.byClient.values()) if (entry.role === role) return true;
     return false;
+  }
+
+  private remember(stored: StoredToken): void {
+    this.byHash.set(stored.hash, stored);
+    const entry = this.byClient.get(stored.clientId);
+    if (entry) entry.tokens++;
+    else this.byClient.set(stored.clientId, { role: stored.role, tokens: 1 });
+  }
+
+  private forget(stored: StoredToken): void {
+    this.byHash.delete(stored.hash);
+    const entry = this.byClient.get(stored.clientId);
+    if (entry && --entry.tokens === 0) this.byClient.delete(stored.clientId);
   }
 
   /**
@@ -93,7 +107,7 @@ export class TokenService {
    */
   async revoke(tokenIdOrClientId: string): Promise<number> {
     const revoked = [...this.byHash.values()].filter((t) => t.tokenId === tokenIdOrClientId || t.clientId === tokenIdOrClientId);
-    for (const t of revoked) this.byHash.delete(t.hash);
+    for (const t of revoked) this.forget(t);
     await this.persist.write(revoked.map((t) => ({ bucket: TOKENS_BUCKET, key: t.hash, value: undefined })));
     for (const clientId of new Set(revoked.map((t) => t.clientId))) {
       if (!this.clientById(clientId)) this.onClientRevoked(clientId);
