@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createHub, type AgentRequestMessage, type Hub, type ThingDescription } from '@twinhub/core';
+import { createHub, type AgentRequestMessage, type Hub, type HubApi, type HubRequest, type HubResult, type ResponseMessage, type ThingDescription } from '@twinhub/core';
 import { MemoryStore } from '@twinhub/storage-memory';
 import pino from 'pino';
 import { createMqttBinding, type MqttBinding } from './index.js';
@@ -36,9 +36,9 @@ interface Fixture {
   close(): Promise<void>;
 }
 
-async function startHub(): Promise<Fixture> {
+async function startHub(wrap?: (hub: Hub) => HubApi): Promise<Fixture> {
   const hub = await createHub({ store: new MemoryStore() });
-  const binding = createMqttBinding({ hub, logger: pino({ level: 'silent' }), mode: { embedded: { port: 0, host: '127.0.0.1' } } });
+  const binding = createMqttBinding({ hub: wrap ? wrap(hub) : hub, logger: pino({ level: 'silent' }), mode: { embedded: { port: 0, host: '127.0.0.1' } } });
   hub.addTwinTdContributor(binding.contributor);
   const { url } = await binding.start();
   const credentials = async (id: string, role: 'agent' | 'operator' | 'viewer') => ({ username: id, password: (await hub.tokens.create({ id, role })).token });
@@ -367,5 +367,92 @@ describe('MQTT binding (embedded aedes broker)', () => {
         await late.close(true);
       }
     });
+  });
+});
+
+/**
+ * The hub as the binding sees it, except that handle() results can be held back: the core still
+ * applies each request when handle() is called, but its answer waits until released.
+ */
+class HoldingHub {
+  holding = false;
+  calls: HubRequest[] = [];
+  private held: Array<() => void> = [];
+
+  wrap(hub: Hub): HubApi {
+    return new Proxy(hub, {
+      get: (target, property) => {
+        if (property === 'handle') return (request: HubRequest, context: Parameters<HubApi['handle']>[1]) => this.handle(target, request, context);
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const release of this.held.splice(0)) release();
+  }
+
+  private async handle(hub: Hub, request: HubRequest, context: Parameters<HubApi['handle']>[1]): Promise<HubResult> {
+    this.calls.push(request);
+    const result = hub.handle(request, context);
+    if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
+    return result;
+  }
+}
+
+describe('MQTT binding (embedded) pipelining', () => {
+  const holding = new HoldingHub();
+  let fixture: Fixture;
+  let agent: MqttTestClient;
+  let viewer: MqttTestClient;
+
+  before(async () => {
+    fixture = await startHub((hub) => holding.wrap(hub));
+    agent = await connectMqtt(fixture.url, fixture.tokens.agentA);
+    assert.equal((await agent.request({ operation: 'updateTD', input: td(LAMP, 'Lamp') })).status, 201);
+    viewer = await connectMqtt(fixture.url, fixture.tokens.viewer);
+    await viewer.subscribe(topics.propertyValue(LAMP, 'brightness'));
+  });
+  afterEach(() => holding.release());
+  after(async () => {
+    await Promise.all([agent.close(true), viewer.close(true)]);
+    await fixture.close();
+  });
+
+  it('hands QoS 0 publishes to the hub without waiting for earlier answers, and answers in order', async () => {
+    holding.calls = [];
+    holding.holding = true;
+    const responses = () => agent.received.filter((m) => m.topic === topics.clientResponses('agent-a')).map((m) => m.json() as ResponseMessage);
+    const before = responses().length;
+    const envelope = (request: HubRequest) => agent.publish(topics.clientRequests('agent-a'), { type: 'request', ...request }, { qos: 0 });
+    await envelope({ operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1, correlationId: 'c1' });
+    await envelope({ operation: 'readproperty', thingId: LAMP, name: 'brightness', correlationId: 'c2' });
+    for (const value of [2, 3, 4]) await agent.publish(topics.propertyReported(LAMP, 'brightness'), value, { qos: 0 });
+    await envelope({ operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1000, correlationId: 'c3' });
+    // Every one reached the hub although the first answer is still held back.
+    await eventually(() => assert.equal(holding.calls.length, 6));
+    assert.deepEqual(holding.calls.map((c) => c.input ?? c.correlationId), [1, 'c2', 2, 3, 4, 1000]);
+    holding.release();
+    await eventually(() => assert.equal(responses().length - before, 3));
+    assert.deepEqual(responses().slice(before).map((r) => [r.correlationId, r.status]), [['c1', 204], ['c2', 200], ['c3', 400]]);
+    assert.equal(responses()[before + 1].output, 1, 'c2 sees the value c1 reported before it');
+    // Values reach subscribers in the order they were published.
+    await eventually(() => assert.deepEqual(viewer.received.map((m) => m.json()).slice(-4), [1, 2, 3, 4]));
+  });
+
+  it('PUBACKs a QoS 1 publish only once the hub answered it, in order', async () => {
+    holding.calls = [];
+    holding.holding = true;
+    const acked: number[] = [];
+    const published = [5, 6].map((value) => agent.publish(topics.propertyReported(LAMP, 'brightness'), value, { qos: 1 }).then(() => acked.push(value)));
+    await eventually(() => assert.ok(holding.calls.length >= 1));
+    await quiet(100);
+    assert.deepEqual(acked, [], 'no PUBACK while the hub has not answered');
+    holding.release();
+    await Promise.all(published);
+    assert.deepEqual(acked, [5, 6]);
+    await eventually(() => assert.deepEqual(viewer.received.map((m) => m.json()).slice(-2), [5, 6]));
   });
 });

@@ -1,7 +1,7 @@
 // Embedded mode: an aedes broker inside the hub. aedes' hooks carry the policy: authenticate maps
 // username/password to a hub client, authorizePublish turns each publish into a hub request (and
-// holds the PUBACK until the hub has accepted it), authorizeSubscribe and authorizeForward apply
-// the core's permission table per topic and per message.
+// holds a QoS 1 PUBACK until the hub has accepted it durably), authorizeSubscribe and
+// authorizeForward apply the core's permission table per topic and per message.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -33,10 +33,21 @@ interface Connection {
   receivesRequests: boolean;
   /** actionIds pushed on this connection: only these may be forwarded on agents/{id}/requests. */
   readonly pushedRequests: Set<string>;
-  /** Inbound work of this connection runs in order (publishes, request (un)subscriptions). */
+  /**
+   * Inbound work (publishes, request (un)subscriptions) reaches the hub as it arrives, in order;
+   * this chain finishes it (replies, PUBACKs) in the same order once the hub answered.
+   */
   work: Promise<void>;
+  /** Inbound work handed to the hub and not finished yet. */
+  inFlight: number;
   closed: boolean;
 }
+
+/**
+ * QoS 0 publishes in flight per connection beyond which aedes' authorizePublish callback is held
+ * until the hub answered, so a client that floods stops being read (TCP backpressure).
+ */
+const MAX_IN_FLIGHT_PUBLISHES = 64;
 
 /** CONNACK return codes of MQTT 3.1.1 (aedes' AuthErrorCode is a const enum, unusable here). */
 const IDENTIFIER_REJECTED = 2;
@@ -107,8 +118,14 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     });
   }
 
-  function enqueue(conn: Connection, task: () => Promise<void>): void {
-    conn.work = conn.work.then(task).catch((error) => logger.error({ err: error, clientId: conn.client.id }, 'mqtt: connection task failed'));
+  /** `started` is already with the hub; `finish` runs once it settled, after earlier work finished. */
+  function pipeline<T>(conn: Connection, started: Promise<T>, finish: (outcome: T) => void): void {
+    conn.inFlight += 1;
+    conn.work = conn.work
+      .then(() => started)
+      .then(finish)
+      .catch((error) => logger.error({ err: error, clientId: conn.client.id }, 'mqtt: connection task failed'))
+      .finally(() => (conn.inFlight -= 1));
   }
 
   // ---- agent requests ------------------------------------------------------------------------
@@ -116,11 +133,9 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   function setRequests(conn: Connection, on: boolean): void {
     if (conn.closed || conn.receivesRequests === on || conn.client.role !== 'agent') return;
     conn.receivesRequests = on;
-    enqueue(conn, async () => {
-      if (conn.closed) return;
-      const session = conn.session;
-      const operation = on ? 'subscriberequests' : 'unsubscriberequests';
-      const result = await hub.handle({ operation }, { client: conn.client, ...(session ? { session } : {}) });
+    const session = conn.session;
+    const operation = on ? 'subscriberequests' : 'unsubscriberequests';
+    pipeline(conn, hub.handle({ operation }, { client: conn.client, ...(session ? { session } : {}) }), (result) => {
       if (!result.ok) {
         if (on) conn.receivesRequests = false;
         sendError(conn, { type: 'response', operation, status: result.status, error: result.problem, topic: topics.agentRequests(conn.client.id) });
@@ -146,7 +161,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       entry.live++;
       entry.persistent = !mqtt.clean;
       owners.set(mqtt.id, entry);
-      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), closed: false };
+      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, closed: false };
       try {
         conn.session = openSession(conn);
       } catch (error) {
@@ -175,26 +190,34 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     // Clients never set retained state: only the hub's validated values are retained.
     packet.retain = false;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    enqueue(conn, async () => {
-      const { result } = await handlePublish(
-        hub,
-        logger,
-        packet.topic,
-        payload,
-        {
-          client: async () => conn.client,
-          context: (client) => {
-            return conn.session ? { client, session: conn.session } : { client };
-          },
-        },
-        {
-          response: (message) => sendOwn(conn, topics.clientResponses(conn.client.id), message),
-          error: (message) => sendError(conn, message),
-        },
-      );
-      // The publish is now accepted, or refused with an error the client can read: PUBACK it.
-      // A hub failure (5xx) is neither: drop the connection unacknowledged so the client resends.
-      if (!result.ok && result.status >= 500) done(new Error(`hub failure ${result.status}`));
+    // Replies wait for the replies to earlier publishes of this connection.
+    const replies: Array<() => void> = [];
+    const outcome = handlePublish(
+      hub,
+      logger,
+      packet.topic,
+      payload,
+      {
+        client: () => conn.client,
+        context: (client) => (conn.session ? { client, session: conn.session } : { client }),
+      },
+      {
+        response: (message) => replies.push(() => sendOwn(conn, topics.clientResponses(conn.client.id), message)),
+        error: (message) => replies.push(() => sendError(conn, message)),
+      },
+    );
+    // QoS 0 has no acknowledgement to hold: let aedes read on while the hub works (up to a bound).
+    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES;
+    if (released) done(null);
+    pipeline(conn, outcome, ({ result }) => {
+      for (const reply of replies) reply();
+      // A hub failure (5xx) is neither accepted nor refused: drop the connection, unacknowledged
+      // (a QoS 1 client resends it).
+      const failed = !result.ok && result.status >= 500;
+      if (released) {
+        if (failed) conn.mqtt.close();
+      } else if (failed) done(new Error(`hub failure ${result.status}`));
+      // Accepted, or refused with an error the client can read: PUBACK it.
       else done(null);
     });
   };

@@ -88,8 +88,11 @@ function jsonPayload(payload: Buffer, maxBytes: number, required: boolean): unkn
 
 /** Who publishes, as far as the hub can tell, and on which session. */
 export interface Publisher {
-  /** undefined: nobody the hub can attribute the publish to (external mode, topic without owner). */
-  client(route: InboundRoute): Promise<Client | undefined>;
+  /**
+   * undefined: nobody the hub can attribute the publish to (external mode, topic without owner).
+   * Answered synchronously, hub.handle is called before handlePublish returns (pipelining).
+   */
+  client(route: InboundRoute): Client | undefined | Promise<Client | undefined>;
   context(client: Client, request: HubRequest): HubContext;
 }
 
@@ -100,7 +103,9 @@ export interface PublishOutcome {
 
 /**
  * Handles one publish end to end: route, request, hub.handle, and the reply (response envelope for
- * envelope requests, error message for refused topic publishes). Never throws.
+ * envelope requests, error message for refused topic publishes). Never throws. With a publisher
+ * that knows its client synchronously, the hub handles the request before this returns, so a
+ * caller may start the next publish at once (the core applies requests in call order).
  */
 export async function handlePublish(
   hub: HubApi,
@@ -116,7 +121,8 @@ export async function handlePublish(
   try {
     route = inboundRoute(topic);
     if (route.kind === 'clientRequests') correlationId = peekCorrelationId(payload, envelopeLimitBytes(hub.limits));
-    const client = await publisher.client(route);
+    const known = publisher.client(route);
+    const client = known instanceof Promise ? await known : known;
     if (!client) throw forbidden(`nobody the hub knows may publish to '${topic}'`);
     request = requestFor(route, payload, client, hub.limits);
     const result = await hub.handle(request, publisher.context(client, request));

@@ -1,6 +1,7 @@
-// One WebSocket and its hub session: requests are handled one at a time in arrival order (so an
-// agent's reports and a consumer's responses keep their order), and a peer that stops reading or
-// answering pings is dropped instead of buffering for it.
+// One WebSocket and its hub session: requests are pipelined (the core applies each one when it is
+// started, in arrival order, so the next one need not wait for the previous durable write) and
+// answered strictly in arrival order; a peer that stops reading or answering pings is dropped
+// instead of buffering for it.
 
 import {
   badRequest,
@@ -22,8 +23,11 @@ import {
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 
-/** Messages read but not yet answered before the socket stops being read (TCP backpressure). */
-const MAX_QUEUED_MESSAGES = 64;
+/**
+ * Requests started but not yet answered; messages read beyond it wait (unstarted) and the socket
+ * stops being read (TCP backpressure) until the answers caught up.
+ */
+export const MAX_IN_FLIGHT_REQUESTS = 64;
 /** How long a closing socket may take to finish the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -52,8 +56,12 @@ export class WsConnection {
   private ws: WebSocket | undefined;
   private session: Session | undefined;
   private early: (OutboundMessage | ResponseMessage)[] = [];
-  private queue: Promise<void> = Promise.resolve();
-  private queued = 0;
+  /** Settles once the answer to the latest started request was sent: answers go out in order. */
+  private answered: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  /** Read while MAX_IN_FLIGHT_REQUESTS were in flight: started, in order, as answers go out. */
+  private waiting: Array<{ data: RawData; isBinary: boolean }> = [];
+  private socketClosed = false;
   private alive = true;
   private dropped = false;
   private resolveClosed!: () => void;
@@ -72,7 +80,7 @@ export class WsConnection {
     this.ws = ws;
     this.session = session;
     this.logger = this.options.logger.child({ session: session.id, client: session.client.id });
-    ws.on('message', (data, isBinary) => this.enqueue(data, isBinary));
+    ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     // ws reports protocol violations (oversize frame, bad UTF-8) here, then closes the socket itself.
     ws.on('error', (error) => this.logger.debug({ err: error.message }, 'ws socket error'));
@@ -137,26 +145,51 @@ export class WsConnection {
     });
   }
 
-  private enqueue(data: RawData, isBinary: boolean): void {
-    this.queued += 1;
-    if (this.queued >= MAX_QUEUED_MESSAGES) this.ws?.pause();
-    this.queue = this.queue.then(async () => {
-      try {
-        await this.process(data, isBinary);
-      } catch (error) {
-        // process() handles hub failures itself; this only guards against a bug here.
-        this.logger.error({ err: (error as Error).message }, 'ws message handling failed');
-      }
-      this.queued -= 1;
-      if (this.queued < MAX_QUEUED_MESSAGES / 2 && this.ws?.isPaused) this.ws.resume();
-    });
+  private receive(data: RawData, isBinary: boolean): void {
+    if (this.inFlight >= MAX_IN_FLIGHT_REQUESTS || this.waiting.length > 0) {
+      this.waiting.push({ data, isBinary });
+      this.ws?.pause();
+      return;
+    }
+    this.start(data, isBinary);
   }
 
-  private async process(data: RawData, isBinary: boolean): Promise<void> {
-    if (this.dropped || this.session === undefined) return;
+  /** Hands the request to the hub now; its answer is sent after those of all earlier requests. */
+  private start(data: RawData, isBinary: boolean): void {
+    this.inFlight += 1;
+    const answer = this.process(data, isBinary).catch((error: unknown) => {
+      // process() turns hub failures into answers itself; this only guards against a bug here.
+      this.logger.error({ err: (error as Error).message }, 'ws message handling failed');
+      return undefined;
+    });
+    this.answered = this.answered
+      .then(() => answer)
+      .then((message) => {
+        if (message !== undefined) this.send(message);
+        this.inFlight -= 1;
+        this.startWaiting();
+      });
+  }
+
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.inFlight < MAX_IN_FLIGHT_REQUESTS) {
+      const next = this.waiting.shift()!;
+      this.start(next.data, next.isBinary);
+    }
+    if (this.waiting.length === 0) {
+      if (this.socketClosed && this.inFlight === 0) this.finishClose();
+      else if (this.ws?.isPaused) this.ws.resume();
+    }
+  }
+
+  /**
+   * Parses the message and calls hub.handle synchronously (so requests reach the core in arrival
+   * order); resolves with the answer to send, if any.
+   */
+  private async process(data: RawData, isBinary: boolean): Promise<ResponseMessage | undefined> {
+    if (this.dropped || this.session === undefined) return undefined;
     if (isBinary) {
-      this.send(toErrorMessage(badRequest('binary frames are not supported: send the JSON request envelope as a text frame').problem));
-      return;
+      return toErrorMessage(badRequest('binary frames are not supported: send the JSON request envelope as a text frame').problem);
     }
     const raw = toBuffer(data);
     let request: RequestMessage;
@@ -164,8 +197,7 @@ export class WsConnection {
       request = parseRequestMessage(raw, this.options.envelopeLimitBytes);
     } catch (error) {
       const problem = isHubError(error) ? error.problem : internalProblem();
-      this.send(toErrorMessage(problem, peekCorrelationId(raw, this.options.envelopeLimitBytes)));
-      return;
+      return toErrorMessage(problem, peekCorrelationId(raw, this.options.envelopeLimitBytes));
     }
     let result: HubResult;
     try {
@@ -175,16 +207,19 @@ export class WsConnection {
       this.logger.error({ err: (error as Error).message, operation: request.operation }, 'hub.handle threw');
       result = { ok: false, status: 500, problem: internalProblem() };
     }
-    this.send(toResponseMessage(request, result));
+    return toResponseMessage(request, result);
   }
 
   private onClose(code: number): void {
     this.logger.debug({ code }, 'ws connection closed');
     // Requests already read are still handled (a client may send and close); then the session ends.
-    this.queue = this.queue.then(() => {
-      this.closeSession();
-      this.resolveClosed();
-    });
+    this.socketClosed = true;
+    if (this.inFlight === 0 && this.waiting.length === 0) this.finishClose();
+  }
+
+  private finishClose(): void {
+    this.closeSession();
+    this.resolveClosed();
   }
 
   private closeSession(): void {

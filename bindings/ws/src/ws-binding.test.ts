@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createHub, type Hub, type HubLimits, type NotificationMessage, type ThingDescription } from '@twinhub/core';
+import { createHub, type Hub, type HubApi, type HubLimits, type HubRequest, type HubResult, type NotificationMessage, type ResponseMessage, type ThingDescription } from '@twinhub/core';
 import { MemoryStore } from '@twinhub/storage-memory';
 import { attachWsBinding, type WsBinding } from './index.js';
+import { MAX_IN_FLIGHT_REQUESTS } from './connection.js';
 import { connectWs, eventually, refusedUpgrade, type WsTestClient } from './test-helpers.js';
 
 const THING_ID = 'urn:dev:ops:ws-lamp-1';
@@ -40,10 +41,10 @@ interface Fixture {
   close(): Promise<void>;
 }
 
-async function startHub(options: { limits?: Partial<HubLimits>; heartbeatIntervalMs?: number } = {}): Promise<Fixture> {
+async function startHub(options: { limits?: Partial<HubLimits>; heartbeatIntervalMs?: number; wrap?: (hub: Hub) => HubApi } = {}): Promise<Fixture> {
   const hub = await createHub({ store: new MemoryStore(), limits: options.limits });
   const server = http.createServer((_request, response) => response.writeHead(404).end());
-  const binding = attachWsBinding({ hub, server, heartbeatIntervalMs: options.heartbeatIntervalMs });
+  const binding = attachWsBinding({ hub: options.wrap ? options.wrap(hub) : hub, server, heartbeatIntervalMs: options.heartbeatIntervalMs });
   hub.addTwinTdContributor(binding.contributor);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const tokens = {
@@ -305,6 +306,114 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
       await agent.close();
       await eventually(() => !fixture.hub.presence('agent-1').connected, 'agent presence gone');
     });
+  });
+});
+
+/**
+ * The hub as the binding sees it, except that handle() results can be held back: the core still
+ * applies each request when handle() is called, but its answer waits until released.
+ */
+class HoldingHub {
+  holding = false;
+  calls: HubRequest[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  private held: Array<() => void> = [];
+
+  wrap(hub: Hub): HubApi {
+    return new Proxy(hub, {
+      get: (target, property) => {
+        if (property === 'handle') return (request: HubRequest, context: Parameters<HubApi['handle']>[1]) => this.handle(target, request, context);
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const release of this.held.splice(0)) release();
+  }
+
+  private async handle(hub: Hub, request: HubRequest, context: Parameters<HubApi['handle']>[1]): Promise<HubResult> {
+    this.calls.push(request);
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    const result = hub.handle(request, context);
+    if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
+    const settled = await result;
+    this.inFlight -= 1;
+    return settled;
+  }
+}
+
+/** Every response envelope the socket receives, in arrival order. */
+function responsesOf(client: WsTestClient): ResponseMessage[] {
+  const responses: ResponseMessage[] = [];
+  client.ws.on('message', (data) => {
+    const message = JSON.parse(String(data)) as ResponseMessage;
+    if (message.type === 'response') responses.push(message);
+  });
+  return responses;
+}
+
+describe('WebSocket binding pipelining', { timeout: 30_000 }, () => {
+  it('starts the next requests while an earlier one waits, and answers in request order', async () => {
+    const holding = new HoldingHub();
+    const fixture = await startHub({ wrap: (hub) => holding.wrap(hub) });
+    try {
+      const agent = await registerLamp(fixture);
+      const responses = responsesOf(agent);
+      holding.calls = [];
+      holding.holding = true;
+      const send = (request: HubRequest) => agent.sendRaw(JSON.stringify({ type: 'request', ...request }));
+      send({ operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: 1, correlationId: 'c1' });
+      send({ operation: 'readproperty', thingId: THING_ID, name: 'brightness', correlationId: 'c2' });
+      send({ operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: 'not a number', correlationId: 'c3' });
+      send({ operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: 4, correlationId: 'c4' });
+      // All four reach the hub although the first one's answer is held back.
+      await eventually(() => holding.calls.length === 4, 'four requests handled at once');
+      assert.deepEqual(holding.calls.map((call) => call.correlationId), ['c1', 'c2', 'c3', 'c4']);
+      assert.equal(holding.inFlight, 4);
+      holding.release();
+      await eventually(() => responses.length === 4, 'four responses');
+      assert.deepEqual(responses.map((r) => [r.correlationId, r.status]), [['c1', 204], ['c2', 200], ['c3', 400], ['c4', 204]]);
+      // c2 was handled after c1 was applied, though before c1 was durable.
+      assert.equal(responses[1].output, 1);
+      const read = await agent.request({ operation: 'readproperty', thingId: THING_ID, name: 'brightness' });
+      assert.equal(read.output, 4);
+      await agent.close();
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it(`keeps at most ${MAX_IN_FLIGHT_REQUESTS} requests of one socket in flight and answers the rest in order`, async () => {
+    const holding = new HoldingHub();
+    const fixture = await startHub({ wrap: (hub) => holding.wrap(hub) });
+    try {
+      const agent = await registerLamp(fixture);
+      const responses = responsesOf(agent);
+      holding.calls = [];
+      holding.maxInFlight = 0;
+      holding.holding = true;
+      const count = MAX_IN_FLIGHT_REQUESTS + 20;
+      for (let i = 1; i <= count; i++) {
+        agent.sendRaw(JSON.stringify({ type: 'request', operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: i, correlationId: `c${i}` }));
+      }
+      await eventually(() => holding.calls.length === MAX_IN_FLIGHT_REQUESTS, 'the in-flight bound reached');
+      await new Promise((resolve) => setTimeout(resolve, 50)); // give the socket time to deliver the rest
+      assert.equal(holding.calls.length, MAX_IN_FLIGHT_REQUESTS, 'requests over the bound wait unstarted');
+      holding.release();
+      await eventually(() => responses.length === count, 'every request answered');
+      assert.deepEqual(responses.map((r) => r.correlationId), Array.from({ length: count }, (_, i) => `c${i + 1}`));
+      assert.ok(responses.every((r) => r.status === 204));
+      assert.ok(holding.maxInFlight <= MAX_IN_FLIGHT_REQUESTS, `max in flight ${holding.maxInFlight}`);
+      const read = await agent.request({ operation: 'readproperty', thingId: THING_ID, name: 'brightness' });
+      assert.equal(read.output, count);
+      await agent.close();
+    } finally {
+      await fixture.close();
+    }
   });
 });
 
