@@ -456,3 +456,49 @@ describe('MQTT binding (embedded) pipelining', () => {
     await eventually(() => assert.deepEqual(viewer.received.map((m) => m.json()).slice(-2), [5, 6]));
   });
 });
+
+describe('MQTT binding start-up', () => {
+  it('retains the reported values of Things registered before it started, and clears them when they go', async () => {
+    const hub = await createHub({ store: new MemoryStore() });
+    const owner = { client: { id: 'agent-a', role: 'agent' as const } };
+    const expectOk = async (request: HubRequest) => {
+      const result = await hub.handle(request, owner);
+      assert.ok(result.ok, JSON.stringify(result));
+    };
+    await expectOk({ operation: 'updateTD', input: td(LAMP, 'Lamp') });
+    await expectOk({ operation: 'updateTD', input: td(OTHER, 'Fan') });
+    await expectOk({ operation: 'updateTD', input: td('urn:dev:ops:quiet', 'Quiet') });
+    await expectOk({ operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 12 });
+    await expectOk({ operation: 'updateproperty', thingId: OTHER, name: 'status', input: 'on' });
+    await expectOk({ operation: 'updateproperty', thingId: OTHER, name: 'brightness', input: 3 });
+    const viewer = { username: 'viewer-1', password: (await hub.tokens.create({ id: 'viewer-1', role: 'viewer' })).token };
+    const binding = createMqttBinding({ hub, logger: pino({ level: 'silent' }), mode: { embedded: { port: 0, host: '127.0.0.1' } } });
+    const { url } = await binding.start();
+    /** The retained values a new subscriber to every value topic gets. */
+    const retainedValues = async () => {
+      const late = await connectMqtt(url, { ...viewer, subscribeOwnTopics: false });
+      try {
+        await late.subscribe('things/+/properties/+');
+        await quiet(100);
+        return Object.fromEntries(late.received.map((m) => [m.topic, m.json()]));
+      } finally {
+        await late.close(true);
+      }
+    };
+    try {
+      assert.deepEqual(await retainedValues(), {
+        [topics.propertyValue(LAMP, 'brightness')]: 12,
+        [topics.propertyValue(OTHER, 'status')]: 'on',
+        [topics.propertyValue(OTHER, 'brightness')]: 3,
+      });
+      // A TD update that drops a property clears its value; deleting a Thing clears all of them.
+      await expectOk({ operation: 'patchTD', thingId: OTHER, input: { properties: { status: null } } });
+      await expectOk({ operation: 'deleteTD', thingId: LAMP });
+      await eventually(async () => assert.deepEqual(await retainedValues(), { [topics.propertyValue(OTHER, 'brightness')]: 3 }));
+    } finally {
+      await binding.close();
+      await hub.close();
+    }
+  });
+
+});

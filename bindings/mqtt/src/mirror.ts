@@ -3,7 +3,7 @@
 // values the core has validated. The same mirror feeds the embedded broker and an external one.
 
 import type { Logger } from 'pino';
-import type { Client, HubApi, HubRequest, NotificationMessage, Session, ThingDescription, TwinState } from '@twinhub/core';
+import type { Client, HubApi, HubRequest, NotificationMessage, Session, ThingDescription, Twin } from '@twinhub/core';
 import { topics } from './topics.js';
 
 /** The system client of the MQTT binding (never issued a token; it exists only inside the hub). */
@@ -40,7 +40,13 @@ function propertyNames(td: unknown): Set<string> {
  * Things already registered (a restarted hub's broker starts empty).
  */
 export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPublish): Promise<Mirror> {
-  const known = new Map<string, Set<string>>();
+  /** Per Thing, the properties whose value topic holds a retained value (to clear when they go). */
+  const retained = new Map<string, Set<string>>();
+  const retain = (thingId: string, name: string) => {
+    let names = retained.get(thingId);
+    if (!names) retained.set(thingId, (names = new Set()));
+    names.add(name);
+  };
   // Value topics already published from a live notification: seeding must not overwrite them.
   const fresh = new Set<string>();
   let seeding = true;
@@ -56,6 +62,7 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
         if (message.name !== undefined) {
           const topic = topics.propertyValue(message.thingId, message.name);
           if (seeding) fresh.add(topic);
+          retain(message.thingId, message.name);
           publish(topic, json(message.data), VALUE_OPTIONS);
         }
         return;
@@ -64,15 +71,18 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
         return;
       case 'thing_created':
       case 'thing_updated': {
+        const before = retained.get(message.thingId);
+        if (!before) return;
         const names = propertyNames(message.data);
-        const before = known.get(message.thingId);
-        if (before) clearValues(message.thingId, [...before].filter((name) => !names.has(name)));
-        known.set(message.thingId, names);
+        const gone = [...before].filter((name) => !names.has(name));
+        clearValues(message.thingId, gone);
+        for (const name of gone) before.delete(name);
+        if (before.size === 0) retained.delete(message.thingId);
         return;
       }
       case 'thing_deleted':
-        clearValues(message.thingId, known.get(message.thingId) ?? []);
-        known.delete(message.thingId);
+        clearValues(message.thingId, retained.get(message.thingId) ?? []);
+        retained.delete(message.thingId);
         return;
       default:
         return;
@@ -103,20 +113,22 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
     await run({ operation: 'subscribedirectory' });
     await run({ operation: 'observeallproperties' });
     await run({ operation: 'subscribeallevents' });
+    // Only reported values are retained, so they are all seeding needs: the Thing IDs come
+    // from a metadata listing (building every twin TD would cost most of the start-up time).
     for (let offset = 0; ; offset += LIST_PAGE) {
-      const page = await run({ operation: 'listTDs', query: { offset, limit: LIST_PAGE } });
-      const tds = (page.output ?? []) as ThingDescription[];
-      for (const td of tds) {
-        if (typeof td.id !== 'string') continue;
-        known.set(td.id, propertyNames(td));
-        const state = await hub.handle({ operation: 'readstate', thingId: td.id }, { client: MQTT_SYSTEM_CLIENT });
-        if (!state.ok) continue; // deleted meanwhile
-        for (const [name, property] of Object.entries((state.output as TwinState).properties)) {
-          const topic = topics.propertyValue(td.id, name);
-          if ('value' in property && !fresh.has(topic)) publish(topic, json(property.value), VALUE_OPTIONS);
+      const page = await run({ operation: 'listTDs', query: { offset, limit: LIST_PAGE, metadataOnly: true } });
+      const twins = (page.output ?? []) as Omit<Twin, 'td'>[];
+      for (const { thingId } of twins) {
+        // The reported values only (readstate would copy the whole state of every Thing).
+        const values = await hub.handle({ operation: 'readallproperties', thingId }, { client: MQTT_SYSTEM_CLIENT });
+        if (!values.ok) continue; // deleted meanwhile
+        for (const [name, value] of Object.entries(values.output as Record<string, unknown>)) {
+          const topic = topics.propertyValue(thingId, name);
+          retain(thingId, name);
+          if (!fresh.has(topic)) publish(topic, json(value), VALUE_OPTIONS);
         }
       }
-      if (tds.length < LIST_PAGE) break;
+      if (twins.length < LIST_PAGE) break;
     }
     seeding = false;
     fresh.clear();

@@ -169,6 +169,14 @@ describe('Hub', () => {
       }
     });
 
+    it('lists twin metadata without TDs when asked (metadataOnly), not to agents', async () => {
+      const listed = await call(hub, operator, { operation: 'listTDs', query: { metadataOnly: true } });
+      assert.ok(listed.ok && listed.total === 1, JSON.stringify(listed));
+      assert.deepEqual(listed.output, [await expectOk(hub, operator, { operation: 'readtwin', thingId: LAMP })]);
+      assert.deepEqual(Object.keys((listed.output as object[])[0]).sort(), ['agentId', 'created', 'modified', 'tags', 'thingId', 'version']);
+      await expectProblem(hub, agent, { operation: 'listTDs', query: { metadataOnly: true } }, 403);
+    });
+
     it('filters by tags set by an operator', async () => {
       await expectOk(hub, operator, { operation: 'updatetags', thingId: LAMP, input: { room: 'kitchen' } });
       const hit = await call(hub, viewer, { operation: 'listTDs', query: { tags: { room: 'kitchen' } } });

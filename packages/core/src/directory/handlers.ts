@@ -45,6 +45,11 @@ function checkTags(input: unknown): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/** What readtwin serves: the twin without its TD. */
+function twinMetadata({ td: _td, ...meta }: Twin): Omit<Twin, 'td'> {
+  return meta;
+}
+
 /** The twin TD, with another Thing-level security scheme when the client asks for one. */
 function servedTd(core: HubCore, twin: Twin, security: string | undefined) {
   const td = core.twinTd(twin);
@@ -101,13 +106,14 @@ export const directoryHandlers: HandlerTable = {
   },
 
   async listTDs(core, request, { client }) {
+    if (request.query?.metadataOnly) checkPermission(client, 'readtwin');
     const { twins, total } = core.directory.list(client, request.query);
+    if (request.query?.metadataOnly) return { ...ok(twins.map(twinMetadata)), total };
     return { ...ok(twins.map((twin) => servedTd(core, twin, request.query?.security))), total };
   },
 
   async readtwin(core, request) {
-    const { td: _td, ...meta } = core.directory.require(request.thingId);
-    return ok(meta);
+    return ok(twinMetadata(core.directory.require(request.thingId)));
   },
 
   async updatetags(core, request) {

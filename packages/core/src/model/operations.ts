@@ -77,6 +77,12 @@ export interface TwinQuery {
   /** Default 100, at most 1000. */
   limit?: number;
   /**
+   * listTDs: list each twin's metadata (what readtwin returns: thingId, agentId, version, tags,
+   * created, modified) instead of its twin TD, which is far cheaper for a walk over many Things.
+   * Needs the readtwin permission.
+   */
+  metadataOnly?: boolean;
+  /**
    * retrieveTD and listTDs: serve twin TDs whose Thing-level security is this scheme (for clients
    * that honour only the Thing-level default, e.g. node-wot 0.8.16 over MQTT: `mqtt_basic_sc`).
    */
