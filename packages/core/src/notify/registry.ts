@@ -72,17 +72,59 @@ export interface RegistryOptions {
   visible: (client: Client, thingId: string) => boolean;
 }
 
+/**
+ * The newest notifications, oldest first, within a count and a byte bound. A ring: evicting the
+ * oldest entry is O(1) (shifting an array of 10 000 entries on every publish was not).
+ */
+class ReplayRing {
+  private readonly entries: (ReplayEntry | undefined)[];
+  private head = 0;
+  private length = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly maxCount: number,
+    private readonly maxBytes: number,
+  ) {
+    this.entries = new Array<ReplayEntry | undefined>(Math.max(1, maxCount));
+  }
+
+  get oldest(): ReplayEntry | undefined {
+    return this.length === 0 ? undefined : this.entries[this.head];
+  }
+
+  /** Adds the newest entry, then drops the oldest ones until both bounds hold (possibly the new one too). */
+  push(entry: ReplayEntry): void {
+    if (this.length === this.entries.length) this.dropOldest();
+    this.entries[(this.head + this.length) % this.entries.length] = entry;
+    this.length += 1;
+    this.bytes += entry.size;
+    while (this.length > 0 && (this.length > this.maxCount || this.bytes > this.maxBytes)) this.dropOldest();
+  }
+
+  *[Symbol.iterator](): IterableIterator<ReplayEntry> {
+    for (let i = 0; i < this.length; i++) yield this.entries[(this.head + i) % this.entries.length]!;
+  }
+
+  private dropOldest(): void {
+    this.bytes -= this.entries[this.head]!.size;
+    this.entries[this.head] = undefined;
+    this.head = (this.head + 1) % this.entries.length;
+    this.length -= 1;
+  }
+}
+
 export class NotificationRegistry {
   private readonly byKey = new Map<string, Set<LiveSession>>();
-  private readonly replay: ReplayEntry[] = [];
-  private replayBytes = 0;
+  private readonly replay: ReplayRing;
   private seq = 0;
   private readonly maxSubscriptionsPerSession: number;
   private readonly visible: RegistryOptions['visible'];
 
-  constructor(private readonly options: RegistryOptions) {
+  constructor(options: RegistryOptions) {
     this.maxSubscriptionsPerSession = options.maxSubscriptionsPerSession;
     this.visible = options.visible;
+    this.replay = new ReplayRing(options.replayCount, options.replayBytes);
   }
 
   /** Adds a subscription; returns false if the session already had it. */
@@ -117,12 +159,6 @@ export class NotificationRegistry {
     const message: NotificationMessage = { type: 'notification', ...notification, seq: ++this.seq };
     const size = JSON.stringify(message.data)?.length ?? 0;
     this.replay.push({ message, size, audience: options.audience, direct: options.onlyTo !== undefined });
-    this.replayBytes += size;
-    let evict = 0;
-    while (evict < this.replay.length && (this.replay.length - evict > this.options.replayCount || this.replayBytes > this.options.replayBytes)) {
-      this.replayBytes -= this.replay[evict++].size;
-    }
-    if (evict > 0) this.replay.splice(0, evict);
     const targets = options.onlyTo ? new Set(options.onlyTo) : this.subscribersOf(message, options.audience);
     for (const session of targets) session.send(message);
     return message;
@@ -134,17 +170,17 @@ export class NotificationRegistry {
    */
   since(seq: number, who: Client | LiveSession): NotificationMessage[] | undefined {
     if (seq >= this.seq) return [];
-    const oldest = this.replay[0]?.message.seq ?? this.seq + 1;
+    const oldest = this.replay.oldest?.message.seq ?? this.seq + 1;
     if (seq + 1 < oldest) return undefined;
     const session = 'subscriptions' in who ? who : undefined;
     const client = session ? session.client : (who as Client);
-    return this.replay
-      .filter(({ message, audience, direct }) => {
-        if (message.seq <= seq) return false;
-        if (!(audience ? audience(client) : this.visible(client, message.thingId))) return false;
-        return direct || !session || this.matches(session, message);
-      })
-      .map((entry) => entry.message);
+    const found: NotificationMessage[] = [];
+    for (const { message, audience, direct } of this.replay) {
+      if (message.seq <= seq) continue;
+      if (!(audience ? audience(client) : this.visible(client, message.thingId))) continue;
+      if (direct || !session || this.matches(session, message)) found.push(message);
+    }
+    return found;
   }
 
   get lastSeq(): number {
