@@ -53,6 +53,7 @@ export class SseStream {
   private lastSeq = -1;
   private heartbeat: NodeJS.Timeout | undefined;
   private closedReason: string | undefined;
+  private corked = false;
 
   constructor(options: SseStreamOptions) {
     this.hub = options.hub;
@@ -167,6 +168,16 @@ export class SseStream {
 
   private write(text: string): void {
     if (this.closed || this.res.writableEnded) return;
+    // Frames written in one tick (the notifications of one group commit) leave in one socket
+    // write instead of one per frame.
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.res.uncork();
+      });
+    }
     this.res.write(text);
     if (this.res.writableLength > this.hub.limits.maxSendBufferBytes) this.drop(this.res.writableLength);
   }

@@ -98,7 +98,7 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       }
       // Synchronous when the handshake is valid (no verifyClient); ws answers 400 itself otherwise.
       wss.handleUpgrade(request, socket, head, (ws) => {
-        connection.attach(ws, session);
+        connection.attach(ws, session, socket);
         connections.add(connection);
         void connection.closed.then(() => connections.delete(connection));
       });
