@@ -4,6 +4,7 @@
 import { badRequest, type HubRequest, type TwinQuery } from '@twinhub/core';
 import { directoryFormatter } from '@twinhub/binding-sse';
 import { intParam, parseIfMatch, readJsonBody, sendProblem, sendResult } from './http-io.js';
+import { JsonCache } from './json-cache.js';
 import { serveStream, thingUrl, type BindingDeps, type HttpRouter, type RouteContext } from './route.js';
 
 const TD_TYPES = ['application/td+json', 'application/json', 'application/ld+json'];
@@ -50,9 +51,15 @@ function tdObject(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/** Serialized twin TDs kept for reuse (a type query of 100 TDs is 640 KB of JSON per request). */
+const TD_JSON_CACHE_BYTES = 16 * 1024 * 1024;
+
 export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): void {
   const { hub } = deps;
   const maxTd = () => hub.limits.maxTdBytes;
+  // TDs served with ?security= are new objects each time: serializing them through the cache
+  // would only push the reusable ones out.
+  const tdJson = new JsonCache(TD_JSON_CACHE_BYTES);
 
   router.add('GET', '/things', {
     async handle({ res, url, client }) {
@@ -71,7 +78,8 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
           headers.Link = `<${deps.baseUrl()}/things?${next.toString()}>; rel="next"`;
         }
       }
-      sendResult(res, result, { status: 200, body: items, headers, contentType: 'application/ld+json' });
+      const json = query.security === undefined ? tdJson.list(items) : undefined;
+      sendResult(res, result, { status: 200, body: items, ...(json !== undefined ? { json } : {}), headers, contentType: 'application/ld+json' });
     },
   });
 
@@ -90,7 +98,8 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
     async handle({ res, url, params, client }) {
       const security = url.searchParams.get('security');
       const result = await hub.handle({ operation: 'retrieveTD', thingId: params.id, ...(security ? { query: { security } } : {}) }, { client });
-      sendResult(res, result, { contentType: 'application/td+json' });
+      const json = result.ok && !security && typeof result.output === 'object' && result.output !== null ? tdJson.json(result.output) : undefined;
+      sendResult(res, result, { contentType: 'application/td+json', ...(json !== undefined ? { json } : {}) });
     },
   });
 

@@ -82,6 +82,20 @@ describe('HTTP directory (WoT Discovery Things API)', () => {
     assert.equal(((await fx.request('GET', `/things/${enc(id)}`)).body as { title: string }).title, 'Patched');
   });
 
+  test('GET and list serve a changed TD after it changed, not an earlier serialization', async () => {
+    const id = 'urn:dev:dir:reserve';
+    const td = { ...lampTd(id), '@type': 'ReServed' };
+    assert.equal((await fx.request('PUT', `/things/${enc(id)}`, { token: fx.tokens.agent, body: td })).status, 201);
+    const titles = async () => [
+      ((await fx.request('GET', `/things/${enc(id)}`, { token: fx.tokens.viewer })).body as { title: string }).title,
+      ...((await fx.request('GET', '/things?type=ReServed', { token: fx.tokens.viewer })).body as { title: string }[]).map((t) => t.title),
+    ];
+    assert.deepEqual(await titles(), [td.title, td.title]);
+    assert.deepEqual(await titles(), [td.title, td.title]);
+    assert.equal((await fx.request('PUT', `/things/${enc(id)}`, { token: fx.tokens.agent, body: { ...td, title: 'Second' } })).status, 204);
+    assert.deepEqual(await titles(), ['Second', 'Second']);
+  });
+
   test('If-Match with a stale version is 412 (from the core); the current version succeeds', async () => {
     const id = 'urn:dev:dir:ifmatch';
     await fx.request('PUT', `/things/${enc(id)}`, { token: fx.tokens.agent, body: lampTd(id) });

@@ -53,12 +53,20 @@ export interface ResultResponse {
   contentType?: string;
   /** Body for success; default the result output. */
   body?: unknown;
+  /** The body already serialized as JSON (overrides `body`). */
+  json?: string | Buffer;
 }
 
 /** Maps a HubResult 1:1: failures become problem+json with their status, successes JSON. */
 export function sendResult(res: ServerResponse, result: HubResult, options: ResultResponse = {}): void {
   if (!result.ok) {
     sendProblem(res, result.problem);
+    return;
+  }
+  if (options.json !== undefined) {
+    const status = options.status ?? result.status;
+    res.writeHead(status, { ...options.headers, 'Content-Type': options.contentType ?? JSON_TYPE, 'Content-Length': Buffer.byteLength(options.json) });
+    res.end(options.json);
     return;
   }
   const body = 'body' in options ? options.body : result.output;
