@@ -102,6 +102,20 @@ describe('SseStream', () => {
     assert.equal(text, ': stream open\n\nid: 5\ndata: 5\n\nid: 6\ndata: 6\n\nid: 7\ndata: 7\n\n');
   });
 
+  test('a replay larger than the send buffer limit reaches a reading client whole', async () => {
+    const count = 250; // about 1 KiB each, written in one go: ~4x the limit
+    const text = await read(
+      (stream) => {
+        hub.limits.maxSendBufferBytes = 64 * 1024;
+        hub.replay = Array.from({ length: count }, (_, i) => note(i + 1, 'p', `${i + 1}:${'x'.repeat(1000)}`));
+        stream.start({ lastEventId: '0' });
+      },
+      (t) => t.includes(`data: "${count}:`),
+    );
+    assert.equal(text.match(/^id: /gm)?.length, count);
+    assert.deepEqual(hub.closed, []);
+  });
+
   test('an evicted Last-Event-ID gets event: reset', async () => {
     const text = await read(
       (stream) => {

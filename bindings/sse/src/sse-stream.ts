@@ -28,6 +28,8 @@ export interface SseStartOptions {
 }
 
 export const DEFAULT_HEARTBEAT_SECONDS = 15;
+/** Bytes gathered in the corked response before they are written anyway. */
+const CORK_FLUSH_BYTES = 64 * 1024;
 
 /** Frames that arrived before start(), in order. seq is set for notifications (replay dedupe). */
 interface PendingFrame {
@@ -177,6 +179,11 @@ export class SseStream {
         this.corked = false;
         this.res.uncork();
       });
+    } else if (this.res.writableLength >= Math.min(CORK_FLUSH_BYTES, this.hub.limits.maxSendBufferBytes / 4)) {
+      // A burst (a replay after Last-Event-ID) reaches the kernel as it would uncorked, instead of
+      // piling up here and counting as a client that does not read.
+      this.res.uncork();
+      this.res.cork();
     }
     this.res.write(text);
     if (this.res.writableLength > this.hub.limits.maxSendBufferBytes) this.drop(this.res.writableLength);

@@ -29,6 +29,12 @@ import { WebSocket, type RawData } from 'ws';
  * stops being read (TCP backpressure) until the answers caught up.
  */
 export const MAX_IN_FLIGHT_REQUESTS = 64;
+/**
+ * Bytes gathered in a corked socket before they are written anyway: a burst (all queued requests
+ * pushed at subscriberequests) must reach the kernel as it would uncorked, or it would count as
+ * a client that does not read.
+ */
+export const CORK_FLUSH_BYTES = 64 * 1024;
 /** How long a closing socket may take to finish the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -157,7 +163,14 @@ export class WsConnection {
    */
   private corkUntilNextTick(): void {
     const socket = this.socket;
-    if (this.corked || socket === undefined) return;
+    if (socket === undefined) return;
+    if (this.corked) {
+      if (socket.writableLength >= Math.min(CORK_FLUSH_BYTES, this.options.maxSendBufferBytes / 4)) {
+        socket.uncork();
+        socket.cork();
+      }
+      return;
+    }
     this.corked = true;
     socket.cork();
     process.nextTick(() => {

@@ -448,6 +448,28 @@ describe('WebSocket binding limits', { timeout: 30_000 }, () => {
     }
   });
 
+  it('keeps a reading client whose burst of pushed requests exceeds the send buffer limit', async () => {
+    const fixture = await startHub({ limits: { maxSendBufferBytes: 64 * 1024 } });
+    try {
+      await registerLamp(fixture).then((agent) => agent.close());
+      const operator = await connectWs(fixture.url, { token: fixture.tokens.operator });
+      const count = 250; // about 1 KiB each: all pushed in one go at subscriberequests, ~4x the limit
+      const invoked = await Promise.all(
+        Array.from({ length: count }, (_, i) => operator.request({ operation: 'invokeaction', thingId: THING_ID, name: 'fade', input: { level: i, note: 'n'.repeat(1000) } })),
+      );
+      assert.ok(invoked.every((response) => response.status === 201));
+      const agent = await connectWs(fixture.url, { token: fixture.tokens.agent });
+      assert.equal((await agent.request({ operation: 'subscriberequests' })).status, 204);
+      const levels: number[] = [];
+      for (let i = 0; i < count; i++) levels.push(((await agent.nextAgentRequest()).input as { level: number }).level);
+      assert.deepEqual(levels, Array.from({ length: count }, (_, i) => i));
+      assert.equal(agent.ws.readyState, agent.ws.OPEN);
+      await Promise.all([agent.close(), operator.close()]);
+    } finally {
+      await fixture.close();
+    }
+  });
+
   it('refuses a second session over maxSessionsPerClient with the core\'s 429', async () => {
     const fixture = await startHub({ limits: { maxSessionsPerClient: 1 } });
     try {
