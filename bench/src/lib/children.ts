@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { awaitMessage } from './ipc.js';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
@@ -30,26 +31,18 @@ export function spawnNode(args: string[], options: { cwd?: string } = {}): Child
   return track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options }));
 }
 
-/** The first IPC message of `type` from the child; rejects if it exits first or the time runs out. */
+/** The first IPC message of `type` from the child; rejects on an `error` message, if it exits first or the time runs out. */
 export function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`no '${type}' message from child ${child.pid} within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (message: unknown) => {
+  return awaitMessage<T>(
+    child,
+    (message) => {
       const m = message as { type?: string; error?: string };
-      if (m?.type === 'error') finish(new Error(`child ${child.pid}: ${m.error}`));
-      else if (m?.type === type) finish(undefined, message as T);
-    };
-    const onExit = (code: number | null, signal: string | null) => finish(new Error(`child ${child.pid} exited (${code ?? signal}) before sending '${type}'`));
-    function finish(error?: Error, value?: T) {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(value as T);
-    }
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
+      if (m?.type === 'error') return new Error(`child ${child.pid}: ${m.error}`);
+      return m?.type === type ? { value: message as T } : undefined;
+    },
+    timeoutMs,
+    `waiting for '${type}'`,
+  );
 }
 
 /** Forks a load generator with its parameters, waits for its one result, and lets it exit. */

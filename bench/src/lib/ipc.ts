@@ -31,29 +31,46 @@ export function serveCalls(handlers: Record<string, Handler>): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-/** In the parent: calls a command of the child and waits for its answer. */
-export function callChild<T>(child: ChildProcess, command: string, args: unknown = {}, timeoutMs = 120_000): Promise<T> {
-  const id = nextId++;
+/**
+ * In the parent: the first IPC message `pick` accepts — it returns `{ value }` to resolve with, an
+ * Error to reject with, or undefined to keep waiting. Rejects if the child exits first or the time
+ * runs out.
+ */
+export function awaitMessage<T>(child: ChildProcess, pick: (message: unknown) => { value: T } | Error | undefined, timeoutMs: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${command}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => done(new Error(`${what}: nothing from child ${child.pid} within ${timeoutMs} ms`)), timeoutMs);
     const onMessage = (message: unknown) => {
-      const reply = message as { type?: string; id?: number; ok?: boolean; value?: T; error?: string };
-      if (reply?.type !== 'reply' || reply.id !== id) return;
-      if (reply.ok) done(undefined, reply.value);
-      else done(new Error(`${command} failed in child: ${reply.error}`));
+      const picked = pick(message);
+      if (picked !== undefined) done(picked);
     };
-    const onExit = () => done(new Error(`${command}: child exited`));
-    function done(error?: Error, value?: T) {
+    const onExit = (code: number | null, signal: string | null) => done(new Error(`${what}: child ${child.pid} exited (${code ?? signal}) first`));
+    function done(outcome: { value: T } | Error) {
       clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(value as T);
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome.value);
     }
     child.on('message', onMessage);
     child.once('exit', onExit);
-    child.send({ type: 'call', id, command, args } satisfies Call);
   });
+}
+
+/** In the parent: calls a command of the child and waits for its answer. */
+export function callChild<T>(child: ChildProcess, command: string, args: unknown = {}, timeoutMs = 120_000): Promise<T> {
+  const id = nextId++;
+  const answer = awaitMessage<T>(
+    child,
+    (message) => {
+      const reply = message as { type?: string; id?: number; ok?: boolean; value?: T; error?: string };
+      if (reply?.type !== 'reply' || reply.id !== id) return undefined;
+      return reply.ok ? { value: reply.value as T } : new Error(`${command} failed in child: ${reply.error}`);
+    },
+    timeoutMs,
+    command,
+  );
+  child.send({ type: 'call', id, command, args } satisfies Call);
+  return answer;
 }
 
 let nextId = 1;
