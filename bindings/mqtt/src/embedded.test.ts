@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createHub, type AgentRequestMessage, type Hub, type HubApi, type HubRequest, type HubResult, type ResponseMessage, type ThingDescription } from '@twinhub/core';
+import { createHub, type AgentRequestMessage, type Hub, type HubApi, type HubRequest, type ResponseMessage, type ThingDescription } from '@twinhub/core';
+import { HoldingHub } from '@twinhub/core/testing';
 import { MemoryStore } from '@twinhub/storage-memory';
 import pino from 'pino';
 import { createMqttBinding, type MqttBinding } from './index.js';
@@ -369,38 +370,6 @@ describe('MQTT binding (embedded aedes broker)', () => {
     });
   });
 });
-
-/**
- * The hub as the binding sees it, except that handle() results can be held back: the core still
- * applies each request when handle() is called, but its answer waits until released.
- */
-class HoldingHub {
-  holding = false;
-  calls: HubRequest[] = [];
-  private held: Array<() => void> = [];
-
-  wrap(hub: Hub): HubApi {
-    return new Proxy(hub, {
-      get: (target, property) => {
-        if (property === 'handle') return (request: HubRequest, context: Parameters<HubApi['handle']>[1]) => this.handle(target, request, context);
-        const value = Reflect.get(target, property, target) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-  }
-
-  release(): void {
-    this.holding = false;
-    for (const release of this.held.splice(0)) release();
-  }
-
-  private async handle(hub: Hub, request: HubRequest, context: Parameters<HubApi['handle']>[1]): Promise<HubResult> {
-    this.calls.push(request);
-    const result = hub.handle(request, context);
-    if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
-    return result;
-  }
-}
 
 describe('MQTT binding (embedded) pipelining', () => {
   const holding = new HoldingHub();

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createHub, type Hub, type HubApi, type HubLimits, type HubRequest, type HubResult, type NotificationMessage, type ResponseMessage, type ThingDescription } from '@twinhub/core';
+import { createHub, type Hub, type HubApi, type HubLimits, type HubRequest, type NotificationMessage, type ResponseMessage, type ThingDescription } from '@twinhub/core';
+import { HoldingHub } from '@twinhub/core/testing';
 import { MemoryStore } from '@twinhub/storage-memory';
 import { attachWsBinding, type WsBinding } from './index.js';
 import { MAX_IN_FLIGHT_REQUESTS } from './connection.js';
@@ -308,43 +309,6 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
     });
   });
 });
-
-/**
- * The hub as the binding sees it, except that handle() results can be held back: the core still
- * applies each request when handle() is called, but its answer waits until released.
- */
-class HoldingHub {
-  holding = false;
-  calls: HubRequest[] = [];
-  inFlight = 0;
-  maxInFlight = 0;
-  private held: Array<() => void> = [];
-
-  wrap(hub: Hub): HubApi {
-    return new Proxy(hub, {
-      get: (target, property) => {
-        if (property === 'handle') return (request: HubRequest, context: Parameters<HubApi['handle']>[1]) => this.handle(target, request, context);
-        const value = Reflect.get(target, property, target) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-  }
-
-  release(): void {
-    this.holding = false;
-    for (const release of this.held.splice(0)) release();
-  }
-
-  private async handle(hub: Hub, request: HubRequest, context: Parameters<HubApi['handle']>[1]): Promise<HubResult> {
-    this.calls.push(request);
-    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
-    const result = hub.handle(request, context);
-    if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
-    const settled = await result;
-    this.inFlight -= 1;
-    return settled;
-  }
-}
 
 /** Every response envelope the socket receives, in arrival order. */
 function responsesOf(client: WsTestClient): ResponseMessage[] {

@@ -1,0 +1,44 @@
+// Test doubles for bindings' tests (subpath `@twinhub/core/testing`); not used by the hub itself.
+
+import type { Hub } from '../hub.js';
+import type { HubApi } from '../model/hub-api.js';
+import type { HubContext, HubRequest, HubResult } from '../model/operations.js';
+
+/**
+ * The hub as a binding sees it, except that handle() results can be held back: the core still
+ * applies each request when handle() is called, but its answer waits until released. Shows
+ * whether a binding pipelines requests and answers them in order.
+ */
+export class HoldingHub {
+  holding = false;
+  calls: HubRequest[] = [];
+  /** handle() calls started and not yet settled, and the most there were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  private held: Array<() => void> = [];
+
+  wrap(hub: Hub): HubApi {
+    return new Proxy(hub, {
+      get: (target, property) => {
+        if (property === 'handle') return (request: HubRequest, context: HubContext) => this.handle(target, request, context);
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const release of this.held.splice(0)) release();
+  }
+
+  private async handle(hub: Hub, request: HubRequest, context: HubContext): Promise<HubResult> {
+    this.calls.push(request);
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    const result = hub.handle(request, context);
+    if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
+    const settled = await result;
+    this.inFlight -= 1;
+    return settled;
+  }
+}
