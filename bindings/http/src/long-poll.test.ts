@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lampTd, startHttpHub, waitFor, type HttpHubFixture } from './test-helpers.js';
+import { lampTd, startHttpHub, eventually, type HttpHubFixture } from './test-helpers.js';
 
 const enc = encodeURIComponent;
 const ID = 'urn:dev:ops:longpoll-lamp';
@@ -109,9 +109,9 @@ describe('HTTP long polling: sessions', () => {
       await fx.request('PUT', T, { token: fx.tokens.agent, body: lampTd(ID) });
       const waiting = poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer);
       // While it waits, the viewer's only session is taken.
-      await waitFor(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 429, 5000, 'the poll to hold a session');
+      await eventually(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 429, 'the poll to hold a session', 5000);
       waiting.abort();
-      await waitFor(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200, 5000, 'the session to be freed');
+      await eventually(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200, 'the session to be freed', 5000);
       // Answered polls free theirs too.
       const answered = poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer);
       let done = false;
@@ -121,7 +121,7 @@ describe('HTTP long polling: sessions', () => {
         await Promise.race([answered.response, new Promise((resolve) => setTimeout(resolve, 100))]);
       }
       assert.equal((await answered.response).status, 200);
-      await waitFor(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200, 5000, 'the answered poll to free its session');
+      await eventually(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200, 'the answered poll to free its session', 5000);
     } finally {
       await fx.close();
     }

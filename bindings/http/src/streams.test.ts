@@ -4,7 +4,7 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { ActionRecord, NotificationMessage } from '@twinhub/core';
-import { lampTd, openSse, startHttpHub, waitFor, type HttpHubFixture } from './test-helpers.js';
+import { lampTd, openSse, startHttpHub, eventually, type HttpHubFixture } from './test-helpers.js';
 
 const enc = encodeURIComponent;
 const ID = 'urn:dev:ops:stream-lamp';
@@ -38,7 +38,7 @@ describe('HTTP SSE streams', () => {
 
   test('heartbeat comments keep the stream alive', async () => {
     const sse = await openSse(fx.url, `${T}/properties/brightness/observe`, { token: fx.tokens.viewer });
-    await waitFor(() => sse.comments.includes('heartbeat'), 2000, 'a heartbeat');
+    await eventually(() => sse.comments.includes('heartbeat'), 'a heartbeat', 2000);
     sse.close();
   });
 
@@ -171,7 +171,7 @@ describe('HTTP agent request stream', () => {
     assert.equal((queried.body as ActionRecord).status, 'completed');
 
     sse.close();
-    await waitFor(() => !fx.hub.presence('agent-1').connected, 2000, 'the session to close');
+    await eventually(() => !fx.hub.presence('agent-1').connected, 'the session to close', 2000);
   });
 
   test('an unacknowledged request is redelivered on reconnect', async () => {
@@ -180,7 +180,7 @@ describe('HTTP agent request stream', () => {
     const first = await openSse(fx.url, '/agent/requests', { token: fx.tokens.agent });
     assert.equal((await first.next()).id, actionId);
     first.close();
-    await waitFor(() => !fx.hub.presence('agent-1').connected, 2000, 'the session to close');
+    await eventually(() => !fx.hub.presence('agent-1').connected, 'the session to close', 2000);
     const second = await openSse(fx.url, '/agent/requests', { token: fx.tokens.agent });
     assert.equal((await second.next()).id, actionId);
     second.close();
@@ -252,7 +252,7 @@ describe('HTTP SSE limits', () => {
       socket.resume();
       let received = 0;
       socket.on('data', (chunk: Buffer) => (received += chunk.length));
-      await waitFor(() => closed, 5000, 'the server to close the connection');
+      await eventually(() => closed, 'the server to close the connection', 5000);
       assert.ok(received < sent * value.length, `received ${received} of ${sent * value.length} bytes`);
       // The hub is fine: a fresh client gets a stream.
       const fresh = await openSse(fx.url, `${T}/properties/blob/observe`, { token: fx.tokens.viewer });

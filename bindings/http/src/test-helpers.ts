@@ -234,11 +234,4 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
   });
 }
 
-/** Polls `check` until it returns true (or throws after timeoutMs). */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 2000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { eventually } from '@twinhub/core/testing';

@@ -194,19 +194,8 @@ export async function connectRefusal(url: string, options: MqttTestClientOptions
   throw new Error('the broker accepted the connection');
 }
 
-/** Resolves once `check` passes (retrying until the timeout), for effects that land asynchronously. */
-export async function eventually(check: () => void | Promise<void>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
 
 /** Waits `ms` — for asserting that something does NOT arrive. */
 export const quiet = (ms = 200) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export { eventually } from '@twinhub/core/testing';

@@ -92,14 +92,6 @@ export async function refusedUpgrade(url: string, options: WsTestClientOptions =
   throw new Error(`expected the upgrade to ${url} to be refused, but it succeeded`);
 }
 
-/** Polls `condition` until it holds (resolves) or the timeout passes (rejects with `what`). */
-export async function eventually(condition: () => boolean, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function wrap(ws: WebSocket): WsTestClient {
   const pending = new Map<string, (response: ResponseMessage) => void>();
@@ -214,3 +206,5 @@ class Inbox<T> {
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
   }
 }
+
+export { eventually } from '@twinhub/core/testing';

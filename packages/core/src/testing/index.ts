@@ -42,3 +42,22 @@ export class HoldingHub {
     return settled;
   }
 }
+
+/**
+ * Polls `check` until it holds: it returns anything but `false` without throwing (so both
+ * `() => x === 1` and `() => assert.equal(x, 1)` work). After `timeoutMs` the last assertion
+ * error is thrown, or one naming `what`.
+ */
+export async function eventually(check: () => unknown, what = 'the condition', timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let failure: unknown;
+    try {
+      if ((await check()) !== false) return;
+    } catch (error) {
+      failure = error;
+    }
+    if (Date.now() > deadline) throw failure ?? new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
