@@ -348,6 +348,24 @@ describe('Hub', () => {
       assert.equal(record.status, 'expired');
     });
 
+    it('survives a storage failure while expiring a request at delivery: nothing is sent, the hub keeps serving', async () => {
+      let failing = false;
+      const flaky: BucketStore = { bucket: (name) => store.bucket(name), batch: (ops) => (failing ? Promise.reject(new Error('disk gone')) : store.batch(ops)), close: async () => {} };
+      const fragile = await createHub({ store: flaky, now: clock.now, expiryIntervalMs: 60_000 });
+      hubs.push(fragile);
+      await expectOk(fragile, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 5 });
+      clock.advance(10);
+      failing = true;
+      const device = session(fragile, agent);
+      await expectOk(fragile, agent, { operation: 'subscriberequests' }, device.session);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(device.received, [], 'an expired request is never sent');
+      const failed = await call(fragile, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1 });
+      assert.equal(failed.status, 500, 'a write the store refuses is not acknowledged');
+      failing = false;
+      await expectOk(fragile, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 2 });
+    });
+
     it('cancels a pending request, which is then never delivered, but not a delivered one', async () => {
       const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
       const cancelled = (await expectOk(hub, operator, { operation: 'cancelaction', thingId: LAMP, actionId: record.actionId })) as ActionRecord;

@@ -294,7 +294,7 @@ export class Hub implements HubApi {
   private deliverTo(session: LiveSession, record: ActionRecord): void {
     if (!isUnacknowledged(record)) return;
     if (Date.parse(record.expiresAt) <= this.now().getTime()) {
-      void this.expire([record]);
+      this.expire([record]).catch((error) => this.log.error({ err: error, actionId: record.actionId }, 'failed to persist an expiry'));
       return;
     }
     const message: AgentRequestMessage = {
