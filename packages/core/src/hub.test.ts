@@ -322,6 +322,38 @@ describe('Hub', () => {
       assert.deepEqual(second.received.map((m) => (m as { actionId: string }).actionId), ids.slice(1));
     });
 
+    it('pushes a backlog only as fast as the session is ready, in order, new requests queued behind it', async () => {
+      const ids: string[] = [];
+      for (let level = 0; level < 10; level++) {
+        ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level } })) as ActionRecord).actionId);
+      }
+      const received: OutboundMessage[] = [];
+      let room = 3;
+      const s = hub.openSession(agent, 'test', {
+        send: (m) => {
+          received.push(m);
+          room--;
+        },
+        close: () => {},
+        ready: () => room > 0,
+      });
+      await expectOk(hub, agent, { operation: 'subscriberequests' }, s);
+      assert.equal(received.length, 3, 'only what fits before the sink says it is full');
+      // A new request while the backlog drains waits behind it.
+      ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 99 } })) as ActionRecord).actionId);
+      assert.equal(received.length, 3);
+      while (received.length < ids.length) {
+        const before = received.length;
+        room = 4;
+        hub.resumeDelivery(s);
+        assert.ok(received.length > before, 'resumeDelivery pushes more');
+      }
+      assert.deepEqual(received.map((m) => (m as { actionId: string }).actionId), ids);
+      room = 100;
+      const last = ((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord).actionId;
+      assert.equal((received.at(-1) as { actionId: string }).actionId, last, 'once drained, new requests go out at once');
+    });
+
     it('completes an action with output, checked against the output schema, and wakes a waiter', async () => {
       const device = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);

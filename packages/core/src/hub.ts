@@ -187,6 +187,9 @@ export class Hub implements HubApi {
         }
       },
       close: (reason) => sink.close(reason),
+      ready: () => sink.ready?.() ?? true,
+      requestCursor: 0,
+      backlogged: false,
     };
     this.sessions.set(session.id, session);
     this.sessionsByClient.set(client.id, own.add(session));
@@ -205,6 +208,11 @@ export class Hub implements HubApi {
     if (own?.size === 0) this.sessionsByClient.delete(live.client.id);
     if (live.client.role === 'agent') this.lastSeen.set(live.client.id, this.now().toISOString());
     this.log.debug({ sessionId: live.id, clientId: live.client.id, binding: live.binding }, 'session closed');
+  }
+
+  resumeDelivery(session: Session): void {
+    const live = this.sessions.get(session.id);
+    if (live && live.backlogged) this.pumpRequests(live);
   }
 
   async awaitAction(actionId: string, timeoutMs: number): Promise<ActionRecord | undefined> {
@@ -281,14 +289,37 @@ export class Hub implements HubApi {
       return;
     }
     this.receivers.set(agentId, [...others, session]);
-    // Everything the agent has not acknowledged goes out again, oldest first.
-    for (const record of this.queue.undelivered(agentId)) this.deliverTo(session, record);
+    // Everything the agent has not acknowledged goes out again, oldest first, as fast as the
+    // session's send buffer drains (a backlog of thousands is never pushed in one burst).
+    session.requestCursor = 0;
+    session.backlogged = true;
+    this.pumpRequests(session);
+  }
+
+  /** Pushes the agent's unacknowledged requests after the session's cursor while the session is ready. */
+  private pumpRequests(session: LiveSession): void {
+    for (const record of this.queue.undelivered(session.client.id)) {
+      if (record.seq <= session.requestCursor) continue;
+      if (!session.ready()) return; // resumeDelivery() continues from the cursor
+      session.requestCursor = record.seq;
+      this.deliverTo(session, record);
+    }
+    session.backlogged = false;
   }
 
   private deliver(record: ActionRecord): void {
     const agentId = this.directory.get(record.thingId)?.agentId;
     const receivers = agentId === undefined ? undefined : this.receivers.get(agentId);
-    if (receivers && receivers.length > 0) this.deliverTo(receivers[receivers.length - 1], record);
+    if (!receivers || receivers.length === 0) return;
+    const newest = receivers[receivers.length - 1];
+    // Behind a backlog still draining, the new request waits its turn (delivery stays in order).
+    if (newest.backlogged) return;
+    if (!newest.ready()) {
+      newest.backlogged = true;
+      return;
+    }
+    newest.requestCursor = record.seq;
+    this.deliverTo(newest, record);
   }
 
   private deliverTo(session: LiveSession, record: ActionRecord): void {

@@ -11,6 +11,13 @@ export interface SessionSink {
   send(message: OutboundMessage): void;
   /** The core ends the session (token revoked, hub shutting down): close the connection. */
   close(reason: string): void;
+  /**
+   * Flow control for queued requests (a backlog of thousands must not overflow the send buffer):
+   * false while the binding's send buffer is above its low-water mark. The core then stops pushing
+   * queued requests to this session until the binding calls `HubApi.resumeDelivery(session)`.
+   * Absent: always ready. Notifications are not flow-controlled (live, at most once).
+   */
+  ready?(): boolean;
 }
 
 /** A TD form, as JSON. */
@@ -85,6 +92,8 @@ export interface HubApi {
   openSession(client: Client, binding: string, sink: SessionSink): Session;
   /** Forgets a session and all its subscriptions (idempotent). */
   closeSession(session: Session): void;
+  /** The binding's send buffer drained (see SessionSink.ready): push the queued requests still owed to this session. */
+  resumeDelivery(session: Session): void;
   /** Resolves when the request ends or the timeout passes, with its latest record (undefined if unknown). */
   awaitAction(actionId: string, timeoutMs: number): Promise<ActionRecord | undefined>;
   /**

@@ -41,7 +41,7 @@ describe('NotificationRegistry replay buffer', () => {
   it('replays only what a session subscribed to', () => {
     const notify = registry(3, 1_000_000);
     const sent: OutboundMessage[] = [];
-    const session: LiveSession = { id: 's', client: viewer, binding: 'test', subscriptions: new Set(), send: (m) => sent.push(m), close: () => {} };
+    const session: LiveSession = { id: 's', client: viewer, binding: 'test', subscriptions: new Set(), send: (m) => sent.push(m), close: () => {}, ready: () => true, requestCursor: 0, backlogged: false };
     notify.subscribe(session, { kind: 'property', thingId: 'urn:t:1', name: 'other' });
     for (let i = 1; i <= 5; i++) report(notify, i);
     assert.deepEqual(notify.since(2, session), []);

@@ -23,7 +23,13 @@ export interface SubscriptionTarget {
 export interface LiveSession extends Session {
   readonly send: (message: OutboundMessage) => void;
   readonly close: (reason: string) => void;
+  /** Whether the binding can take more queued requests now (flow control, SessionSink.ready). */
+  readonly ready: () => boolean;
   readonly subscriptions: Set<string>;
+  /** seq of the last queued request pushed to this session: the backlog resumes after it. */
+  requestCursor: number;
+  /** True while older queued requests still wait for the send buffer to drain: new ones queue behind them. */
+  backlogged: boolean;
 }
 
 interface ReplayEntry {
