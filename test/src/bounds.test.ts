@@ -59,8 +59,8 @@ async function hubWith(limits: Partial<HubLimits>): Promise<Fixture> {
 }
 
 describe('resource bounds', { timeout: 60_000 }, () => {
-  it('refuses requests beyond maxQueuedActionsPerThing on every binding and stores none of them', async () => {
-    const { call, tokens, ws, mqtt } = await hubWith({ maxQueuedActionsPerThing: 3 });
+  it('refuses requests beyond maxQueuedRequestsPerThing on every binding and stores none of them', async () => {
+    const { call, tokens, ws, mqtt } = await hubWith({ maxQueuedRequestsPerThing: 3 });
     const queued: string[] = [];
     for (const level of [1, 2]) {
       const invoked = await call('POST', thingPath('/actions/fade'), tokens.operator, { level });

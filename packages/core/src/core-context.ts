@@ -2,12 +2,13 @@
 // Handlers are plain functions over this context, so each domain's operations sit in its own module.
 
 import type { Logger } from 'pino';
-import type { ActionQueue } from './actions/queue.js';
 import type { TwinDirectory } from './directory/directory.js';
 import type { HubLimits } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubSuccess, Operation } from './model/operations.js';
-import type { ActionRecord, ThingDescription, Twin } from './model/types.js';
-import type { LiveSession, NotificationRegistry } from './notify/registry.js';
+import type { ThingDescription, Twin } from './model/types.js';
+import type { NotificationRegistry } from './notify/registry.js';
+import type { RequestService } from './requests/service.js';
+import type { SessionRegistry } from './sessions/registry.js';
 import type { TwinStateStore } from './state/state.js';
 import type { PersistQueue } from './store/persist-queue.js';
 import { badRequest, notFound, payloadTooLarge } from './model/errors.js';
@@ -18,21 +19,14 @@ export interface HubCore {
   readonly log: Logger;
   readonly directory: TwinDirectory;
   readonly state: TwinStateStore;
-  readonly queue: ActionQueue;
+  readonly requests: RequestService;
+  readonly sessions: SessionRegistry;
   readonly persist: PersistQueue;
   readonly notify: NotificationRegistry;
-  readonly defaultActionTtlSeconds: number;
+  readonly defaultRequestTtlSeconds: number;
   now(): Date;
   /** The TD served to consumers: the registered one with forms pointing at the hub. */
   twinTd(twin: Twin): ThingDescription;
-  /** The live session of the request, or a 400 saying the operation needs one. */
-  session(context: HubContext, operation: Operation): LiveSession;
-  /** Pushes a newly queued request to its agent, if the agent is connected. */
-  deliver(record: ActionRecord): void;
-  /** Starts (delivering everything owed so far) or stops sending the agent's requests to a session. */
-  receiveRequests(session: LiveSession, enabled: boolean): void;
-  /** Tells the requester's sessions and waiters that a request changed status (after persisting). */
-  actionChanged(record: ActionRecord): void;
 }
 
 export type Handler = (core: HubCore, request: HubRequest, context: HubContext) => Promise<HubSuccess>;

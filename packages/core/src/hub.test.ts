@@ -393,7 +393,8 @@ describe('Hub', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       assert.deepEqual(device.received, [], 'an expired request is never sent');
       const failed = await call(fragile, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1 });
-      assert.equal(failed.status, 500, 'a write the store refuses is not acknowledged');
+      assert.equal(failed.status, 503, 'a write the store refuses is not acknowledged, and says the store refused it');
+      assert.match((failed as { problem: { detail: string } }).problem.detail, /storage refused/);
       failing = false;
       await expectOk(fragile, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 2 });
     });
@@ -414,7 +415,7 @@ describe('Hub', () => {
     });
 
     it('bounds the requests waiting per Thing', async () => {
-      const small = await start({ limits: { maxQueuedActionsPerThing: 2 } });
+      const small = await start({ limits: { maxQueuedRequestsPerThing: 2 } });
       await expectOk(small, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' });
       await expectOk(small, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' });
       await expectProblem(small, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' }, 429);

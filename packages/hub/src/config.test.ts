@@ -16,12 +16,12 @@ describe('hub configuration', () => {
     const fromEnv = resolveConfig({}, env);
     assert.equal(fromEnv.dataDir, '/var/lib/twinhub');
     assert.equal(fromEnv.httpPort, 9000);
-    assert.equal(fromEnv.limits.maxQueuedActionsPerThing, 5);
+    assert.equal(fromEnv.limits.maxQueuedRequestsPerThing, 5);
     assert.equal(fromEnv.mqtt, false);
     const overridden = resolveConfig({ data: './elsewhere', 'http-port': '0', 'action-ttl': '60' }, env);
     assert.equal(overridden.dataDir, './elsewhere');
     assert.equal(overridden.httpPort, 0);
-    assert.equal(overridden.actionTtlSeconds, 60);
+    assert.equal(overridden.requestTtlSeconds, 60, "the old --action-ttl name still works");
   });
 
   it('refuses malformed numbers and a TLS key without a certificate, naming the setting', () => {

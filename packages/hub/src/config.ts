@@ -23,7 +23,10 @@ export interface HubConfig {
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
-  actionTtlSeconds: number;
+  requestTtlSeconds: number;
+  /** How long, and how many, ended requests stay queryable. */
+  requestRetentionSeconds: number;
+  requestRetentionCount: number;
   syncActionMaxWaitSeconds: number;
   limits: HubLimits;
 }
@@ -60,11 +63,15 @@ export const SETTINGS: Setting[] = [
   { flag: 'tls-cert', env: 'TWINHUB_TLS_CERT', kind: 'string', help: 'PEM certificate file: serve HTTPS/WSS/MQTTS', apply: (c, v) => (c.tlsCert = v as string) },
   { flag: 'tls-key', env: 'TWINHUB_TLS_KEY', kind: 'string', help: 'PEM private key file for --tls-cert', apply: (c, v) => (c.tlsKey = v as string) },
   { flag: 'log-level', env: 'TWINHUB_LOG_LEVEL', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (default warn)', apply: (c, v) => (c.logLevel = v as string) },
-  { flag: 'action-ttl', env: 'TWINHUB_ACTION_TTL', kind: 'integer', help: 'seconds a queued request waits for its agent (default 86400)', apply: (c, v) => (c.actionTtlSeconds = v as number) },
+  { flag: 'request-ttl', env: 'TWINHUB_REQUEST_TTL', kind: 'integer', help: 'seconds a queued request waits for its agent (default 86400)', apply: (c, v) => (c.requestTtlSeconds = v as number) },
+  { flag: 'action-ttl', env: 'TWINHUB_ACTION_TTL', kind: 'integer', help: 'old name of --request-ttl', apply: (c, v) => (c.requestTtlSeconds = v as number) },
+  { flag: 'request-retention', env: 'TWINHUB_REQUEST_RETENTION', kind: 'integer', help: 'seconds ended requests stay queryable (default 86400)', apply: (c, v) => (c.requestRetentionSeconds = v as number) },
+  { flag: 'request-retention-count', env: 'TWINHUB_REQUEST_RETENTION_COUNT', kind: 'integer', help: 'ended requests kept at most, oldest pruned first (default 10000)', apply: (c, v) => (c.requestRetentionCount = v as number) },
   { flag: 'sync-action-wait', env: 'TWINHUB_SYNC_ACTION_WAIT', kind: 'integer', help: 'max seconds HTTP invokeaction waits with Prefer: wait (default 30)', apply: (c, v) => (c.syncActionMaxWaitSeconds = v as number) },
   limit('maxTdBytes', 'max-td-bytes', 'largest TD accepted, bytes'),
   limit('maxPayloadBytes', 'max-payload-bytes', 'largest value/input/event/message, bytes'),
-  limit('maxQueuedActionsPerThing', 'max-queued-actions', 'requests waiting per Thing'),
+  limit('maxQueuedRequestsPerThing', 'max-queued-requests', 'requests waiting per Thing'),
+  limit('maxQueuedRequestsPerThing', 'max-queued-actions', 'old name of --max-queued-requests'),
   limit('maxSubscriptionsPerSession', 'max-subscriptions', 'subscriptions per connection'),
   limit('maxSessionsPerClient', 'max-sessions-per-client', 'live connections per client'),
   limit('maxConnections', 'max-connections', 'connections per binding'),
@@ -82,7 +89,9 @@ export function defaultConfig(): HubConfig {
     mqtt: true,
     mqttPort: 1883,
     logLevel: 'warn',
-    actionTtlSeconds: 24 * 3600,
+    requestTtlSeconds: 24 * 3600,
+    requestRetentionSeconds: 24 * 3600,
+    requestRetentionCount: 10_000,
     syncActionMaxWaitSeconds: 30,
     limits: { ...DEFAULT_LIMITS },
   };

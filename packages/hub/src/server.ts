@@ -35,7 +35,9 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     store: await openStore(config),
     logger: logger.child({ module: 'core' }),
     limits: config.limits,
-    defaultActionTtlSeconds: config.actionTtlSeconds,
+    defaultRequestTtlSeconds: config.requestTtlSeconds,
+    requestRetentionSeconds: config.requestRetentionSeconds,
+    requestRetentionCount: config.requestRetentionCount,
   });
   let firstAdminToken: string | undefined;
   if (!hub.tokens.hasRole('admin')) firstAdminToken = (await hub.tokens.create({ id: 'admin', role: 'admin' })).token;

@@ -64,7 +64,7 @@ export class TokenService {
     const stored: StoredToken = { hash, tokenId: hash.slice(0, 12), clientId, role: options.role, created: new Date().toISOString() };
     this.remember(stored);
     const { hash: _omit, ...persisted } = stored;
-    await this.persist.put(TOKENS_BUCKET, hash, persisted);
+    await this.persist.write([{ bucket: TOKENS_BUCKET, key: hash, value: persisted }]);
     return { token, client: { id: clientId, role: options.role }, tokenId: stored.tokenId };
   }
 

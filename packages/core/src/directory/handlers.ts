@@ -1,12 +1,12 @@
 // Directory operations: TD lifecycle (register, replace, merge-patch, delete), retrieval, queries,
-// tags, and subscriptions to thing_created / thing_updated / thing_deleted.
+// tags, and subscriptions to thing_created / thing_updated / thing_deleted. A registration or
+// delete takes effect in call order and is undone whole if the store refuses it.
 
 import { ok, type HandlerTable, type HubCore } from '../core-context.js';
 import { badRequest, preconditionFailed } from '../model/errors.js';
 import type { Client, Twin } from '../model/types.js';
-import { ACTIONS_BUCKET } from '../actions/queue.js';
-import { STATE_BUCKET } from '../state/state.js';
 import { canSee, checkPermission } from '../auth/permissions.js';
+import type { PendingWrite } from '../store/persist-queue.js';
 import { applyMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
 import { TWINS_BUCKET } from './directory.js';
 
@@ -20,17 +20,37 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
     maxThingsPerAgent: core.limits.maxThingsPerAgent,
     now,
   });
-  if (!created) checkPermission(client, 'updateTD', core.directory.get(twin.thingId));
-  core.directory.put(twin);
-  const stateChanged = core.state.reconcile(twin.thingId, twin.td);
-  await core.persist.write([
-    { bucket: TWINS_BUCKET, key: twin.thingId, value: twin },
-    ...(created || stateChanged ? [{ bucket: STATE_BUCKET, key: twin.thingId, value: core.state.get(twin.thingId) }] : []),
-  ]);
+  const previous = core.directory.get(twin.thingId);
+  if (!created) checkPermission(client, 'updateTD', previous);
+  // Everything that can refuse the TD runs before anything is stored: registration is all or nothing.
   const twinTd = core.twinTd(twin);
-  core.notify.publish({ operation: created ? 'thing_created' : 'thing_updated', thingId: twin.thingId, data: twinTd, timestamp: now });
+  const dropped = core.state.reconcileWrites(twin.thingId, twin.td);
+  await staged(
+    core,
+    [{ bucket: TWINS_BUCKET, key: twin.thingId, value: twin }, ...dropped],
+    () => core.directory.put(twin),
+    () => (previous ? core.directory.put(previous) : core.directory.remove(twin.thingId)),
+  );
+  for (const write of dropped) core.state.apply(write.key, undefined);
+  // Who may see it is decided now: the event stays replayable to them after the Thing is deleted.
+  const audience = (c: Client) => canSee(c, twin);
+  core.notify.publish({ operation: created ? 'thing_created' : 'thing_updated', thingId: twin.thingId, data: twinTd, timestamp: now }, { audience });
   core.log.debug({ thingId: twin.thingId, agentId: twin.agentId, version: twin.version, created }, 'TD registered');
   return ok(twinTd, created ? 201 : 200);
+}
+
+/**
+ * Applies a change to the view at once (so requests handled meanwhile see it, in call order), then
+ * stores `writes`; if the store refuses them the change is undone and the error goes to the client.
+ */
+async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, undo: () => void): Promise<void> {
+  apply();
+  try {
+    await core.persist.write(writes);
+  } catch (error) {
+    undo();
+    throw error;
+  }
 }
 
 function checkTags(input: unknown): Record<string, string> {
@@ -76,28 +96,24 @@ export const directoryHandlers: HandlerTable = {
       throw preconditionFailed(`Thing '${twin.thingId}' is at version ${twin.version}, not ${request.ifVersion}; re-read it before deleting`);
     }
     const now = core.now().toISOString();
-    const records = core.queue.removeThing(twin.thingId);
-    const cancelled = records.filter((r) => r.timeEnded === undefined);
-    for (const record of cancelled) {
-      Object.assign(record, {
-        status: 'cancelled',
-        timeEnded: now,
-        error: { status: 410, title: 'Gone', detail: `Thing '${twin.thingId}' was deleted before the request ended` },
-      });
-    }
-    // Forgotten before the write is awaited, like every other handler applies its change: a request
-    // handled meanwhile (pipelined on the same connection or from another client) already sees the
-    // Thing gone, so it can neither re-create its state record after the delete nor be undone by it.
-    core.directory.remove(twin.thingId);
-    core.state.remove(twin.thingId);
-    await core.persist.write([
-      { bucket: TWINS_BUCKET, key: twin.thingId, value: undefined },
-      { bucket: STATE_BUCKET, key: twin.thingId, value: undefined },
-      ...records.map((r) => ({ bucket: ACTIONS_BUCKET, key: r.actionId, value: undefined })),
-    ]);
-    for (const record of cancelled) core.actionChanged(record);
+    // Gone at once, like every other handler applies its change: a request handled meanwhile
+    // (pipelined on the same connection or from another client) already sees the Thing gone, so it
+    // can neither re-create its state after the delete nor be undone by it.
+    const requests = core.requests.removeThing(twin.thingId, twin.agentId);
+    const dropped = core.state.removeWrites(twin.thingId);
+    await staged(
+      core,
+      [{ bucket: TWINS_BUCKET, key: twin.thingId, value: undefined }, ...dropped, ...requests.writes],
+      () => core.directory.remove(twin.thingId),
+      () => {
+        core.directory.put(twin);
+        requests.undo();
+      },
+    );
+    core.state.forget(twin.thingId);
+    requests.announce();
     core.notify.publish({ operation: 'thing_deleted', thingId: twin.thingId, data: { id: twin.thingId }, timestamp: now }, { audience: (c) => canSee(c, twin) });
-    core.log.debug({ thingId: twin.thingId, cancelled: cancelled.length }, 'TD deleted');
+    core.log.debug({ thingId: twin.thingId }, 'TD deleted');
     return ok(undefined, 204);
   },
 
@@ -119,19 +135,23 @@ export const directoryHandlers: HandlerTable = {
   async updatetags(core, request) {
     const twin = core.directory.require(request.thingId);
     const updated: Twin = { ...twin, tags: checkTags(request.input), modified: core.now().toISOString() };
-    core.directory.put(updated);
-    await core.persist.put(TWINS_BUCKET, twin.thingId, updated);
+    await staged(
+      core,
+      [{ bucket: TWINS_BUCKET, key: twin.thingId, value: updated }],
+      () => core.directory.put(updated),
+      () => core.directory.put(twin),
+    );
     return ok(updated.tags);
   },
 
   async subscribedirectory(core, _request, context) {
-    const session = core.session(context, 'subscribedirectory');
+    const session = core.sessions.require(context, 'subscribedirectory');
     core.notify.subscribe(session, { kind: 'directory' });
     return ok(undefined, 204);
   },
 
   async unsubscribedirectory(core, _request, context) {
-    core.notify.unsubscribe(core.session(context, 'unsubscribedirectory'), { kind: 'directory' });
+    core.notify.unsubscribe(core.sessions.require(context, 'unsubscribedirectory'), { kind: 'directory' });
     return ok(undefined, 204);
   },
 };

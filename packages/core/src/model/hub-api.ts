@@ -44,7 +44,7 @@ export interface HubLimits {
   /** Largest property value, action input/output, event data or message envelope, bytes of JSON. */
   maxPayloadBytes: number;
   /** Requests (actions + writes) not yet ended, per Thing. */
-  maxQueuedActionsPerThing: number;
+  maxQueuedRequestsPerThing: number;
   /** Observations/subscriptions one session may hold. */
   maxSubscriptionsPerSession: number;
   /** Live sessions one client may hold at once. */
@@ -60,7 +60,7 @@ export interface HubLimits {
 export const DEFAULT_LIMITS: HubLimits = {
   maxTdBytes: 256 * 1024,
   maxPayloadBytes: 64 * 1024,
-  maxQueuedActionsPerThing: 1000,
+  maxQueuedRequestsPerThing: 1000,
   maxSubscriptionsPerSession: 1000,
   maxSessionsPerClient: 100,
   maxConnections: 10_000,

@@ -52,18 +52,21 @@ export interface TwinState {
   version: number;
 }
 
-export type ActionStatus = 'pending' | 'delivered' | 'running' | 'completed' | 'failed' | 'expired' | 'cancelled';
-export const TERMINAL_STATUSES: ReadonlySet<ActionStatus> = new Set(['completed', 'failed', 'expired', 'cancelled']);
+export type RequestStatus = 'pending' | 'delivered' | 'running' | 'completed' | 'failed' | 'expired' | 'cancelled';
+export const TERMINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
-/** A request travelling to an agent: an action invocation or a property write. */
-export interface ActionRecord {
+/**
+ * A request travelling to an agent: an action invocation or a property write. Its id keeps the
+ * wire name `actionId` (the WoT queryaction/cancelaction operations name action ids).
+ */
+export interface RequestRecord {
   actionId: string;
   thingId: string;
   /** Which affordance: an action name, or a property name for writes. */
   name: string;
   operation: 'invokeaction' | 'writeproperty';
   input?: unknown;
-  status: ActionStatus;
+  status: RequestStatus;
   /** Client id of the consumer that asked. */
   requestedBy: string;
   timeRequested: string;
@@ -102,5 +105,9 @@ export interface AgentPresence {
   connected: boolean;
   /** Live sessions that receive requests. */
   sessions: number;
+  /** Connected without a break since then. */
+  since?: string;
   lastSeen?: string;
 }
+/** @deprecated transitional alias while bindings move to RequestRecord (removed in the rename sweep). */
+export type ActionRecord = RequestRecord;

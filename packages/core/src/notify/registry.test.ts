@@ -6,8 +6,19 @@ import { NotificationRegistry, type LiveSession } from './registry.js';
 
 const viewer: Client = { id: 'viewer-1', role: 'viewer' };
 
+/** An in-memory id source (the durable one is tested through the hub). */
+function counter() {
+  let last = 0;
+  return {
+    next: () => ++last,
+    get current() {
+      return last;
+    },
+  };
+}
+
 function registry(replayCount: number, replayBytes: number) {
-  return new NotificationRegistry({ replayCount, replayBytes, maxSubscriptionsPerSession: 10, visible: () => true });
+  return new NotificationRegistry({ replayCount, replayBytes, maxSubscriptionsPerSession: 10, visible: () => true, sequence: counter() });
 }
 
 function report(notify: NotificationRegistry, data: unknown) {

@@ -74,6 +74,8 @@ export interface RegistryOptions {
   /** ...and at most about this many bytes of data (values can be large: count alone does not bound memory). */
   replayBytes: number;
   maxSubscriptionsPerSession: number;
+  /** Where notification ids come from (durable: they survive restarts). */
+  sequence: { next(): number; readonly current: number };
   /** Whether a client may see a Thing (its notifications included). */
   visible: (client: Client, thingId: string) => boolean;
 }
@@ -123,13 +125,14 @@ class ReplayRing {
 export class NotificationRegistry {
   private readonly byKey = new Map<string, Set<LiveSession>>();
   private readonly replay: ReplayRing;
-  private seq = 0;
   private readonly maxSubscriptionsPerSession: number;
   private readonly visible: RegistryOptions['visible'];
+  private readonly sequence: RegistryOptions['sequence'];
 
   constructor(options: RegistryOptions) {
     this.maxSubscriptionsPerSession = options.maxSubscriptionsPerSession;
     this.visible = options.visible;
+    this.sequence = options.sequence;
     this.replay = new ReplayRing(options.replayCount, options.replayBytes);
   }
 
@@ -162,7 +165,7 @@ export class NotificationRegistry {
 
   /** Numbers a notification, keeps it for replay, and sends it to the sessions that should get it. */
   publish(notification: Omit<NotificationMessage, 'type' | 'seq'>, options: PublishOptions = {}): NotificationMessage {
-    const message: NotificationMessage = { type: 'notification', ...notification, seq: ++this.seq };
+    const message: NotificationMessage = { type: 'notification', ...notification, seq: this.sequence.next() };
     const size = JSON.stringify(message.data)?.length ?? 0;
     this.replay.push({ message, size, audience: options.audience, direct: options.onlyTo !== undefined });
     const targets = options.onlyTo ? new Set(options.onlyTo) : this.subscribersOf(message, options.audience);
@@ -175,8 +178,9 @@ export class NotificationRegistry {
    * were sent to it directly); undefined if some were already evicted from the replay buffer.
    */
   since(seq: number, who: Client | LiveSession): NotificationMessage[] | undefined {
-    if (seq >= this.seq) return [];
-    const oldest = this.replay.oldest?.message.seq ?? this.seq + 1;
+    const last = this.sequence.current;
+    if (seq >= last) return [];
+    const oldest = this.replay.oldest?.message.seq ?? last + 1;
     if (seq + 1 < oldest) return undefined;
     const session = 'subscriptions' in who ? who : undefined;
     const client = session ? session.client : (who as Client);
@@ -190,7 +194,7 @@ export class NotificationRegistry {
   }
 
   get lastSeq(): number {
-    return this.seq;
+    return this.sequence.current;
   }
 
   private matches(session: LiveSession, message: NotificationMessage): boolean {

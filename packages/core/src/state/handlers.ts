@@ -1,20 +1,58 @@
 // State operations: consumers read and observe property values and events; agents report values
-// and publish events. Reports are validated against the TD, persisted, and only then announced.
+// and publish events. Reports are validated against the TD, stored, and only then applied to the
+// view and announced: a report the store refused is never served to anyone.
 
 import { affordance, checkPayloadSize, checkValue, ok, type HandlerTable, type HubCore } from '../core-context.js';
 import { badRequest, notFound } from '../model/errors.js';
-import type { HubRequest, HubContext } from '../model/operations.js';
+import type { HubContext, HubRequest, HubSuccess } from '../model/operations.js';
 import type { Twin } from '../model/types.js';
 import type { SubscriptionTarget } from '../notify/registry.js';
-import { STATE_BUCKET } from './state.js';
+import type { PendingWrite } from '../store/persist-queue.js';
 
+/** The reported values of the named properties (never-reported ones are left out). */
 function reportedValues(core: HubCore, twin: Twin, names: string[]): Record<string, unknown> {
-  const properties = core.state.get(twin.thingId).properties;
-  const values: Record<string, unknown> = {};
+  const values: [string, unknown][] = [];
   for (const name of names) {
-    if (properties[name] && 'value' in properties[name]) values[name] = properties[name].value;
+    const reported = core.state.reported(twin.thingId, name);
+    if (reported) values.push([name, reported.value]);
   }
-  return values;
+  // fromEntries defines own properties: a name such as "__proto__" stays plain data.
+  return Object.fromEntries(values);
+}
+
+/** The desired value of each property with an open write: the newest write's input. */
+function desiredValues(core: HubCore, thingId: string) {
+  const desired = new Map<string, { value: unknown; at: string; requestId: string }>();
+  for (const write of core.requests.queue.openWrites(thingId)) {
+    desired.set(write.name, { value: write.input, at: write.timeRequested, requestId: write.actionId });
+  }
+  return desired;
+}
+
+/** Runs a read of a Thing's state after the reports made before it settled (see TwinStateStore.inOrder). */
+function readState(core: HubCore, request: HubRequest, read: (twin: Twin) => HubSuccess): Promise<HubSuccess> {
+  const twin = core.directory.require(request.thingId);
+  return core.state.inOrder(twin.thingId, () => read(twin));
+}
+
+/** Stores state records, then applies them to the view and tells observers: the one order for every change. */
+async function commitState(core: HubCore, thingId: string, writes: PendingWrite[]): Promise<void> {
+  const stored = core.persist.write(writes);
+  await core.state.inOrder(thingId, async () => {
+    await stored;
+    applyAndAnnounce(core, writes);
+  });
+}
+
+function applyAndAnnounce(core: HubCore, writes: PendingWrite[]): void {
+  for (const write of writes) {
+    const change = core.state.apply(write.key, write.value === undefined ? undefined : JSON.stringify(write.value));
+    if (change?.kind === 'property') {
+      core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time });
+    } else if (change?.kind === 'event') {
+      core.notify.publish({ operation: 'subscribeevent', thingId: change.thingId, name: change.name, data: change.data, timestamp: change.time });
+    }
+  }
 }
 
 /** Builds the subscription target of an observe/subscribe request (no thingId: all visible Things). */
@@ -31,44 +69,40 @@ function target(core: HubCore, request: HubRequest, kind: 'property' | 'event', 
 
 function subscribe(kind: 'property' | 'event', named: boolean) {
   return async (core: HubCore, request: HubRequest, context: HubContext) => {
-    core.notify.subscribe(core.session(context, request.operation), target(core, request, kind, named));
+    core.notify.subscribe(core.sessions.require(context, request.operation), target(core, request, kind, named));
     return ok(undefined, 204);
   };
 }
 
 function unsubscribe(kind: 'property' | 'event', named: boolean) {
   return async (core: HubCore, request: HubRequest, context: HubContext) => {
-    core.notify.unsubscribe(core.session(context, request.operation), target(core, request, kind, named));
+    core.notify.unsubscribe(core.sessions.require(context, request.operation), target(core, request, kind, named));
     return ok(undefined, 204);
   };
 }
 
 export const stateHandlers: HandlerTable = {
   async readproperty(core, request) {
-    const twin = core.directory.require(request.thingId);
-    const { name } = affordance(twin, 'properties', request.name);
-    const property = core.state.get(twin.thingId).properties[name];
-    if (!property || !('value' in property)) {
-      throw notFound(`property '${name}' of Thing '${twin.thingId}' has no reported value yet`);
-    }
-    return { ...ok(property.value), ...(property.updated ? { timestamp: property.updated } : {}) };
+    return readState(core, request, (twin) => {
+      const { name } = affordance(twin, 'properties', request.name);
+      const property = core.state.reported(twin.thingId, name);
+      if (!property) throw notFound(`property '${name}' of Thing '${twin.thingId}' has no reported value yet`);
+      return { ...ok(property.value), timestamp: property.updated };
+    });
   },
 
   async readallproperties(core, request) {
-    const twin = core.directory.require(request.thingId);
-    return ok(reportedValues(core, twin, Object.keys((twin.td.properties as object | undefined) ?? {})));
+    return readState(core, request, (twin) => ok(reportedValues(core, twin, Object.keys((twin.td.properties as object | undefined) ?? {}))));
   },
 
   async readmultipleproperties(core, request) {
-    const twin = core.directory.require(request.thingId);
-    if (!request.names || request.names.length === 0) throw badRequest('readmultipleproperties needs "names", a non-empty list of property names');
-    const names = request.names.map((name) => affordance(twin, 'properties', name).name);
-    return ok(reportedValues(core, twin, names));
+    const names = request.names;
+    if (!names || names.length === 0) throw badRequest('readmultipleproperties needs "names", a non-empty list of property names');
+    return readState(core, request, (twin) => ok(reportedValues(core, twin, names.map((name) => affordance(twin, 'properties', name).name))));
   },
 
   async readstate(core, request) {
-    const twin = core.directory.require(request.thingId);
-    return ok(structuredClone(core.state.get(twin.thingId)));
+    return readState(core, request, (twin) => ok(core.state.snapshot(twin.thingId, desiredValues(core, twin.thingId))));
   },
 
   observeproperty: subscribe('property', true),
@@ -82,28 +116,23 @@ export const stateHandlers: HandlerTable = {
 
   async updateproperty(core, request) {
     const twin = core.directory.require(request.thingId);
-    let values: Record<string, unknown>;
+    let values: Map<string, unknown>;
     if (request.name !== undefined) {
-      values = { [request.name]: request.input };
+      values = new Map([[request.name, request.input]]);
     } else if (typeof request.input === 'object' && request.input !== null && !Array.isArray(request.input)) {
-      values = request.input as Record<string, unknown>;
+      values = new Map(Object.entries(request.input));
     } else {
       throw badRequest('updateproperty needs a property name and a value, or an object { name: value, ... } as input');
     }
-    if (Object.keys(values).length === 0) throw badRequest('updateproperty got no values');
+    if (values.size === 0) throw badRequest('updateproperty got no values');
     // All values are checked before any is stored: a report is applied whole or not at all.
-    for (const [name, value] of Object.entries(values)) {
+    for (const [name, value] of values) {
       const { schema } = affordance(twin, 'properties', name);
       if (value === undefined) throw badRequest(`property '${name}' needs a value`);
       checkPayloadSize(core.limits, value, `the value of property '${name}'`);
       checkValue(schema, value, `the value of property '${name}'`, `/${name}`);
     }
-    const now = core.now().toISOString();
-    const state = core.state.report(twin.thingId, values, now);
-    await core.persist.put(STATE_BUCKET, twin.thingId, state);
-    for (const [name, value] of Object.entries(values)) {
-      core.notify.publish({ operation: 'observeproperty', thingId: twin.thingId, name, data: value, timestamp: now });
-    }
+    await commitState(core, twin.thingId, core.state.reportWrites(twin.thingId, values, core.now().toISOString()));
     return ok(undefined, 204);
   },
 
@@ -112,10 +141,7 @@ export const stateHandlers: HandlerTable = {
     const event = affordance(twin, 'events', request.name);
     checkPayloadSize(core.limits, request.input, `the data of event '${event.name}'`);
     checkValue(event.schema.data as Record<string, unknown> | undefined, request.input, `the data of event '${event.name}'`, '');
-    const now = core.now().toISOString();
-    const state = core.state.recordEvent(twin.thingId, event.name, request.input ?? null, now);
-    await core.persist.put(STATE_BUCKET, twin.thingId, state);
-    core.notify.publish({ operation: 'subscribeevent', thingId: twin.thingId, name: event.name, data: request.input ?? null, timestamp: now });
+    await commitState(core, twin.thingId, [core.state.eventWrite(twin.thingId, event.name, request.input ?? null, core.now().toISOString())]);
     return ok(undefined, 204);
   },
 };

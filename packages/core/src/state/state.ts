@@ -1,92 +1,192 @@
-// Twin state: the latest reported property values, desired values and pending writes, and the
-// latest data of each event. Kept in memory (hot path) and persisted by the hub, one record per
-// Thing, through the group-committing PersistQueue.
+// Twin state: the latest reported value of each property and the latest data of each event, as
+// one record per property or event (so a report rewrites only what changed, and two writers of
+// different properties never conflict on a store without transactions). The view in memory is
+// changed only from records the store accepted: `apply` is the one path for local and remote ones.
 
 import type { BucketStore } from '@twinhub/bucket';
-import type { ThingDescription, TwinState } from '../model/types.js';
-import { preconditionFailed } from '../model/errors.js';
+import type { PendingWrite } from '../store/persist-queue.js';
+import type { EventState, PropertyState, ThingDescription, TwinState } from '../model/types.js';
 
+/** The bucket of state records. Only this module and the state handlers name it. */
 export const STATE_BUCKET = 'state';
 
+/**
+ * Key layout: `<thingId>\u0001p\u0001<name>` (property) and `<thingId>\u0001e\u0001<name>` (event).
+ * U+0001 can occur in neither Thing IDs nor affordance names (both refuse control characters), so
+ * a prefix scan per Thing is exact. Keys without it are v1 whole-Thing records (migrated at load).
+ */
+const SEP = '\u0001';
+type Kind = 'p' | 'e';
+const stateKey = (thingId: string, kind: Kind, name: string): string => `${thingId}${SEP}${kind}${SEP}${name}`;
+
+/** A stored property record: the reported value, when, and the Thing's state version it made. */
+interface PropertyRecord {
+  value: unknown;
+  updated: string;
+  version: number;
+}
+interface EventRecord {
+  data: unknown;
+  time: string;
+  version: number;
+}
+
+/** One Thing's state in memory. Maps, never plain objects: names come from TDs (`__proto__`...). */
+interface ThingState {
+  properties: Map<string, PropertyRecord>;
+  events: Map<string, EventRecord>;
+  version: number;
+}
+
+/** What apply() changed, for notifications. */
+export type StateChange =
+  | { kind: 'property'; thingId: string; name: string; value: unknown; time: string }
+  | { kind: 'event'; thingId: string; name: string; data: unknown; time: string };
+
 export class TwinStateStore {
-  private readonly states = new Map<string, TwinState>();
+  private readonly things = new Map<string, ThingState>();
+  /** Versions handed out to writes not yet applied, so a burst of reports numbers them in call order. */
+  private readonly nextVersions = new Map<string, number>();
+  /** Per Thing, the last step of `inOrder`. */
+  private readonly tails = new Map<string, Promise<void>>();
 
-  async load(store: BucketStore): Promise<void> {
-    for await (const [thingId, json] of store.bucket(STATE_BUCKET).entries()) {
-      this.states.set(thingId, JSON.parse(json) as TwinState);
-    }
-  }
-
-  /** The state of a Thing, created empty on first use. */
-  get(thingId: string): TwinState {
-    let state = this.states.get(thingId);
-    if (!state) this.states.set(thingId, (state = { thingId, properties: {}, events: {}, version: 0 }));
-    return state;
-  }
-
-  /** Drops values of properties and events the (new) TD no longer has. Returns whether anything changed. */
-  reconcile(thingId: string, td: ThingDescription): boolean {
-    const state = this.get(thingId);
-    let changed = false;
-    for (const [section, names] of [
-      [state.properties, Object.keys((td.properties as object | undefined) ?? {})],
-      [state.events, Object.keys((td.events as object | undefined) ?? {})],
-    ] as const) {
-      const keep = new Set(names);
-      for (const name of Object.keys(section)) {
-        if (!keep.has(name)) {
-          delete (section as Record<string, unknown>)[name];
-          changed = true;
-        }
+  /** Loads every record; returns the writes that migrate v1 whole-Thing records to per-property ones. */
+  async load(store: BucketStore): Promise<PendingWrite[]> {
+    const migration: PendingWrite[] = [];
+    for await (const [key, json] of store.bucket(STATE_BUCKET).entries()) {
+      if (key.includes(SEP)) {
+        this.apply(key, json);
+        continue;
       }
+      const legacy = JSON.parse(json) as { properties?: Record<string, PropertyState>; events?: Record<string, EventState>; version?: number };
+      const version = legacy.version ?? 0;
+      for (const [name, p] of Object.entries(legacy.properties ?? {})) {
+        if (!('value' in p) || p.updated === undefined) continue;
+        const record: PropertyRecord = { value: p.value, updated: p.updated, version };
+        migration.push({ bucket: STATE_BUCKET, key: stateKey(key, 'p', name), value: record });
+      }
+      for (const [name, e] of Object.entries(legacy.events ?? {})) {
+        migration.push({ bucket: STATE_BUCKET, key: stateKey(key, 'e', name), value: { data: e.data, time: e.time, version } });
+      }
+      migration.push({ bucket: STATE_BUCKET, key, value: undefined });
     }
-    if (changed) state.version++;
-    return changed;
+    for (const write of migration) if (write.value !== undefined) this.apply(write.key, JSON.stringify(write.value));
+    return migration;
   }
 
-  remove(thingId: string): void {
-    this.states.delete(thingId);
+  /**
+   * Runs `step` once every earlier step of the same Thing settled. Reports apply (after their
+   * store write, which still joins the group commit at once) and reads run through here, so a read
+   * never serves a value the store may still refuse, yet sees exactly the reports made before it.
+   */
+  inOrder<T>(thingId: string, step: () => T | Promise<T>): Promise<T> {
+    const result = (this.tails.get(thingId) ?? Promise.resolve()).then(step);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(thingId, tail);
+    void tail.then(() => {
+      if (this.tails.get(thingId) === tail) this.tails.delete(thingId);
+    });
+    return result;
   }
 
-  /** Records reported values (already validated). */
-  report(thingId: string, values: Record<string, unknown>, now: string): TwinState {
-    const state = this.get(thingId);
-    for (const [name, value] of Object.entries(values)) {
-      const property = (state.properties[name] ??= {});
-      property.value = value;
-      property.updated = now;
+  /** The Thing's state version: it grows with every reported value or event. */
+  version(thingId: string): number {
+    return this.things.get(thingId)?.version ?? 0;
+  }
+
+  reported(thingId: string, name: string): { value: unknown; updated: string } | undefined {
+    return this.things.get(thingId)?.properties.get(name);
+  }
+
+  /** The records of a report (already validated); the view changes when they are applied. */
+  reportWrites(thingId: string, values: ReadonlyMap<string, unknown>, now: string): PendingWrite[] {
+    const version = this.claimVersion(thingId);
+    return [...values].map(([name, value]) => ({ bucket: STATE_BUCKET, key: stateKey(thingId, 'p', name), value: { value, updated: now, version } }));
+  }
+
+  eventWrite(thingId: string, name: string, data: unknown, now: string): PendingWrite {
+    return { bucket: STATE_BUCKET, key: stateKey(thingId, 'e', name), value: { data, time: now, version: this.claimVersion(thingId) } };
+  }
+
+  /** Deletions of the records of properties and events the (new) TD no longer has. */
+  reconcileWrites(thingId: string, td: ThingDescription): PendingWrite[] {
+    const state = this.things.get(thingId);
+    if (!state) return [];
+    const keep = (section: unknown, name: string) => typeof section === 'object' && section !== null && Object.hasOwn(section, name);
+    return [
+      ...[...state.properties.keys()].filter((name) => !keep(td.properties, name)).map((name) => stateKey(thingId, 'p', name)),
+      ...[...state.events.keys()].filter((name) => !keep(td.events, name)).map((name) => stateKey(thingId, 'e', name)),
+    ].map((key) => ({ bucket: STATE_BUCKET, key, value: undefined }));
+  }
+
+  /** Deletions of every record of a Thing. */
+  removeWrites(thingId: string): PendingWrite[] {
+    const state = this.things.get(thingId);
+    if (!state) return [];
+    return [
+      ...[...state.properties.keys()].map((name) => stateKey(thingId, 'p', name)),
+      ...[...state.events.keys()].map((name) => stateKey(thingId, 'e', name)),
+    ].map((key) => ({ bucket: STATE_BUCKET, key, value: undefined }));
+  }
+
+  /**
+   * Applies one stored record (JSON, or undefined when deleted) to the view: the only way the view
+   * changes, for this hub's writes once durable and for other writers' from the change feed.
+   */
+  apply(key: string, json: string | undefined): StateChange | undefined {
+    const [thingId, kind, name] = key.split(SEP);
+    if (name === undefined || (kind !== 'p' && kind !== 'e')) return undefined;
+    let state = this.things.get(thingId);
+    if (json === undefined) {
+      if (!state) return undefined;
+      (kind === 'p' ? state.properties : state.events).delete(name);
+      if (state.properties.size === 0 && state.events.size === 0) this.forget(thingId);
+      return undefined;
     }
-    state.version++;
-    return state;
-  }
-
-  /** Records a consumer's desired value and the write request carrying it. */
-  setDesired(thingId: string, name: string, value: unknown, actionId: string, now: string, ifVersion?: number): TwinState {
-    const state = this.get(thingId);
-    if (ifVersion !== undefined && ifVersion !== state.version) {
-      throw preconditionFailed(`the state of Thing '${thingId}' is at version ${state.version}, not ${ifVersion}; re-read it and retry`);
+    if (!state) this.things.set(thingId, (state = { properties: new Map(), events: new Map(), version: 0 }));
+    const record = JSON.parse(json) as PropertyRecord & EventRecord;
+    state.version = Math.max(state.version, record.version);
+    if (kind === 'p') {
+      state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
+      return { kind: 'property', thingId, name, value: record.value, time: record.updated };
     }
-    const property = (state.properties[name] ??= {});
-    property.desired = value;
-    property.desiredAt = now;
-    property.pendingWrite = actionId;
-    state.version++;
-    return state;
+    state.events.set(name, { data: record.data, time: record.time, version: record.version });
+    return { kind: 'event', thingId, name, data: record.data, time: record.time };
   }
 
-  /** Clears the pending-write marker once that write ended. Returns whether it was still pending. */
-  endWrite(thingId: string, name: string, actionId: string): boolean {
-    const property = this.states.get(thingId)?.properties[name];
-    if (!property || property.pendingWrite !== actionId) return false;
-    delete property.pendingWrite;
-    this.get(thingId).version++;
-    return true;
+  /** Forgets a Thing from the view (after its records were deleted). */
+  forget(thingId: string): void {
+    this.things.delete(thingId);
+    this.nextVersions.delete(thingId);
   }
 
-  recordEvent(thingId: string, name: string, data: unknown, now: string): TwinState {
-    const state = this.get(thingId);
-    state.events[name] = { data, time: now };
-    state.version++;
-    return state;
+  /** The full state as served by readstate: reported values, events, and the desired values given. */
+  snapshot(thingId: string, desired: ReadonlyMap<string, { value: unknown; at: string; requestId: string }>): TwinState {
+    const state = this.things.get(thingId);
+    const properties: [string, PropertyState][] = [];
+    const names = new Set([...(state?.properties.keys() ?? []), ...desired.keys()]);
+    for (const name of names) {
+      const reported = state?.properties.get(name);
+      const wanted = desired.get(name);
+      properties.push([
+        name,
+        {
+          ...(reported ? { value: structuredClone(reported.value), updated: reported.updated } : {}),
+          ...(wanted ? { desired: structuredClone(wanted.value), desiredAt: wanted.at, pendingWrite: wanted.requestId } : {}),
+        },
+      ]);
+    }
+    const events = [...(state?.events ?? [])].map(([name, e]): [string, EventState] => [name, { data: structuredClone(e.data), time: e.time }]);
+    // fromEntries defines own properties, so a name such as "__proto__" stays plain data.
+    return { thingId, properties: Object.fromEntries(properties), events: Object.fromEntries(events), version: this.version(thingId) };
+  }
+
+  private claimVersion(thingId: string): number {
+    const next = Math.max(this.nextVersions.get(thingId) ?? 0, this.version(thingId)) + 1;
+    this.nextVersions.set(thingId, next);
+    return next;
   }
 }

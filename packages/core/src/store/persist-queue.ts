@@ -4,6 +4,20 @@
 // yet a burst of updates costs one storage round-trip instead of one each.
 
 import type { BucketStore, StoreOperation } from '@twinhub/bucket';
+import type { Logger } from 'pino';
+import { HubError } from '../model/errors.js';
+
+/**
+ * What a client is told when the store refused a write: 507 when it is out of space (or over a
+ * budget), 503 otherwise (RFC 4918 §11.5, RFC 9110 §15.6.4). Nothing of the write was applied.
+ */
+export function storageProblem(error: unknown): HubError {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 'full' || code === 'ENOSPC') {
+    return new HubError(507, 'Insufficient Storage', 'the hub could not store this change: its storage is full; nothing was changed, retry once space was freed');
+  }
+  return new HubError(503, 'Service Unavailable', 'the hub could not store this change: its storage refused the write; nothing was changed, retry later');
+}
 
 /** A pending write: `value` undefined deletes the key. Values are serialized at flush time, so repeated updates of one object in a burst are written once. */
 export interface PendingWrite {
@@ -17,22 +31,18 @@ export class PersistQueue {
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly store: BucketStore) {}
+  constructor(
+    private readonly store: BucketStore,
+    private readonly log: Logger,
+  ) {}
 
-  /** Stores (or with `undefined`, deletes) each entry; resolves when all are durable. */
+  /** Stores (or with `undefined`, deletes) each entry; resolves when all are durable, rejects with a 507/503 HubError otherwise. */
   write(entries: ReadonlyArray<PendingWrite>): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
     for (const entry of entries) this.pending.set(`${entry.bucket}\0${entry.key}`, entry);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.flushing) this.flushing = this.flushLoop();
     return done;
-  }
-
-  put(bucket: string, key: string, value: object): Promise<void> {
-    return this.write([{ bucket, key, value }]);
-  }
-
-  delete(bucket: string, key: string): Promise<void> {
-    return this.write([{ bucket, key, value: undefined }]);
   }
 
   /** Resolves once everything handed over so far is durable (or failed). */
@@ -56,7 +66,9 @@ export class PersistQueue {
         await this.store.batch(operations);
         for (const waiter of waiters) waiter.resolve();
       } catch (error) {
-        for (const waiter of waiters) waiter.reject(error as Error);
+        this.log.error({ err: error, records: operations.length }, 'store refused a batch; its requests are answered with an error and nothing of it is applied');
+        const problem = storageProblem(error);
+        for (const waiter of waiters) waiter.reject(problem);
       }
     }
     this.flushing = undefined;

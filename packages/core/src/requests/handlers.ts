@@ -3,26 +3,25 @@
 
 import { randomUUID } from 'node:crypto';
 import { affordance, checkPayloadSize, checkValue, ok, type HandlerTable, type HubCore } from '../core-context.js';
-import { badRequest, conflict, notFound, tooManyRequests } from '../model/errors.js';
+import { badRequest, conflict, notFound, preconditionFailed, tooManyRequests } from '../model/errors.js';
 import type { ActionStatusReport, HubRequest } from '../model/operations.js';
-import type { ActionRecord, Client, Twin } from '../model/types.js';
+import type { Client, RequestRecord, Twin } from '../model/types.js';
 import { checkPermission } from '../auth/permissions.js';
-import { STATE_BUCKET } from '../state/state.js';
-import { ACTIONS_BUCKET, isTerminal, isUnacknowledged } from './queue.js';
-import type { PendingWrite } from '../store/persist-queue.js';
+import { isTerminal, isUnacknowledged } from './queue.js';
 
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 const REPORT_STATUSES = new Set(['running', 'completed', 'failed']);
 
 function expiresAt(core: HubCore, request: HubRequest, now: Date): string {
-  const ttl = request.ttl ?? core.defaultActionTtlSeconds;
+  const ttl = request.ttl ?? core.defaultRequestTtlSeconds;
   if (!(ttl >= 1 && ttl <= MAX_TTL_SECONDS)) throw badRequest(`ttl must be from 1 to ${MAX_TTL_SECONDS} seconds`);
   return new Date(now.getTime() + ttl * 1000).toISOString();
 }
 
-function newRecord(core: HubCore, twin: Twin, client: Client, request: HubRequest, operation: ActionRecord['operation'], name: string): ActionRecord {
-  if (core.queue.openCount(twin.thingId) >= core.limits.maxQueuedActionsPerThing) {
-    throw tooManyRequests(`Thing '${twin.thingId}' already has ${core.limits.maxQueuedActionsPerThing} requests waiting, the limit; retry once its agent caught up`);
+function newRecord(core: HubCore, twin: Twin, client: Client, request: HubRequest, operation: RequestRecord['operation'], name: string): RequestRecord {
+  const max = core.limits.maxQueuedRequestsPerThing;
+  if (core.requests.queue.openCount(twin.thingId) >= max) {
+    throw tooManyRequests(`Thing '${twin.thingId}' already has ${max} requests waiting, the limit; retry once its agent caught up`);
   }
   const now = core.now();
   return {
@@ -35,14 +34,14 @@ function newRecord(core: HubCore, twin: Twin, client: Client, request: HubReques
     requestedBy: client.id,
     timeRequested: now.toISOString(),
     expiresAt: expiresAt(core, request, now),
-    seq: core.queue.nextSeq(),
+    seq: core.requests.queue.nextSeq(),
   };
 }
 
 /** The record a request names, checked against the Thing it claims and the client's rights. */
-function requireRecord(core: HubCore, request: HubRequest, client: Client): ActionRecord {
+function requireRecord(core: HubCore, request: HubRequest, client: Client): RequestRecord {
   if (request.actionId === undefined) throw badRequest(`${request.operation} needs an actionId`);
-  const record = core.queue.get(request.actionId);
+  const record = core.requests.queue.get(request.actionId);
   // A request is only found under the Thing and affordance it was made for, when those are given.
   if (!record || (request.thingId !== undefined && record.thingId !== request.thingId) || (request.name !== undefined && record.name !== request.name)) {
     const under = [request.thingId !== undefined ? `Thing '${request.thingId}'` : '', request.name !== undefined ? `'${request.name}'` : ''].filter(Boolean).join(' ');
@@ -50,6 +49,15 @@ function requireRecord(core: HubCore, request: HubRequest, client: Client): Acti
   }
   checkPermission(client, request.operation, core.directory.get(record.thingId));
   return record;
+}
+
+/** queryallactions pages like listTDs: `offset`, and `limit` (default and most 1000). */
+function pageOf(request: HubRequest): { offset: number; limit: number } {
+  const offset = request.query?.offset ?? 0;
+  const limit = request.query?.limit ?? 1000;
+  if (!Number.isInteger(offset) || offset < 0) throw badRequest("'offset' must be a non-negative integer");
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest("'limit' must be an integer from 1 to 1000");
+  return { offset, limit };
 }
 
 function checkReport(input: unknown): ActionStatusReport {
@@ -60,7 +68,7 @@ function checkReport(input: unknown): ActionStatusReport {
   return report;
 }
 
-export const actionHandlers: HandlerTable = {
+export const requestHandlers: HandlerTable = {
   async writeproperty(core, request, { client }) {
     const twin = core.directory.require(request.thingId);
     const property = affordance(twin, 'properties', request.name);
@@ -68,14 +76,13 @@ export const actionHandlers: HandlerTable = {
     if (request.input === undefined) throw badRequest(`writeproperty needs the new value of '${property.name}' as input`);
     checkPayloadSize(core.limits, request.input, `the value of property '${property.name}'`);
     checkValue(property.schema, request.input, `the value of property '${property.name}'`, '');
+    const version = core.state.version(twin.thingId);
+    if (request.ifVersion !== undefined && request.ifVersion !== version) {
+      throw preconditionFailed(`the state of Thing '${twin.thingId}' is at version ${version}, not ${request.ifVersion}; re-read it and retry`);
+    }
+    // The request record is the write's only durable trace: the desired value is derived from it.
     const record = newRecord(core, twin, client, request, 'writeproperty', property.name);
-    const state = core.state.setDesired(twin.thingId, property.name, request.input, record.actionId, record.timeRequested, request.ifVersion);
-    core.queue.add(record, twin.agentId);
-    await core.persist.write([
-      { bucket: ACTIONS_BUCKET, key: record.actionId, value: record },
-      { bucket: STATE_BUCKET, key: twin.thingId, value: state },
-    ]);
-    core.deliver(record);
+    await core.requests.enqueue(record, twin.agentId);
     return ok({ ...record }, 202);
   },
 
@@ -85,9 +92,7 @@ export const actionHandlers: HandlerTable = {
     checkPayloadSize(core.limits, request.input, `the input of action '${action.name}'`);
     checkValue(action.schema.input as Record<string, unknown> | undefined, request.input, `the input of action '${action.name}'`, '');
     const record = newRecord(core, twin, client, request, 'invokeaction', action.name);
-    core.queue.add(record, twin.agentId);
-    await core.persist.put(ACTIONS_BUCKET, record.actionId, record);
-    core.deliver(record);
+    await core.requests.enqueue(record, twin.agentId);
     return ok({ ...record }, 201);
   },
 
@@ -97,7 +102,9 @@ export const actionHandlers: HandlerTable = {
 
   async queryallactions(core, request) {
     const twin = core.directory.require(request.thingId);
-    return ok(core.queue.forThing(twin.thingId).map((record) => ({ ...record })));
+    const { offset, limit } = pageOf(request);
+    const { records, total } = core.requests.queue.forThing(twin.thingId, offset, limit);
+    return { ...ok(records.map((record) => ({ ...record }))), total };
   },
 
   async cancelaction(core, request, { client }) {
@@ -105,13 +112,7 @@ export const actionHandlers: HandlerTable = {
     if (record.status !== 'pending') {
       throw conflict(`request '${record.actionId}' is ${record.status}; only pending requests (not yet delivered to the agent) can be cancelled`);
     }
-    core.queue.update(record, { status: 'cancelled', timeEnded: core.now().toISOString() });
-    const writes: PendingWrite[] = [{ bucket: ACTIONS_BUCKET, key: record.actionId, value: record }];
-    if (record.operation === 'writeproperty' && core.state.endWrite(record.thingId, record.name, record.actionId)) {
-      writes.push({ bucket: STATE_BUCKET, key: record.thingId, value: core.state.get(record.thingId) });
-    }
-    await core.persist.write(writes);
-    core.actionChanged(record);
+    await core.requests.end(record, { status: 'cancelled', timeEnded: core.now().toISOString() });
     return ok({ ...record });
   },
 
@@ -122,7 +123,7 @@ export const actionHandlers: HandlerTable = {
       throw conflict(`request '${record.actionId}' already ended (${record.status}); its status can no longer change`);
     }
     const now = core.now().toISOString();
-    const changes: Partial<ActionRecord> = { status: report.status };
+    const changes: Partial<RequestRecord> = { status: report.status };
     if (isUnacknowledged(record)) changes.timeAcknowledged = now;
     if (record.timeDelivered === undefined) changes.timeDelivered = now;
     if (report.progress !== undefined) {
@@ -143,23 +144,17 @@ export const actionHandlers: HandlerTable = {
       changes.error = { status: 502, title, detail };
     }
     if (isTerminal(report.status)) changes.timeEnded = now;
-    core.queue.update(record, changes);
-    const writes: PendingWrite[] = [{ bucket: ACTIONS_BUCKET, key: record.actionId, value: record }];
-    if (record.operation === 'writeproperty' && isTerminal(record.status) && core.state.endWrite(record.thingId, record.name, record.actionId)) {
-      writes.push({ bucket: STATE_BUCKET, key: record.thingId, value: core.state.get(record.thingId) });
-    }
-    await core.persist.write(writes);
-    core.actionChanged(record);
+    await core.requests.end(record, changes);
     return ok({ ...record });
   },
 
   async subscriberequests(core, request, context) {
-    core.receiveRequests(core.session(context, request.operation), true);
+    core.requests.receive(core.sessions.require(context, request.operation), true);
     return ok(undefined, 204);
   },
 
   async unsubscriberequests(core, request, context) {
-    core.receiveRequests(core.session(context, request.operation), false);
+    core.requests.receive(core.sessions.require(context, request.operation), false);
     return ok(undefined, 204);
   },
 };

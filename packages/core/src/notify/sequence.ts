@@ -1,0 +1,60 @@
+// Durable notification sequence numbers. Ids survive a restart, so a resume cursor from before it
+// (an SSE Last-Event-ID) is recognised as older than the new, empty replay window and answered
+// with an explicit reset — never with silence, and never confused with a newer event.
+
+import type { BucketStore } from '@twinhub/bucket';
+import type { Logger } from 'pino';
+import type { PersistQueue } from '../store/persist-queue.js';
+
+const BUCKET = 'notify';
+const KEY = 'sequence';
+
+/**
+ * Hands out ids from a block reserved in the store (one small write per `block` notifications,
+ * not one per notification). A restart continues after the reserved block, so an id is never
+ * used twice even after kill -9; the next block is reserved when half of the current one is used.
+ */
+export class NotificationSequence {
+  private last = 0;
+  private reserved = 0;
+  private reserving: Promise<void> | undefined;
+
+  constructor(
+    private readonly persist: PersistQueue,
+    private readonly log: Logger,
+    private readonly block = 100_000,
+  ) {}
+
+  /** Continues after the last reserved block and reserves the next one before the hub serves. */
+  async load(store: BucketStore): Promise<void> {
+    const json = await store.bucket(BUCKET).get(KEY);
+    this.last = this.reserved = json === undefined ? 0 : (JSON.parse(json) as { reserved: number }).reserved;
+    await this.reserve();
+  }
+
+  /** The id of the newest notification. */
+  get current(): number {
+    return this.last;
+  }
+
+  next(): number {
+    this.last += 1;
+    if (this.reserved - this.last < this.block / 2) void this.reserve();
+    return this.last;
+  }
+
+  private reserve(): Promise<void> {
+    this.reserving ??= (async () => {
+      const reserved = this.last + this.block;
+      try {
+        await this.persist.write([{ bucket: BUCKET, key: KEY, value: { reserved } }]);
+        this.reserved = reserved;
+      } catch (error) {
+        this.log.error({ err: error }, 'could not reserve notification ids; retrying with the next notification');
+      } finally {
+        this.reserving = undefined;
+      }
+    })();
+    return this.reserving;
+  }
+}

@@ -1,0 +1,235 @@
+// The life of queued requests: enqueue (durable before anyone sees it), delivery to the agent's
+// newest receiving session at the pace its send buffer allows, one end() for every way a request
+// ends (status report, cancel, expiry, Thing deleted), the expiry and retention sweep, and waiters
+// for `Prefer: wait`.
+
+import type { Logger } from 'pino';
+import type { AgentRequestMessage } from '../model/envelope.js';
+import type { RequestRecord } from '../model/types.js';
+import type { LiveSession, NotificationRegistry } from '../notify/registry.js';
+import type { SessionRegistry } from '../sessions/registry.js';
+import type { PendingWrite, PersistQueue } from '../store/persist-queue.js';
+import { isTerminal, isUnacknowledged, REQUESTS_BUCKET, RequestQueue } from './queue.js';
+
+export interface RequestServiceOptions {
+  log: Logger;
+  now: () => Date;
+  persist: PersistQueue;
+  notify: NotificationRegistry;
+  sessions: SessionRegistry;
+  /** The agent owning a Thing (undefined: no such Thing). */
+  agentOf: (thingId: string) => string | undefined;
+  /** How long ended requests stay queryable, and how many of them at most. */
+  retentionSeconds: number;
+  retentionCount: number;
+  /** Expiries handled per sweep step: 100k requests expiring at once must not stall the event loop. */
+  expirySlice?: number;
+}
+
+const recordWrite = (record: RequestRecord): PendingWrite => ({ bucket: REQUESTS_BUCKET, key: record.actionId, value: { ...record } });
+
+export class RequestService {
+  readonly queue = new RequestQueue();
+  private readonly waiters = new Map<string, Set<(record: RequestRecord) => void>>();
+  private sweeping: Promise<void> | undefined;
+
+  constructor(private readonly options: RequestServiceOptions) {}
+
+  /**
+   * Queues a new request with the records that go with it; resolves once durable, then delivers
+   * it. Until then it counts against the Thing's bound but is neither delivered nor shown; if the
+   * store refuses the write it is gone, so a refused request never reaches the agent.
+   */
+  async enqueue(record: RequestRecord, agentId: string, writes: PendingWrite[] = []): Promise<void> {
+    this.queue.add(record, agentId, true);
+    try {
+      await this.options.persist.write([recordWrite(record), ...writes]);
+    } catch (error) {
+      this.queue.forget(record.actionId);
+      throw error;
+    }
+    this.queue.commit(record);
+    this.deliver(record, agentId);
+  }
+
+  /**
+   * Ends (or advances) a request: the one path for status reports, cancel, expiry and deleted
+   * Things. The change applies at once (a cancelled request is never delivered meanwhile) and is
+   * undone if the store refuses it; the requester hears of it once durable.
+   */
+  async end(record: RequestRecord, changes: Partial<RequestRecord>): Promise<void> {
+    const before = { ...record };
+    this.queue.update(record, changes);
+    try {
+      await this.options.persist.write([recordWrite(record)]);
+    } catch (error) {
+      this.queue.restore(record, before);
+      throw error;
+    }
+    this.changed(record);
+  }
+
+  /**
+   * Takes a deleted Thing's requests out of the queue; open ones end as cancelled (410). Returns
+   * the deletions to store with the Thing's, `undo` for when the store refuses them, and
+   * `announce` to tell the requesters once it is durable.
+   */
+  removeThing(thingId: string, agentId: string): { writes: PendingWrite[]; undo: () => void; announce: () => void } {
+    const records = this.queue.removeThing(thingId);
+    const open = records.filter((r) => !isTerminal(r.status));
+    const before = open.map((r) => ({ ...r }));
+    const now = this.options.now().toISOString();
+    for (const record of open) {
+      Object.assign(record, { status: 'cancelled', timeEnded: now, error: { status: 410, title: 'Gone', detail: `Thing '${thingId}' was deleted before the request ended` } });
+    }
+    return {
+      writes: records.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined })),
+      undo: () => {
+        open.forEach((record, i) => {
+          delete record.timeEnded;
+          delete record.error;
+          Object.assign(record, before[i]);
+        });
+        this.queue.reinsert(records, agentId);
+      },
+      announce: () => open.forEach((record) => this.changed(record)),
+    };
+  }
+
+  /** Starts (owing it everything unacknowledged, oldest first) or stops sending the agent's requests to a session. */
+  receive(session: LiveSession, enabled: boolean): void {
+    this.options.sessions.setReceiving(session, enabled);
+    if (!enabled) return;
+    session.requestCursor = 0;
+    session.backlogged = true;
+    this.pump(session);
+  }
+
+  /** The session's send buffer drained: continue its backlog. */
+  resume(session: LiveSession): void {
+    if (session.backlogged) this.pump(session);
+  }
+
+  async awaitRequest(requestId: string, timeoutMs: number): Promise<RequestRecord | undefined> {
+    const record = this.queue.get(requestId);
+    if (!record || record.timeEnded !== undefined) return record && { ...record };
+    return new Promise((resolve) => {
+      const waiters = this.waiters.get(requestId) ?? new Set();
+      const done = (latest: RequestRecord) => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0) this.waiters.delete(requestId);
+        resolve({ ...latest });
+      };
+      const timer = setTimeout(() => done(this.queue.get(requestId) ?? record), timeoutMs);
+      this.waiters.set(requestId, waiters.add(done));
+    });
+  }
+
+  /** Expires overdue requests in slices and forgets ended ones past their retention (age or count). */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepSlices().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  /** Wakes every waiter with the request as it is (hub closing). */
+  releaseWaiters(): void {
+    for (const [requestId, waiters] of this.waiters) {
+      const record = this.queue.get(requestId);
+      if (record) for (const done of [...waiters]) done(record);
+    }
+  }
+
+  /** Announces a request's status as it is now, to its requester's sessions and waiters. */
+  changed(live: RequestRecord): void {
+    const record = { ...live };
+    this.options.notify.publish(
+      { operation: 'actionstatus', thingId: record.thingId, name: record.name, data: record, timestamp: this.options.now().toISOString() },
+      { onlyTo: this.options.sessions.ofClient(record.requestedBy), audience: (client) => client.id === record.requestedBy },
+    );
+    if (isTerminal(record.status)) for (const done of [...(this.waiters.get(record.actionId) ?? [])]) done(record);
+  }
+
+  private deliver(record: RequestRecord, agentId: string): void {
+    const session = this.options.sessions.receiverOf(agentId);
+    // Behind a backlog still draining, a new request waits its turn: delivery stays in order.
+    if (!session || session.backlogged) return;
+    if (!session.ready()) {
+      session.backlogged = true;
+      return;
+    }
+    session.requestCursor = record.seq;
+    this.send(session, record);
+  }
+
+  /** Pushes the agent's unacknowledged requests after the session's cursor while the session is ready. */
+  private pump(session: LiveSession): void {
+    for (const record of this.queue.unacknowledged(session.client.id)) {
+      if (record.seq <= session.requestCursor) continue;
+      if (!session.ready()) return; // resume() continues from the cursor
+      session.requestCursor = record.seq;
+      this.send(session, record);
+    }
+    session.backlogged = false;
+  }
+
+  private send(session: LiveSession, record: RequestRecord): void {
+    if (Date.parse(record.expiresAt) <= this.options.now().getTime()) {
+      this.expire([record]).catch((error) => this.options.log.error({ err: error, requestId: record.actionId }, 'failed to store an expiry'));
+      return;
+    }
+    const message: AgentRequestMessage = {
+      type: 'request',
+      operation: record.operation,
+      thingId: record.thingId,
+      name: record.name,
+      ...(record.input !== undefined ? { input: record.input } : {}),
+      actionId: record.actionId,
+      correlationId: record.actionId,
+      expiresAt: record.expiresAt,
+    };
+    session.send(message);
+    if (record.status !== 'pending') return;
+    // Sent is sent: the record says so at once. If storing that fails, the stored record still
+    // says pending and the request is delivered again after a restart (at least once).
+    this.queue.update(record, { status: 'delivered', timeDelivered: this.options.now().toISOString() });
+    // The agent may answer before this write is durable: announce the status as of now.
+    const delivered = { ...record };
+    this.options.persist.write([recordWrite(record)]).then(
+      () => this.changed(delivered),
+      (error) => this.options.log.error({ err: error, requestId: record.actionId }, 'failed to store a delivery'),
+    );
+  }
+
+  private async expire(records: RequestRecord[]): Promise<void> {
+    const now = this.options.now().toISOString();
+    await Promise.all(
+      records.filter(isUnacknowledged).map((record) =>
+        this.end(record, {
+          status: 'expired',
+          timeEnded: now,
+          error: { status: 504, title: 'Expired', detail: `the agent did not take the request before it expired at ${record.expiresAt}` },
+        }),
+      ),
+    );
+  }
+
+  private async sweepSlices(): Promise<void> {
+    const slice = this.options.expirySlice ?? 1000;
+    try {
+      for (;;) {
+        const due = this.queue.due(this.options.now().getTime(), slice);
+        if (due.length === 0) break;
+        await this.expire(due);
+        this.options.log.debug({ count: due.length }, 'requests expired');
+        if (due.length < slice) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const olderThan = this.options.now().getTime() - this.options.retentionSeconds * 1000;
+      const pruned = this.queue.prune(olderThan, this.options.retentionCount);
+      if (pruned.length > 0) await this.options.persist.write(pruned.map((key) => ({ bucket: REQUESTS_BUCKET, key, value: undefined })));
+    } catch (error) {
+      this.options.log.error({ err: error }, 'request expiry sweep failed');
+    }
+  }
+}

@@ -1,0 +1,141 @@
+// Live sessions: one per WS socket, SSE stream or MQTT client. Bounds them per client, knows which
+// of an agent's sessions receive its queued requests (the newest one gets them), keeps presence
+// (connected, sessions, since, lastSeen) and ends every session of a client (token revoked).
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { badRequest, forbidden, HubError, serviceUnavailable, tooManyRequests } from '../model/errors.js';
+import type { SessionSink } from '../model/hub-api.js';
+import type { HubContext, Operation, Session } from '../model/operations.js';
+import type { AgentPresence, Client } from '../model/types.js';
+import type { LiveSession } from '../notify/registry.js';
+
+export interface SessionRegistryOptions {
+  maxSessionsPerClient: number;
+  log: Logger;
+  now: () => Date;
+  /** Called after a session was forgotten (its subscriptions go with it). */
+  onClose: (session: LiveSession) => void;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, LiveSession>();
+  private readonly byClient = new Map<string, Set<LiveSession>>();
+  /** Sessions that receive an agent's requests, oldest first; the newest one gets them. */
+  private readonly receivers = new Map<string, LiveSession[]>();
+  /** When each agent was last seen (a request, or a receiving session closing) and since when it is connected. */
+  private readonly lastSeen = new Map<string, string>();
+  private readonly since = new Map<string, string>();
+  private closed = false;
+
+  constructor(private readonly options: SessionRegistryOptions) {}
+
+  open(client: Client, binding: string, sink: SessionSink): Session {
+    if (this.closed) throw serviceUnavailable('the hub is shutting down');
+    const own = this.byClient.get(client.id) ?? new Set<LiveSession>();
+    const max = this.options.maxSessionsPerClient;
+    if (own.size >= max) throw tooManyRequests(`client '${client.id}' already has ${max} open sessions, the limit; close some first`);
+    const session: LiveSession = {
+      id: randomUUID(),
+      client,
+      binding,
+      subscriptions: new Set(),
+      send: (message) => {
+        try {
+          sink.send(message);
+        } catch (error) {
+          this.options.log.warn({ err: error, sessionId: session.id, binding }, 'session sink failed; closing the session');
+          this.close(session);
+        }
+      },
+      close: (reason) => sink.close(reason),
+      ready: () => sink.ready?.() ?? true,
+      requestCursor: 0,
+      backlogged: false,
+    };
+    this.sessions.set(session.id, session);
+    this.byClient.set(client.id, own.add(session));
+    this.options.log.debug({ sessionId: session.id, clientId: client.id, binding }, 'session opened');
+    return { id: session.id, client, binding };
+  }
+
+  get(sessionId: string): LiveSession | undefined {
+    return this.sessions.get(sessionId);
+  }
+
+  /** Forgets a session (idempotent). */
+  close(session: Session): void {
+    const live = this.sessions.get(session.id);
+    if (!live) return;
+    this.sessions.delete(live.id);
+    this.setReceiving(live, false);
+    const own = this.byClient.get(live.client.id);
+    own?.delete(live);
+    if (own?.size === 0) this.byClient.delete(live.client.id);
+    if (live.client.role === 'agent') this.seen(live.client.id);
+    this.options.onClose(live);
+    this.options.log.debug({ sessionId: live.id, clientId: live.client.id, binding: live.binding }, 'session closed');
+  }
+
+  /** The live session of a request, or a 400 saying the operation needs one. */
+  require(context: HubContext, operation: Operation): LiveSession {
+    if (!context.session) throw badRequest(`${operation} needs a live connection (WebSocket, MQTT or SSE stream); plain HTTP requests cannot receive notifications`);
+    const live = this.sessions.get(context.session.id);
+    if (!live) throw new HubError(410, 'Gone', 'this session is closed; reconnect and subscribe again');
+    if (live.client.id !== context.client.id) throw forbidden('a session can only be used by the client that opened it');
+    return live;
+  }
+
+  /** The client's live sessions (action status goes to every session of the requester). */
+  ofClient(clientId: string): Iterable<LiveSession> {
+    return this.byClient.get(clientId) ?? [];
+  }
+
+  /** Starts or stops sending the agent's requests to this session; returns whether it now receives. */
+  setReceiving(session: LiveSession, enabled: boolean): void {
+    const agentId = session.client.id;
+    const others = (this.receivers.get(agentId) ?? []).filter((s) => s !== session);
+    if (enabled) {
+      if (others.length === 0) this.since.set(agentId, this.options.now().toISOString());
+      this.receivers.set(agentId, [...others, session]);
+    } else if (others.length > 0) {
+      this.receivers.set(agentId, others);
+    } else if (this.receivers.delete(agentId)) {
+      this.since.delete(agentId);
+      this.seen(agentId);
+    }
+  }
+
+  /** The session that gets the agent's requests: its newest receiving one. */
+  receiverOf(agentId: string): LiveSession | undefined {
+    return this.receivers.get(agentId)?.at(-1);
+  }
+
+  seen(agentId: string): void {
+    this.lastSeen.set(agentId, this.options.now().toISOString());
+  }
+
+  presence(agentId: string): AgentPresence {
+    const sessions = this.receivers.get(agentId)?.length ?? 0;
+    const lastSeen = sessions > 0 ? this.options.now().toISOString() : this.lastSeen.get(agentId);
+    const since = this.since.get(agentId);
+    return { agentId, connected: sessions > 0, sessions, ...(since ? { since } : {}), ...(lastSeen ? { lastSeen } : {}) };
+  }
+
+  /** Ends every session of a client (token revoked). */
+  endClient(clientId: string, reason: string): void {
+    for (const session of [...(this.byClient.get(clientId) ?? [])]) {
+      session.close(reason);
+      this.close(session);
+    }
+  }
+
+  /** Ends every session and refuses new ones (hub shutting down). */
+  closeAll(reason: string): void {
+    this.closed = true;
+    for (const session of [...this.sessions.values()]) {
+      session.close(reason);
+      this.close(session);
+    }
+  }
+}
