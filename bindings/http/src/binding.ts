@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { internalProblem, isHubError, type Client, type HubApi, type TwinTdContributor } from '@twinhub/core';
+import { internalProblem, isHubError, type Client, type HubApi, type HubBinding } from '@twinhub/core';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
@@ -18,8 +18,12 @@ import { Router } from './router.js';
 export interface HttpBindingOptions {
   hub: HubApi;
   logger?: Logger;
-  /** Base URL clients reach the hub at (behind a proxy); default from the listening address. */
-  publicUrl?: () => string;
+  /** Port to listen on (default 0: any free port). */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Base URL forms and links name (the hub derives it); undefined: the URL start() resolved with. */
+  publicUrl?: () => string | undefined;
   /** Upper bound for `Prefer: wait=N` on invokeaction, and the N put in twin TD forms; default 30. */
   syncActionMaxWaitSeconds?: number;
   /** Seconds between SSE heartbeat comments; default 15. */
@@ -28,12 +32,9 @@ export interface HttpBindingOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
-export interface HttpBinding {
-  server: http.Server;
-  listen(port: number, host?: string): Promise<{ url: string }>;
-  close(): Promise<void>;
-  /** Register with `hub.addTwinTdContributor()` so twin TDs carry HTTP forms. */
-  contributor: TwinTdContributor;
+/** The HTTP binding; `server` is exposed for the WebSocket binding, which serves upgrades on it. */
+export interface HttpBinding extends HubBinding {
+  readonly server: http.Server;
 }
 
 const ANONYMOUS: Client = { id: 'anonymous', role: 'viewer' };
@@ -152,16 +153,18 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   });
 
   return {
+    name: 'http',
     server,
     contributor: createHttpTdContributor({ baseUrl: deps.baseUrl, syncActionMaxWaitSeconds: deps.syncActionMaxWaitSeconds }),
-    listen(port, host) {
+    start() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
           server.off('error', reject);
           const address = server.address() as AddressInfo;
-          const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          listenUrl = `${scheme}://${hostname === '0.0.0.0' || hostname === '[::]' ? 'localhost' : hostname}:${address.port}`;
+          // An unspecified address (0.0.0.0, ::) is no destination: this process reaches it on loopback.
+          const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '[::1]' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          listenUrl = `${scheme}://${host}:${address.port}`;
           logger.info({ url: listenUrl }, 'HTTP binding listening');
           resolve({ url: listenUrl });
         });

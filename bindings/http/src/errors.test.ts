@@ -116,7 +116,7 @@ describe('HTTP handler exceptions', () => {
       handle: { value: () => Promise.reject(new Error('secret internal detail')) },
     }) as HubApi;
     const binding = createHttpBinding({ hub: broken, logger });
-    const { url } = await binding.listen(0, '127.0.0.1');
+    const { url } = await binding.start();
     try {
       const res = await jsonRequest(url, 'GET', '/things', { token: fx.tokens.admin });
       assert.equal(res.status, 500);

@@ -29,7 +29,7 @@ export async function startHttpHub(options: StartOptions = {}): Promise<HttpHubF
   const hub = await createHub({ store: new MemoryStore(), limits: options.limits, logger: options.logger, ...options.hub });
   const binding = createHttpBinding({ hub, logger: options.logger, ...options.binding });
   hub.addTwinTdContributor(binding.contributor);
-  const { url } = await binding.listen(0, '127.0.0.1');
+  const { url } = await binding.start();
   const tokens = {
     admin: (await hub.tokens.create({ id: 'admin-1', role: 'admin' })).token,
     agent: (await hub.tokens.create({ id: 'agent-1', role: 'agent' })).token,

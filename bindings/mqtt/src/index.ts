@@ -2,7 +2,7 @@
 // broker, on one topic scheme (docs/mqtt.md).
 
 import type { Logger } from 'pino';
-import type { HubApi, TwinTdContributor } from '@twinhub/core';
+import type { HubApi, HubBinding } from '@twinhub/core';
 import { startEmbeddedBroker, type EmbeddedBrokerOptions, type RunningBroker } from './embedded.js';
 import { startExternalBroker, type ExternalBrokerOptions } from './external.js';
 import { mqttTdContributor } from './forms.js';
@@ -19,17 +19,12 @@ export interface MqttBindingOptions {
   hub: HubApi;
   logger: Logger;
   mode: MqttMode;
-  /** Broker URL written into twin TD forms (mqtt://host:port); default: the URL start() returns. */
-  publicUrl?: () => string;
+  /** Broker URL forms name (mqtt(s)://host:port; the hub derives it); undefined: the URL start() resolved with. */
+  publicUrl?: () => string | undefined;
 }
 
-export interface MqttBinding {
-  /** Starts the broker (or connects to the external one); resolves with the broker URL. */
-  start(): Promise<{ url: string }>;
-  close(): Promise<void>;
-  /** Register with hub.addTwinTdContributor to add mqtt:// forms to twin TDs. */
-  readonly contributor: TwinTdContributor;
-}
+/** start() starts the embedded broker (or connects to the external one) and resolves with its URL. */
+export type MqttBinding = HubBinding;
 
 export function createMqttBinding(options: MqttBindingOptions): MqttBinding {
   const { hub, logger, mode } = options;
@@ -37,13 +32,14 @@ export function createMqttBinding(options: MqttBindingOptions): MqttBinding {
   let starting: Promise<RunningBroker> | undefined;
 
   const contributor = mqttTdContributor(() => {
-    if (options.publicUrl) return options.publicUrl();
-    if (running) return running.url;
+    const url = options.publicUrl?.() ?? running?.url;
+    if (url !== undefined) return url;
     if ('embedded' in mode) return `mqtt://${mode.embedded.host}:${mode.embedded.port}`;
     return mode.external.url;
   });
 
   return {
+    name: 'mqtt',
     contributor,
     async start() {
       starting ??= 'embedded' in mode ? startEmbeddedBroker(hub, logger, mode.embedded) : startExternalBroker(hub, logger, mode.external);

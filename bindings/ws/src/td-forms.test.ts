@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { wsEndpointUrl, wsTwinTdContributor } from './td-forms.js';
+import { listeningWsUrl, wsTwinTdContributor } from './td-forms.js';
 
 describe('wsTwinTdContributor', () => {
   let href = 'ws://127.0.0.1:1234/ws';
@@ -35,15 +35,11 @@ describe('wsTwinTdContributor', () => {
   });
 });
 
-describe('wsEndpointUrl', () => {
-  it('turns the public URL into its ws(s) form and keeps a base path', () => {
-    assert.equal(wsEndpointUrl('/ws', 'https://hub.example/base/', undefined, false), 'wss://hub.example/base/ws');
-    assert.equal(wsEndpointUrl('/ws', 'http://hub.example:8080', undefined, true), 'ws://hub.example:8080/ws');
-  });
-
-  it('falls back to the listening address', () => {
-    assert.equal(wsEndpointUrl('/ws', undefined, { address: '127.0.0.1', port: 9 }, false), 'ws://127.0.0.1:9/ws');
-    assert.equal(wsEndpointUrl('/ws', undefined, { address: '::1', port: 9 }, true), 'wss://[::1]:9/ws');
-    assert.equal(wsEndpointUrl('/ws', undefined, { address: '0.0.0.0', port: 9 }, false), 'ws://localhost:9/ws');
+describe('listeningWsUrl', () => {
+  it('names the listening address, loopback for an unspecified one', () => {
+    assert.equal(listeningWsUrl('/ws', { address: '127.0.0.1', port: 9 }, false), 'ws://127.0.0.1:9/ws');
+    assert.equal(listeningWsUrl('/ws', { address: '::1', port: 9 }, true), 'wss://[::1]:9/ws');
+    assert.equal(listeningWsUrl('/ws', { address: '0.0.0.0', port: 9 }, false), 'ws://127.0.0.1:9/ws');
+    assert.equal(listeningWsUrl('/ws', { address: '::', port: 9 }, false), 'ws://[::1]:9/ws');
   });
 });

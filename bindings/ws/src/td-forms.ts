@@ -48,22 +48,13 @@ function affordanceOps(kind: AffordanceKind, affordance: Record<string, unknown>
 }
 
 /**
- * The ws(s):// URL of `path`: from the public base URL when given (http→ws, https→wss, a base
- * path is kept), else from the address the server listens on.
+ * The ws(s):// URL of `path` on the server listening at `listening`, as this process reaches it: an
+ * unspecified address (0.0.0.0, ::) becomes loopback. Public URLs for forms come from the hub.
  */
-export function wsEndpointUrl(path: string, publicUrl: string | undefined, listening: { address: string; port: number } | undefined, secure: boolean): string {
-  if (publicUrl !== undefined) {
-    const base = new URL(publicUrl);
-    if (base.protocol === 'http:') base.protocol = 'ws:';
-    else if (base.protocol === 'https:') base.protocol = 'wss:';
-    base.pathname = `${base.pathname.replace(/\/+$/, '')}${path}`;
-    base.search = '';
-    base.hash = '';
-    return base.toString();
-  }
+export function listeningWsUrl(path: string, listening: { address: string; port: number } | undefined, secure: boolean): string {
   const scheme = secure ? 'wss' : 'ws';
   if (listening === undefined) return `${scheme}://localhost${path}`;
-  const unspecified = listening.address === '0.0.0.0' || listening.address === '::';
-  const host = unspecified ? 'localhost' : listening.address.includes(':') ? `[${listening.address}]` : listening.address;
+  const { address } = listening;
+  const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '[::1]' : address.includes(':') ? `[${address}]` : address;
   return `${scheme}://${host}:${listening.port}${path}`;
 }

@@ -57,7 +57,7 @@ async function startHub(options: { limits?: Partial<HubLimits>; heartbeatInterva
     hub,
     server,
     binding,
-    url: binding.url(),
+    url: (await binding.start()).url,
     tokens,
     async close() {
       await binding.close();
@@ -148,7 +148,7 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
       const brightness = td.properties.brightness.forms as Record<string, unknown>[];
       const wsForm = brightness.find((form) => form.subprotocol === 'twinhub.v1');
       assert.ok(wsForm, JSON.stringify(brightness));
-      assert.equal(wsForm.href, fixture.binding.url());
+      assert.equal(wsForm.href, fixture.url);
       assert.match(String(wsForm.href), /^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
       assert.deepEqual(wsForm.op, ['readproperty', 'writeproperty', 'observeproperty', 'unobserveproperty']);
       assert.deepEqual(td.properties.status.forms[0].op, ['readproperty']);

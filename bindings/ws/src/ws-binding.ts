@@ -4,12 +4,12 @@
 import type http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { envelopeLimitBytes, internalProblem, isHubError, notFound, serviceUnavailable, unauthorized, type HubApi, type Problem, type TwinTdContributor } from '@twinhub/core';
+import { envelopeLimitBytes, internalProblem, isHubError, notFound, serviceUnavailable, unauthorized, type HubApi, type HubBinding, type Problem } from '@twinhub/core';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { CLOSE_GOING_AWAY, WsConnection } from './connection.js';
 import { bearerTokenOf, refuseUpgrade, selectSubprotocol } from './handshake.js';
-import { wsEndpointUrl, wsTwinTdContributor } from './td-forms.js';
+import { listeningWsUrl, wsTwinTdContributor } from './td-forms.js';
 
 export interface WsBindingOptions {
   hub: HubApi;
@@ -19,19 +19,18 @@ export interface WsBindingOptions {
   logger?: Logger;
   /** Ping interval; a socket that has not answered the previous ping is terminated (default 30 s). */
   heartbeatIntervalMs?: number;
-  /** The hub's public base URL (http(s)://host[:port][/base]); forms use its ws(s) form + path. */
-  publicUrl?: () => string;
+  /** The ws(s):// endpoint URL forms name (the hub derives it); undefined: the URL start() resolved with. */
+  publicUrl?: () => string | undefined;
 }
 
-export interface WsBinding {
-  /** Register with `hub.addTwinTdContributor` to put WS forms into twin TDs. */
-  readonly contributor: TwinTdContributor;
-  /** The ws(s):// URL of the endpoint, as written into forms. */
-  url(): string;
+/**
+ * Serves upgrades from creation on; start() only reports the endpoint URL, so it needs the server
+ * listening (start the HTTP binding first). close() stops accepting upgrades, closes every socket
+ * (1001) and its session; it leaves the server to its owner.
+ */
+export interface WsBinding extends HubBinding {
   /** Open sockets. */
   connections(): number;
-  /** Stops accepting upgrades, closes every socket (1001) and its session. */
-  close(): Promise<void>;
 }
 
 export function attachWsBinding(options: WsBindingOptions): WsBinding {
@@ -56,7 +55,7 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
   const url = (): string => {
     const address = server.address();
     const listening = address !== null && typeof address === 'object' ? { address: address.address, port: address.port } : undefined;
-    return wsEndpointUrl(path, options.publicUrl?.(), listening, server instanceof https.Server);
+    return listeningWsUrl(path, listening, server instanceof https.Server);
   };
 
   const refuse = (socket: Duplex, problem: Problem): void => {
@@ -129,8 +128,12 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
   heartbeat.unref();
 
   return {
-    contributor: wsTwinTdContributor(url),
-    url,
+    name: 'ws',
+    contributor: wsTwinTdContributor(() => options.publicUrl?.() ?? url()),
+    start: async () => {
+      if (!server.listening) throw new Error(`the WebSocket binding on ${path} needs its HTTP server listening: start the HTTP binding first`);
+      return { url: url() };
+    },
     connections: () => connections.size,
     close: () => {
       closing ??= (async () => {

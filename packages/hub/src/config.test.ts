@@ -30,9 +30,18 @@ describe('hub configuration', () => {
     assert.throws(() => resolveConfig({ 'tls-key': 'key.pem' }, {}), /--tls-cert and --tls-key go together/);
   });
 
+  it('reads public URLs and refuses ones that cannot be form hrefs', () => {
+    const config = resolveConfig({ 'public-url': 'https://hub.example.com' }, { TWINHUB_MQTT_PUBLIC_URL: 'mqtts://mqtt.example.com:8883' });
+    assert.equal(config.publicUrl, 'https://hub.example.com');
+    assert.equal(config.mqttPublicUrl, 'mqtts://mqtt.example.com:8883');
+    assert.throws(() => resolveConfig({ 'public-url': 'hub.example.com' }, {}), /--public-url \(TWINHUB_PUBLIC_URL\) must be an absolute http:\/\/ or https:\/\/ URL/);
+    assert.throws(() => resolveConfig({}, { TWINHUB_PUBLIC_URL: 'ftp://hub.example.com' }), /TWINHUB_PUBLIC_URL/);
+    assert.throws(() => resolveConfig({ 'mqtt-public-url': 'https://hub.example.com' }, {}), /--mqtt-public-url .* mqtt:\/\/ or mqtts:\/\//);
+  });
+
   it('documents every setting with its environment variable', () => {
     const help = settingsHelp();
-    for (const name of ['--data', 'TWINHUB_DATA', '--mqtt-url', '--max-send-buffer-bytes', 'TWINHUB_LOG_LEVEL']) assert.ok(help.includes(name), name);
+    for (const name of ['--data', 'TWINHUB_DATA', '--mqtt-url', '--mqtt-public-url', 'TWINHUB_MQTT_PUBLIC_URL', '--max-send-buffer-bytes', 'TWINHUB_LOG_LEVEL']) assert.ok(help.includes(name), name);
     for (const line of help.split('\n')) assert.match(line, /^ {2}--\S+( <value>)? +\S/, `flag and help are separated: ${line}`);
   });
 });

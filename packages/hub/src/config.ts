@@ -20,6 +20,8 @@ export interface HubConfig {
   mqttUrl?: string;
   mqttUsername?: string;
   mqttPassword?: string;
+  /** Broker URL put in twin TD MQTT forms; default from --mqtt-url, or --public-url's host, or the listen host. */
+  mqttPublicUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
@@ -54,10 +56,11 @@ export const SETTINGS: Setting[] = [
   { flag: 'fsync', env: 'TWINHUB_FSYNC', kind: 'boolean', help: 'fsync each write batch (power-loss safe, slower)', apply: (c, v) => (c.fsync = v as boolean) },
   { flag: 'host', env: 'TWINHUB_HOST', kind: 'string', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all)', apply: (c, v) => (c.host = v as string) },
   { flag: 'http-port', env: 'TWINHUB_HTTP_PORT', kind: 'integer', help: 'HTTP/SSE/WebSocket port (default 8080; 0 = any free port)', apply: (c, v) => (c.httpPort = v as number) },
-  { flag: 'public-url', env: 'TWINHUB_PUBLIC_URL', kind: 'string', help: 'base URL put in twin TDs (default: the listening address)', apply: (c, v) => (c.publicUrl = v as string) },
+  { flag: 'public-url', env: 'TWINHUB_PUBLIC_URL', kind: 'string', help: 'http(s) base URL put in twin TDs (default: the listen address; this host\'s name for 0.0.0.0)', apply: (c, v) => (c.publicUrl = v as string) },
   { flag: 'no-mqtt', env: 'TWINHUB_NO_MQTT', kind: 'boolean', help: 'disable the MQTT binding', apply: (c, v) => (c.mqtt = !v) },
   { flag: 'mqtt-port', env: 'TWINHUB_MQTT_PORT', kind: 'integer', help: 'embedded MQTT broker port (default 1883; 0 = any free port)', apply: (c, v) => (c.mqttPort = v as number) },
   { flag: 'mqtt-url', env: 'TWINHUB_MQTT_URL', kind: 'string', help: 'use this external broker (mqtt://host:port) instead of the embedded one', apply: (c, v) => (c.mqttUrl = v as string) },
+  { flag: 'mqtt-public-url', env: 'TWINHUB_MQTT_PUBLIC_URL', kind: 'string', help: 'mqtt(s)://host:port put in twin TD MQTT forms (default: see README)', apply: (c, v) => (c.mqttPublicUrl = v as string) },
   { flag: 'mqtt-username', env: 'TWINHUB_MQTT_USERNAME', kind: 'string', help: 'username at the external broker', apply: (c, v) => (c.mqttUsername = v as string) },
   { flag: 'mqtt-password', env: 'TWINHUB_MQTT_PASSWORD', kind: 'string', help: 'password at the external broker', apply: (c, v) => (c.mqttPassword = v as string) },
   { flag: 'tls-cert', env: 'TWINHUB_TLS_CERT', kind: 'string', help: 'PEM certificate file: serve HTTPS/WSS/MQTTS', apply: (c, v) => (c.tlsCert = v as string) },
@@ -126,7 +129,18 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
     if (fromFlag !== undefined) setting.apply(config, convert(setting, fromFlag, `--${setting.flag}`));
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
+  checkUrl('--public-url (TWINHUB_PUBLIC_URL)', config.publicUrl, ['http:', 'https:']);
+  checkUrl('--mqtt-public-url (TWINHUB_MQTT_PUBLIC_URL)', config.mqttPublicUrl, ['mqtt:', 'mqtts:']);
   return config;
+}
+
+/** Twin TDs carry no `base`, so form hrefs (W3C WoT TD 1.1 §5.3.4.2) built on these must be absolute. */
+function checkUrl(setting: string, value: string | undefined, protocols: string[]): void {
+  if (value === undefined) return;
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || !protocols.includes(url.protocol) || url.hostname === '') {
+    throw new ConfigError(`${setting} must be an absolute ${protocols.map((p) => `${p}//`).join(' or ')} URL with a host, got ${JSON.stringify(value)}`);
+  }
 }
 
 export function settingsHelp(): string {

@@ -1,11 +1,11 @@
-// Wiring: opens the store, creates the hub, and starts the bindings on it (HTTP+SSE, WebSocket on
-// the same server, MQTT embedded or external). Used by the CLI and by end-to-end tests alike.
+// Wiring: opens the store, creates the hub, and starts, registers and closes its bindings in one loop
+// (HTTP+SSE, WebSocket on the same server, MQTT embedded or external). Used by the CLI and e2e tests.
 
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BucketStore } from '@twinhub/bucket';
-import { createHub, type Hub } from '@twinhub/core';
+import { createHub, type Hub, type HubBinding } from '@twinhub/core';
 import { createHttpBinding } from '@twinhub/binding-http';
 import { attachWsBinding } from '@twinhub/binding-ws';
 import { createMqttBinding } from '@twinhub/binding-mqtt';
@@ -13,11 +13,12 @@ import { openLevelStore } from '@twinhub/storage-level';
 import { MemoryStore } from '@twinhub/storage-memory';
 import type { HubConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { publicUrls, type BindingUrls } from './public-urls.js';
 
 export interface RunningHub {
   hub: Hub;
-  /** Where each binding listens (http, ws, mqtt). */
-  urls: { http: string; ws: string; mqtt?: string };
+  /** Where this process reaches each binding (http, ws, mqtt); forms name the public URLs instead. */
+  urls: BindingUrls;
   /** An admin token, only when this start created the first one. */
   firstAdminToken?: string;
   /** Graceful stop: bindings first (no new requests), then the hub flushes and closes the store. */
@@ -43,35 +44,44 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   if (!hub.tokens.hasRole('admin')) firstAdminToken = (await hub.tokens.create({ id: 'admin', role: 'admin' })).token;
 
   const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
-  const publicUrl = config.publicUrl === undefined ? undefined : () => config.publicUrl!;
+  // Filled in once every binding listens; until then each binding names its own listening URL.
+  let forms: BindingUrls | undefined;
   const http = createHttpBinding({
     hub,
     logger: logger.child({ module: 'http' }),
+    port: config.httpPort,
+    host: config.host,
     syncActionMaxWaitSeconds: config.syncActionMaxWaitSeconds,
-    ...(publicUrl ? { publicUrl } : {}),
+    publicUrl: () => forms?.http,
     ...(tls ? { tls } : {}),
   });
-  const ws = attachWsBinding({ hub, server: http.server, logger: logger.child({ module: 'ws' }), ...(publicUrl ? { publicUrl } : {}) });
-  const mqtt = config.mqtt
-    ? createMqttBinding({
+  // After the HTTP binding: the WebSocket endpoint is served by the HTTP server, started first.
+  const bindings: HubBinding[] = [http, attachWsBinding({ hub, server: http.server, logger: logger.child({ module: 'ws' }), publicUrl: () => forms?.ws })];
+  if (config.mqtt) {
+    const external = config.mqttUrl
+      ? { url: config.mqttUrl, ...(config.mqttUsername ? { username: config.mqttUsername } : {}), ...(config.mqttPassword ? { password: config.mqttPassword } : {}) }
+      : undefined;
+    bindings.push(
+      createMqttBinding({
         hub,
         logger: logger.child({ module: 'mqtt' }),
-        mode: config.mqttUrl
-          ? { external: { url: config.mqttUrl, ...(config.mqttUsername ? { username: config.mqttUsername } : {}), ...(config.mqttPassword ? { password: config.mqttPassword } : {}) } }
-          : { embedded: { port: config.mqttPort, host: config.host, ...(tls ? { tls } : {}) } },
-      })
-    : undefined;
-  const stops: Array<() => Promise<void>> = [];
+        mode: external ? { external } : { embedded: { port: config.mqttPort, host: config.host, ...(tls ? { tls } : {}) } },
+        publicUrl: () => forms?.mqtt,
+      }),
+    );
+  }
+  const stopAll = async (onError: (err: unknown) => void) => {
+    // Reverse order: WS sockets close before their HTTP server; close() is safe on unstarted bindings.
+    for (const binding of [...bindings].reverse()) await binding.close().catch(onError);
+  };
   try {
-    const { url } = await http.listen(config.httpPort, config.host);
-    stops.push(() => http.close(), () => ws.close());
-    const mqttUrl = mqtt ? (await mqtt.start()).url : undefined;
-    if (mqtt) stops.push(() => mqtt.close());
+    const listening: Record<string, string> = {};
+    for (const binding of bindings) listening[binding.name] = (await binding.start()).url;
+    const urls: BindingUrls = { http: listening.http!, ws: listening.ws!, ...(listening.mqtt ? { mqtt: listening.mqtt } : {}) };
+    forms = publicUrls(config, urls);
+    logger.info({ listening: urls, forms }, 'bindings started');
     // Forms are added once every binding knows its address: no twin TD is built with a guessed URL.
-    hub.addTwinTdContributor(http.contributor);
-    hub.addTwinTdContributor(ws.contributor);
-    if (mqtt) hub.addTwinTdContributor(mqtt.contributor);
-    const urls = { http: url, ws: `${url.replace(/^http/, 'ws')}/ws`, ...(mqttUrl ? { mqtt: mqttUrl } : {}) };
+    for (const binding of bindings) hub.addTwinTdContributor(binding.contributor);
     let closing: Promise<void> | undefined;
     return {
       hub,
@@ -79,12 +89,12 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       ...(firstAdminToken ? { firstAdminToken } : {}),
       close: () =>
         (closing ??= (async () => {
-          for (const stop of stops.reverse()) await stop().catch((err) => logger.warn({ err }, 'binding failed to stop cleanly'));
+          await stopAll((err) => logger.warn({ err }, 'binding failed to stop cleanly'));
           await hub.close();
         })()),
     };
   } catch (error) {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await stopAll(() => undefined);
     await hub.close();
     throw error;
   }

@@ -105,3 +105,18 @@ export interface HubApi {
   /** Adds a binding's forms to every twin TD served from now on. */
   addTwinTdContributor(contributor: TwinTdContributor): void;
 }
+
+/**
+ * The lifecycle every transport binding (HTTP, WebSocket, MQTT) shares, so the hub starts them in
+ * order, registers their contributors once all know their URLs, and closes them in reverse order.
+ */
+export interface HubBinding {
+  /** Short name of the binding ('http', 'ws', 'mqtt'), used in logs and RunningHub.urls. */
+  readonly name: string;
+  /** Register with `addTwinTdContributor` after start(), so no twin TD is built with a guessed URL. */
+  readonly contributor: TwinTdContributor;
+  /** Listens (or connects); resolves with the URL this process reaches the binding at. */
+  start(): Promise<{ url: string }>;
+  /** Stops accepting work and ends its connections; safe to call before or without start(). */
+  close(): Promise<void>;
+}
