@@ -2,48 +2,23 @@
 // over one store, runs `handle()` for every binding after `authorize()`, and closes it all in
 // order. Domain rules live in the domain modules; nothing else belongs here.
 
-import { pino, type Logger } from 'pino';
-import type { BucketStore } from '@twinhub/bucket';
-import { canSee, checkPermission } from './auth/permissions.js';
-import { TokenService } from './auth/tokens.js';
+import { checkPermission } from './auth/permissions.js';
+import type { TokenService } from './auth/tokens.js';
+import { composeCore, type HubOptions } from './compose.js';
 import type { HandlerTable, HubCore } from './core-context.js';
 import { directoryHandlers } from './directory/handlers.js';
-import { TwinDirectory } from './directory/directory.js';
 import type { NotificationMessage } from './model/envelope.js';
 import { badRequest, internalProblem, isHubError, serviceUnavailable } from './model/errors.js';
-import { DEFAULT_LIMITS, type HubApi, type HubLimits, type SessionSink, type TwinTdContributor } from './model/hub-api.js';
+import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './model/operations.js';
 import type { AgentPresence, Client, Problem, RequestRecord, ThingDescription, Twin } from './model/types.js';
-import { NotificationRegistry } from './notify/registry.js';
-import { NotificationSequence } from './notify/sequence.js';
+import type { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
 import { requestHandlers } from './requests/handlers.js';
-import { RequestService } from './requests/service.js';
-import { SessionRegistry } from './sessions/registry.js';
 import { stateHandlers } from './state/handlers.js';
-import { TwinStateStore } from './state/state.js';
-import { PersistQueue } from './store/persist-queue.js';
 import { buildTwinTd, checkThingId } from './td/index.js';
 
-export interface HubOptions {
-  /** Where everything is kept. The hub owns it from now on and closes it in `close()`. */
-  store: BucketStore;
-  logger?: Logger;
-  limits?: Partial<HubLimits>;
-  /** How long a queued request waits for its agent before it expires (default one day). */
-  defaultRequestTtlSeconds?: number;
-  /** How long ended requests stay queryable (default one day), and how many at most (default 10 000). */
-  requestRetentionSeconds?: number;
-  requestRetentionCount?: number;
-  /** How often expired requests are looked for (default 1 s). */
-  expiryIntervalMs?: number;
-  /** Notifications kept for resumption (SSE Last-Event-ID): at most this many (default 10 000)... */
-  replayBufferSize?: number;
-  /** ...within about this many bytes of notification data (default 8 MiB). */
-  replayBufferBytes?: number;
-  /** The clock (tests). */
-  now?: () => Date;
-}
+export type { HubOptions } from './compose.js';
 
 const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers };
 
@@ -65,41 +40,13 @@ export class Hub implements HubApi {
 
   /** Use createHub(): a hub must load its store before it serves. */
   constructor(private readonly options: HubOptions) {
-    const log = options.logger ?? pino({ level: 'silent' });
-    const now = options.now ?? (() => new Date());
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    const persist = new PersistQueue(options.store, log);
-    this.sequence = new NotificationSequence(persist, log);
-    const directory = new TwinDirectory();
-    const notify = new NotificationRegistry({
-      replayCount: options.replayBufferSize ?? 10_000,
-      replayBytes: options.replayBufferBytes ?? 8 * 1024 * 1024,
-      maxSubscriptionsPerSession: this.limits.maxSubscriptionsPerSession,
-      sequence: this.sequence,
-      visible: (client, thingId) => {
-        const twin = directory.get(thingId);
-        return twin !== undefined && canSee(client, twin);
-      },
-    });
-    const sessions = new SessionRegistry({ maxSessionsPerClient: this.limits.maxSessionsPerClient, log, now, onClose: (s) => notify.forget(s) });
-    const requests = new RequestService({
-      log,
-      now,
-      persist,
-      notify,
-      sessions,
-      agentOf: (thingId) => directory.get(thingId)?.agentId,
-      retentionSeconds: options.requestRetentionSeconds ?? 24 * 3600,
-      retentionCount: options.requestRetentionCount ?? 10_000,
-    });
-    this.tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'));
-    const twinTd = (twin: Twin) => {
+    const composed = composeCore(options, (twin) => {
       let td = this.twinTdCache.get(twin);
       if (!td) this.twinTdCache.set(twin, (td = buildTwinTd(twin, this.contributors)));
       return td;
-    };
-    const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
-    this.core = { limits: this.limits, log, now, directory, state: new TwinStateStore(), requests, sessions, persist, notify, defaultRequestTtlSeconds, twinTd };
+    });
+    ({ core: this.core, tokens: this.tokens, sequence: this.sequence } = composed);
+    this.limits = this.core.limits;
   }
 
   /** Loads tokens, twins, state, queued requests and the notification sequence, then starts the expiry sweep. */

@@ -80,6 +80,9 @@ export const SETTINGS: Setting[] = [
   limit('maxConnections', 'max-connections', 'connections per binding'),
   limit('maxSendBufferBytes', 'max-send-buffer-bytes', 'bytes buffered for a slow client before it is dropped'),
   limit('maxThingsPerAgent', 'max-things-per-agent', 'Things one agent may register'),
+  limit('maxTdBytesPerAgent', 'max-td-bytes-per-agent', 'bytes of TDs one agent may register in all'),
+  limit('maxTdBytesTotal', 'max-td-bytes-total', 'bytes of TDs the directory may hold'),
+  limit('maxListPageBytes', 'max-list-page-bytes', 'a directory listing page ends at this many bytes of TDs'),
 ];
 
 export function defaultConfig(): HubConfig {

@@ -6,7 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { BucketStore } from '@twinhub/bucket';
 import type { TwinQuery } from '../model/operations.js';
 import type { Client, ThingDescription, Twin } from '../model/types.js';
-import { badRequest, forbidden, notFound, preconditionFailed, tooManyRequests } from '../model/errors.js';
+import { badRequest, forbidden, HubError, notFound, preconditionFailed, tooManyRequests } from '../model/errors.js';
+import type { HubLimits } from '../model/hub-api.js';
+
+const insufficientStorage = (detail: string) => new HubError(507, 'Insufficient Storage', detail);
 import { canSee } from '../auth/permissions.js';
 import { checkThingId } from '../td/index.js';
 
@@ -32,13 +35,17 @@ export class TwinDirectory {
   private sortedIds: string[] = [];
   private readonly byAgent = new Map<string, Set<string>>();
   private readonly byType = new Map<string, Set<string>>();
+  /** Bytes of each twin's stored JSON, per agent and in all: the TD byte budgets. */
+  private readonly bytes = new Map<string, number>();
+  private readonly bytesByAgent = new Map<string, number>();
+  private totalBytes = 0;
 
   async load(store: BucketStore): Promise<void> {
     const ids: string[] = [];
     for await (const [thingId, json] of store.bucket(TWINS_BUCKET).entries()) {
       const twin = JSON.parse(json) as Twin;
       this.twins.set(thingId, twin);
-      this.index(twin);
+      this.index(twin, json.length);
       ids.push(thingId);
     }
     // Store iteration is ordered by key already; sorting keeps the invariant whatever the backend.
@@ -71,7 +78,30 @@ export class TwinDirectory {
    * `ifVersion` when one is given. Ownership is the caller's check (checkPermission with the
    * existing twin). Does not change the directory (see `put`).
    */
-  prepareRegistration(client: Client, td: ThingDescription, options: { pathId?: string; ifVersion?: number; maxThingsPerAgent: number; now: string }): Registration {
+  prepareRegistration(
+    client: Client,
+    td: ThingDescription,
+    options: { pathId?: string; ifVersion?: number; now: string; limits: Pick<HubLimits, 'maxThingsPerAgent' | 'maxTdBytesPerAgent' | 'maxTdBytesTotal'> },
+  ): Registration {
+    const registration = this.prepare(client, td, options);
+    this.checkBudgets(registration.twin, options.limits);
+    return registration;
+  }
+
+  /** Whether the twin fits the agent's and the directory's TD byte budgets (507 otherwise). */
+  private checkBudgets(twin: Twin, limits: Pick<HubLimits, 'maxTdBytesPerAgent' | 'maxTdBytesTotal'>): void {
+    const growth = sizeOf(twin) - (this.bytes.get(twin.thingId) ?? 0);
+    if (growth <= 0) return;
+    const agentBytes = (this.bytesByAgent.get(twin.agentId) ?? 0) + growth;
+    if (agentBytes > limits.maxTdBytesPerAgent) {
+      throw insufficientStorage(`agent '${twin.agentId}' would hold ${agentBytes} bytes of TDs; its budget is ${limits.maxTdBytesPerAgent}; delete or shrink some first`);
+    }
+    if (this.totalBytes + growth > limits.maxTdBytesTotal) {
+      throw insufficientStorage(`the directory would hold ${this.totalBytes + growth} bytes of TDs; its budget is ${limits.maxTdBytesTotal}`);
+    }
+  }
+
+  private prepare(client: Client, td: ThingDescription, options: { pathId?: string; ifVersion?: number; now: string; limits: Pick<HubLimits, 'maxThingsPerAgent'> }): Registration {
     let thingId = td.id;
     if (options.pathId !== undefined) {
       checkThingId(options.pathId);
@@ -94,9 +124,8 @@ export class TwinDirectory {
     if (options.ifVersion !== undefined && options.ifVersion !== 0) {
       throw preconditionFailed(`Thing '${thingId}' does not exist, so it cannot be at version ${options.ifVersion}`);
     }
-    if (this.countOwnedBy(client.id) >= options.maxThingsPerAgent) {
-      throw tooManyRequests(`client '${client.id}' already registered ${options.maxThingsPerAgent} Things, the limit; delete some first`);
-    }
+    const max = options.limits.maxThingsPerAgent;
+    if (this.countOwnedBy(client.id) >= max) throw tooManyRequests(`client '${client.id}' already registered ${max} Things, the limit; delete some first`);
     return {
       created: true,
       twin: { thingId, td: { ...td, id: thingId }, agentId: client.id, created: options.now, modified: options.now, version: 1, tags: {} },
@@ -109,7 +138,7 @@ export class TwinDirectory {
     if (previous) this.unindex(previous);
     else this.sortedIds.splice(this.insertionPoint(twin.thingId), 0, twin.thingId);
     this.twins.set(twin.thingId, twin);
-    this.index(twin);
+    this.index(twin, sizeOf(twin));
   }
 
   remove(thingId: string): Twin | undefined {
@@ -122,8 +151,19 @@ export class TwinDirectory {
     return twin;
   }
 
-  /** Twins the client may see that match the query, one page of them, and how many match in all. */
-  list(client: Client, query: TwinQuery = {}): { twins: Twin[]; total: number } {
+  /**
+   * Twins the client may see that match the query, one page of them, and how many match in all.
+   * A page ends early once its twins reach `maxPageBytes` (never empty): a listing of large TDs
+   * cannot make the hub build a response of gigabytes; the next page starts after it.
+   */
+  list(client: Client, query: TwinQuery = {}, maxPageBytes = Number.MAX_SAFE_INTEGER): { twins: Twin[]; total: number } {
+    const page = this.filter(client, query);
+    let bytes = 0;
+    const fitting = page.twins.findIndex((twin, i) => (bytes += this.bytes.get(twin.thingId) ?? 0) > maxPageBytes && i > 0);
+    return fitting < 0 ? page : { twins: page.twins.slice(0, fitting), total: page.total };
+  }
+
+  private filter(client: Client, query: TwinQuery): { twins: Twin[]; total: number } {
     const offset = checkCount('offset', query.offset, 0, Number.MAX_SAFE_INTEGER) ?? 0;
     const limit = checkCount('limit', query.limit, 1, MAX_LIST_LIMIT) ?? DEFAULT_LIST_LIMIT;
     if (query.tags && client.role === 'agent') throw forbidden('agents cannot query by tags');
@@ -172,15 +212,29 @@ export class TwinDirectory {
     return low;
   }
 
-  private index(twin: Twin): void {
+  private index(twin: Twin, bytes: number): void {
+    this.bytes.set(twin.thingId, bytes);
+    this.bytesByAgent.set(twin.agentId, (this.bytesByAgent.get(twin.agentId) ?? 0) + bytes);
+    this.totalBytes += bytes;
     addTo(this.byAgent, twin.agentId, twin.thingId);
     for (const type of typesOf(twin.td)) addTo(this.byType, type, twin.thingId);
   }
 
   private unindex(twin: Twin): void {
+    const bytes = this.bytes.get(twin.thingId) ?? 0;
+    this.bytes.delete(twin.thingId);
+    const agentBytes = (this.bytesByAgent.get(twin.agentId) ?? 0) - bytes;
+    if (agentBytes > 0) this.bytesByAgent.set(twin.agentId, agentBytes);
+    else this.bytesByAgent.delete(twin.agentId);
+    this.totalBytes -= bytes;
     removeFrom(this.byAgent, twin.agentId, twin.thingId);
     for (const type of typesOf(twin.td)) removeFrom(this.byType, type, twin.thingId);
   }
+}
+
+/** The size a twin takes in the store (its record's JSON), in UTF-16 units like the loaded JSON's length. */
+function sizeOf(twin: Twin): number {
+  return JSON.stringify(twin).length;
 }
 
 function checkCount(name: string, value: unknown, min: number, max: number): number | undefined {

@@ -15,11 +15,7 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw badRequest('a Thing Description must be a JSON object');
   const td = validateThingDescription(input, core.limits.maxTdBytes);
   const now = core.now().toISOString();
-  const { twin, created } = core.directory.prepareRegistration(client, td, {
-    ...options,
-    maxThingsPerAgent: core.limits.maxThingsPerAgent,
-    now,
-  });
+  const { twin, created } = core.directory.prepareRegistration(client, td, { ...options, limits: core.limits, now });
   const previous = core.directory.get(twin.thingId);
   if (!created) checkPermission(client, 'updateTD', previous);
   // Everything that can refuse the TD runs before anything is stored: registration is all or nothing.
@@ -123,7 +119,7 @@ export const directoryHandlers: HandlerTable = {
 
   async listTDs(core, request, { client }) {
     if (request.query?.metadataOnly) checkPermission(client, 'readtwin');
-    const { twins, total } = core.directory.list(client, request.query);
+    const { twins, total } = core.directory.list(client, request.query, core.limits.maxListPageBytes);
     if (request.query?.metadataOnly) return { ...ok(twins.map(twinMetadata)), total };
     return { ...ok(twins.map((twin) => servedTd(core, twin, request.query?.security))), total };
   },

@@ -55,6 +55,12 @@ export interface HubLimits {
   maxSendBufferBytes: number;
   /** Twins one agent may register. */
   maxThingsPerAgent: number;
+  /** Bytes of TD JSON one agent may have registered in all (TD count alone does not bound memory). */
+  maxTdBytesPerAgent: number;
+  /** Bytes of TD JSON the whole directory may hold. */
+  maxTdBytesTotal: number;
+  /** A listing page stops once its TDs reach this many bytes (the Link header names the next page). */
+  maxListPageBytes: number;
 }
 
 export const DEFAULT_LIMITS: HubLimits = {
@@ -66,6 +72,9 @@ export const DEFAULT_LIMITS: HubLimits = {
   maxConnections: 10_000,
   maxSendBufferBytes: 1024 * 1024,
   maxThingsPerAgent: 10_000,
+  maxTdBytesPerAgent: 64 * 1024 * 1024,
+  maxTdBytesTotal: 1024 * 1024 * 1024,
+  maxListPageBytes: 16 * 1024 * 1024,
 };
 
 /** The core as bindings use it. */

@@ -17,8 +17,6 @@ export interface RequestServiceOptions {
   persist: PersistQueue;
   notify: NotificationRegistry;
   sessions: SessionRegistry;
-  /** The agent owning a Thing (undefined: no such Thing). */
-  agentOf: (thingId: string) => string | undefined;
   /** How long ended requests stay queryable, and how many of them at most. */
   retentionSeconds: number;
   retentionCount: number;

@@ -1,0 +1,71 @@
+// Builds the core's domains over one store: persistence (group commit), the notification
+// registry with its durable sequence, sessions, requests, directory, state and tokens. The Hub
+// facade (hub.ts) runs operations over what this returns.
+
+import { pino, type Logger } from 'pino';
+import type { BucketStore } from '@twinhub/bucket';
+import { canSee } from './auth/permissions.js';
+import { TokenService } from './auth/tokens.js';
+import type { HubCore } from './core-context.js';
+import { TwinDirectory } from './directory/directory.js';
+import { DEFAULT_LIMITS, type HubLimits } from './model/hub-api.js';
+import type { ThingDescription, Twin } from './model/types.js';
+import { NotificationRegistry } from './notify/registry.js';
+import { NotificationSequence } from './notify/sequence.js';
+import { RequestService } from './requests/service.js';
+import { SessionRegistry } from './sessions/registry.js';
+import { TwinStateStore } from './state/state.js';
+import { PersistQueue } from './store/persist-queue.js';
+
+export interface HubOptions {
+  /** Where everything is kept. The hub owns it from now on and closes it in `close()`. */
+  store: BucketStore;
+  logger?: Logger;
+  limits?: Partial<HubLimits>;
+  /** How long a queued request waits for its agent before it expires (default one day). */
+  defaultRequestTtlSeconds?: number;
+  /** How long ended requests stay queryable (default one day), and how many at most (default 10 000). */
+  requestRetentionSeconds?: number;
+  requestRetentionCount?: number;
+  /** How often expired requests are looked for (default 1 s). */
+  expiryIntervalMs?: number;
+  /** Notifications kept for resumption (SSE Last-Event-ID): at most this many (default 10 000)... */
+  replayBufferSize?: number;
+  /** ...within about this many bytes of notification data (default 8 MiB). */
+  replayBufferBytes?: number;
+  /** The clock (tests). */
+  now?: () => Date;
+}
+
+export function composeCore(options: HubOptions, twinTd: (twin: Twin) => ThingDescription): { core: HubCore; tokens: TokenService; sequence: NotificationSequence } {
+  const log = options.logger ?? pino({ level: 'silent' });
+  const now = options.now ?? (() => new Date());
+  const limits: HubLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const persist = new PersistQueue(options.store, log);
+  const sequence = new NotificationSequence(persist, log);
+  const directory = new TwinDirectory();
+  const notify = new NotificationRegistry({
+    replayCount: options.replayBufferSize ?? 10_000,
+    replayBytes: options.replayBufferBytes ?? 8 * 1024 * 1024,
+    maxSubscriptionsPerSession: limits.maxSubscriptionsPerSession,
+    sequence,
+    visible: (client, thingId) => {
+      const twin = directory.get(thingId);
+      return twin !== undefined && canSee(client, twin);
+    },
+  });
+  const sessions = new SessionRegistry({ maxSessionsPerClient: limits.maxSessionsPerClient, log, now, onClose: (s) => notify.forget(s) });
+  const requests = new RequestService({
+    log,
+    now,
+    persist,
+    notify,
+    sessions,
+    retentionSeconds: options.requestRetentionSeconds ?? 24 * 3600,
+    retentionCount: options.requestRetentionCount ?? 10_000,
+  });
+  const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'));
+  const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
+  const core: HubCore = { limits, log, now, directory, state: new TwinStateStore(), requests, sessions, persist, notify, defaultRequestTtlSeconds, twinTd };
+  return { core, tokens, sequence };
+}
