@@ -15,6 +15,7 @@
 // log in the OS page cache, so it survives the process being killed (kill -9) but not a power
 // loss or kernel crash. `sync: true` also fsyncs the log before resolving, which survives power
 // loss at a large cost in write latency. A clean close always syncs.
+import { access } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import {
   checkBucketName,
@@ -32,7 +33,7 @@ import {
   type StoreOperation,
 } from '@twinhub/bucket';
 import { isLockHeld, toStoreError } from './errors.js';
-import { checkAgainstSidecar, inspectFolder, removeSidecar, writeSidecar, SIDECAR_FILE, type Sidecar } from './integrity.js';
+import { checkAgainstSidecar, inspectFolder, readSidecar, writeSidecar, SIDECAR_FILE, type Sidecar } from './integrity.js';
 import { decodeKey, encodeKey } from './keys.js';
 import {
   COUNTER_KEY,
@@ -78,7 +79,8 @@ export async function openLevelStore(dir: string, options: LevelStoreOptions = {
   return openStore(dir, options);
 }
 
-async function openStore(dir: string, options: LevelStoreOptions): Promise<LevelStore> {
+/** `repaired`: the folder was just repaired, so what it held before is not compared (the loss is accepted). */
+async function openStore(dir: string, options: LevelStoreOptions, repaired = false): Promise<LevelStore> {
   const log = options.log ?? silent;
   let folder;
   try {
@@ -93,7 +95,7 @@ async function openStore(dir: string, options: LevelStoreOptions): Promise<Level
     throw toStoreError(error, 'opening', dir);
   }
   try {
-    const counter = await verify(db, dir, folder.sidecar, log);
+    const counter = await verify(db, dir, repaired ? 'repaired' : folder.sidecar, log);
     await writeSidecar(dir, { ...counter, cleanClose: false });
     return new LevelStore(db, dir, options.sync === true, counter);
   } catch (error) {
@@ -103,14 +105,16 @@ async function openStore(dir: string, options: LevelStoreOptions): Promise<Level
 }
 
 /** Checks the marker and counter against the sidecar; writes both when the folder is new (or adopted). */
-async function verify(db: Db, dir: string, sidecar: Sidecar | undefined, log: StoreLog): Promise<Counter> {
+async function verify(db: Db, dir: string, sidecar: Sidecar | 'repaired' | undefined, log: StoreLog): Promise<Counter> {
   const [markerBytes, counterBytes] = await db.getMany([MARKER_KEY, COUNTER_KEY]);
   const marker = markerBytes === undefined ? undefined : decodeMarker(markerBytes);
   const stored = counterBytes === undefined ? undefined : decodeCounter(counterBytes);
   if (marker !== undefined && stored === undefined) {
     throw new StoreError(`refusing to open the data folder ${dir}: its commit counter record is missing or damaged`, { code: 'corrupt' });
   }
-  if (sidecar) {
+  if (sidecar === 'repaired') {
+    log.warn({ dir, commits: stored?.commits ?? 0 }, 'opened a repaired data folder: the integrity checks start afresh from what it holds now');
+  } else if (sidecar) {
     checkAgainstSidecar(dir, sidecar, marker === undefined ? undefined : stored!.commits);
     if (!sidecar.cleanClose) {
       log.warn({ dir, commits: stored!.commits }, 'the hub did not stop cleanly last time: LevelDB replayed its log; what the OS had written is kept (use --fsync to survive power loss)');
@@ -153,13 +157,14 @@ export interface RepairReport {
  * the hub starts again. Whatever was lost stays lost.
  */
 export async function repairLevelStore(dir: string, options: LevelStoreOptions = {}): Promise<RepairReport> {
-  let expectedCommits: number | undefined;
   try {
-    expectedCommits = (await inspectFolder(dir)).sidecar?.commits;
-  } catch (error) {
-    // A damaged folder is what repair is for; only an unreadable integrity file loses its count.
-    if (!(error instanceof StoreError)) throw toStoreError(error, 'inspecting', dir);
+    await access(dir);
+  } catch {
+    throw new StoreError(`there is no data folder at ${dir} to repair`);
   }
+  // Read apart from the folder checks (the folder is damaged, yet the count says what was lost);
+  // a missing or unreadable sidecar only means the loss cannot be counted.
+  const expectedCommits = (await readSidecar(dir).catch(() => undefined))?.commits;
   // LevelDB's repair takes no lock: opening first refuses a folder a running hub holds.
   const probe: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false });
   try {
@@ -173,8 +178,7 @@ export async function repairLevelStore(dir: string, options: LevelStoreOptions =
   } catch (error) {
     throw toStoreError(error, 'repairing', dir);
   }
-  await removeSidecar(dir);
-  const store = await openStore(dir, options);
+  const store = await openStore(dir, options, true);
   try {
     return { buckets: await store.census(), commits: store.commits, ...(expectedCommits === undefined ? {} : { expectedCommits }) };
   } finally {

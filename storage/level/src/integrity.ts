@@ -1,7 +1,7 @@
 // Integrity checks of a LevelDB data folder, so damage fails loudly instead of losing data
 // silently: the folder is inspected before LevelDB may create anything in it, and a small fsynced
 // sidecar file remembers how many batches were committed, to compare with what the store reads.
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '@twinhub/bucket';
 import { repairAdvice } from './errors.js';
@@ -59,7 +59,8 @@ export async function inspectFolder(dir: string): Promise<FolderState> {
   return { fresh: false, ...(sidecar ? { sidecar } : {}) };
 }
 
-async function readSidecar(dir: string): Promise<Sidecar> {
+/** The sidecar's content; rejects 'corrupt' when it is unreadable (ENOENT when there is none). */
+export async function readSidecar(dir: string): Promise<Sidecar> {
   const text = await readFile(join(dir, SIDECAR_FILE), 'utf8');
   try {
     const sidecar = JSON.parse(text) as Partial<Sidecar>;
@@ -90,11 +91,6 @@ export async function writeSidecar(dir: string, state: Omit<Sidecar, 'format' | 
   } finally {
     await folder.close();
   }
-}
-
-/** Forgets what the folder held (after a repair accepted the loss). */
-export async function removeSidecar(dir: string): Promise<void> {
-  await rm(join(dir, SIDECAR_FILE), { force: true });
 }
 
 /**

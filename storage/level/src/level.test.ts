@@ -179,8 +179,11 @@ describe('damaged data folders fail loudly', () => {
     await unlink(join(dir, 'CURRENT'));
     await assert.rejects(openLevelStore(dir), storeError('corrupt', /holds LevelDB files .* but no CURRENT file.*twinhub repair --data/));
     assert.ok(!(await readdir(dir)).includes('CURRENT'), 'nothing was created');
-    const report = await repairLevelStore(dir);
-    assert.equal(report.buckets.state, 3);
+    const log = recorder();
+    const report = await repairLevelStore(dir, { log });
+    assert.deepEqual(report, { buckets: { state: 3 }, commits: 3, expectedCommits: 3 });
+    assert.ok(log.lines.some((l) => /opened a repaired data folder/.test(l)), log.lines.join('\n'));
+    assert.ok(!log.lines.some((l) => /integrity file is missing/.test(l)), log.lines.join('\n'));
     const store = await openLevelStore(dir);
     assert.equal(await store.bucket('state').get('thing-2'), 'x'.repeat(1000));
     await store.close();
@@ -230,7 +233,8 @@ describe('damaged data folders fail loudly', () => {
     await assert.rejects(openLevelStore(dir), storeError('corrupt', /marker record is gone/));
   });
 
-  it('repair refuses a folder a running store holds', async () => {
+  it('repair refuses a missing folder and one a running store holds', async () => {
+    await assert.rejects(repairLevelStore(join(root, 'never-created')), storeError('invalid', /no data folder at/));
     const dir = join(root, 'busy');
     const store = await openLevelStore(dir);
     try {
