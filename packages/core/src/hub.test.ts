@@ -16,7 +16,7 @@ const viewer: Client = { id: 'viewer-1', role: 'viewer' };
 
 /** A store whose close() is a no-op, so a second hub can open the same data (restart). */
 function keepOpen(store: BucketStore): BucketStore {
-  return { bucket: (name) => store.bucket(name), batch: (ops) => store.batch(ops), close: async () => {} };
+  return { bucket: (name) => store.bucket(name), batch: (ops) => store.batch(ops), watch: (listener) => store.watch(listener), close: async () => {} };
 }
 
 class Clock {
@@ -382,7 +382,12 @@ describe('Hub', () => {
 
     it('survives a storage failure while expiring a request at delivery: nothing is sent, the hub keeps serving', async () => {
       let failing = false;
-      const flaky: BucketStore = { bucket: (name) => store.bucket(name), batch: (ops) => (failing ? Promise.reject(new Error('disk gone')) : store.batch(ops)), close: async () => {} };
+      const flaky: BucketStore = {
+        bucket: (name) => store.bucket(name),
+        batch: (ops) => (failing ? Promise.reject(new Error('disk gone')) : store.batch(ops)),
+        watch: (listener) => store.watch(listener),
+        close: async () => {},
+      };
       const fragile = await createHub({ store: flaky, now: clock.now, expiryIntervalMs: 60_000 });
       hubs.push(fragile);
       await expectOk(fragile, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 5 });

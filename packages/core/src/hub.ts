@@ -12,6 +12,7 @@ import { badRequest, internalProblem, isHubError, serviceUnavailable } from './m
 import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './model/operations.js';
 import type { AgentPresence, Client, Problem, RequestRecord, ThingDescription, Twin } from './model/types.js';
+import { applyChanges } from './feed.js';
 import type { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
 import { requestHandlers } from './requests/handlers.js';
@@ -36,6 +37,7 @@ export class Hub implements HubApi {
   private readonly contributors: TwinTdContributor[] = [];
   private twinTdCache = new WeakMap<Twin, ThingDescription>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private stopWatching: (() => void) | undefined;
   private closed = false;
 
   /** Use createHub(): a hub must load its store before it serves. */
@@ -60,6 +62,7 @@ export class Hub implements HubApi {
     const { orphans } = await requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId);
     await persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]);
     await this.sequence.load(store);
+    this.stopWatching = store.watch((changes) => applyChanges(this.core, this.tokens, changes));
     await requests.sweep();
     this.sweepTimer = setInterval(() => void requests.sweep(), this.options.expiryIntervalMs ?? 1000);
     this.sweepTimer.unref();
@@ -139,6 +142,7 @@ export class Hub implements HubApi {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweepTimer);
+    this.stopWatching?.();
     this.core.sessions.closeAll('hub shutting down');
     this.core.requests.releaseWaiters();
     await this.core.persist.drain();

@@ -24,8 +24,8 @@ class FlakyStore {
   failing: false | 'full' | 'unavailable' = false;
   constructor(readonly inner: MemoryStore) {}
   readonly store: BucketStore = {
-    ...({} as BucketStore),
     bucket: (name) => this.inner.bucket(name),
+    watch: (listener) => this.inner.watch(listener),
     batch: (ops) => (this.failing ? Promise.reject(Object.assign(new Error(`store ${this.failing}`), { code: this.failing })) : this.inner.batch(ops)),
     close: async () => {},
   };

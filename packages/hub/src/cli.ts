@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The `twinhub` command: `serve` runs the hub; `token create|list|revoke` manage bearer tokens in
-// the data folder (while the hub is stopped: the embedded store allows one process at a time).
+// the data folder and `repair` salvages a damaged one (while the hub is stopped: the embedded
+// store allows one process at a time).
 
 import { parseArgs } from 'node:util';
+import { StoreError } from '@twinhub/bucket';
 import { createHub, isHubError, ROLES, type Role } from '@twinhub/core';
+import { repairLevelStore } from '@twinhub/storage-level';
 import { ConfigError, resolveConfig, settingOptions, settingsHelp } from './config.js';
 import { createLogger } from './logger.js';
 import { openStore, startHub } from './server.js';
@@ -13,6 +16,7 @@ const USAGE = `Usage:
   twinhub token create --role <role> --id <clientId>    issue a token (roles: ${ROLES.join(', ')})
   twinhub token list                                    list tokens (never the secrets)
   twinhub token revoke <tokenId|clientId>               revoke a token, or all of a client's
+  twinhub repair --data <dir>                           salvage a damaged data folder (hub stopped; see docs/storage.md)
 
 Options (each also read from the environment variable in brackets):
 ${settingsHelp()}
@@ -49,7 +53,8 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
 async function token(args: string[], flags: Record<string, string | boolean | undefined>): Promise<void> {
   const config = resolveConfig(flags);
   if (config.memory) throw new ConfigError('token commands need a data folder, not --memory');
-  const hub = await createHub({ store: await openStore(config), logger: createLogger(config.logLevel) });
+  const logger = createLogger(config.logLevel);
+  const hub = await createHub({ store: await openStore(config, logger), logger });
   try {
     const [action, target] = args;
     if (action === 'create') {
@@ -74,6 +79,25 @@ async function token(args: string[], flags: Record<string, string | boolean | un
   }
 }
 
+async function repair(flags: Record<string, string | boolean | undefined>): Promise<void> {
+  const config = resolveConfig(flags);
+  if (config.memory) throw new ConfigError('repair needs a data folder, not --memory');
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`Repairing ${config.dataDir}: LevelDB keeps every record it can still read; whatever was damaged or lost stays lost.`);
+  const report = await repairLevelStore(config.dataDir, { log: createLogger(config.logLevel).child({ module: 'storage' }) });
+  const buckets = Object.entries(report.buckets).sort(([a], [b]) => (a < b ? -1 : 1));
+  out(buckets.length === 0 ? 'The folder now holds no records.' : 'Records per bucket after the repair:');
+  for (const [bucket, count] of buckets) out(`  ${bucket.padEnd(12)} ${count}`);
+  if (report.expectedCommits !== undefined && report.expectedCommits > report.commits) {
+    out(`Data was lost: ${report.expectedCommits - report.commits} of ${report.expectedCommits} acknowledged write batches could not be recovered.`);
+  } else if (report.expectedCommits === undefined) {
+    out('The folder had no integrity file, so what it held before cannot be compared: data may have been lost.');
+  } else {
+    out(`All ${report.commits} acknowledged write batches are present (damaged files may still have cost some records).`);
+  }
+  out('The integrity checks start afresh from this state; `twinhub serve` will open the folder again.');
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -88,11 +112,13 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'serve') return serve(values);
   if (command === 'token') return token(rest, values);
+  if (command === 'repair') return repair(values);
   throw new ConfigError(`unknown command '${command}'\n\n${USAGE}`);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const message = error instanceof ConfigError || isHubError(error) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+  // A StoreError's message already says what happened and what to do (e.g. `twinhub repair`).
+  const message = error instanceof ConfigError || error instanceof StoreError || isHubError(error) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
     ? (error as Error).message
     : `twinhub failed: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);

@@ -25,15 +25,17 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
-export async function openStore(config: Pick<HubConfig, 'memory' | 'dataDir' | 'fsync'>): Promise<BucketStore> {
+/** Opens the configured store; a damaged data folder rejects with a StoreError ('corrupt') instead of opening. */
+export async function openStore(config: Pick<HubConfig, 'memory' | 'dataDir' | 'fsync'>, logger?: Logger): Promise<BucketStore> {
   if (config.memory) return new MemoryStore();
   await mkdir(config.dataDir, { recursive: true });
-  return openLevelStore(config.dataDir, { sync: config.fsync });
+  return openLevelStore(config.dataDir, { sync: config.fsync, ...(logger ? { log: logger.child({ module: 'storage' }) } : {}) });
 }
 
 export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
+  // A store that fails its integrity checks rejects here, before any admin token could be made.
   const hub = await createHub({
-    store: await openStore(config),
+    store: await openStore(config, logger),
     logger: logger.child({ module: 'core' }),
     limits: config.limits,
     defaultRequestTtlSeconds: config.requestTtlSeconds,

@@ -23,35 +23,73 @@ export type BucketOperation =
 /** An operation of a store-wide batch: the same as a bucket operation, naming its bucket. */
 export type StoreOperation = BucketOperation & { bucket: string };
 
-/** A named, ordered key/value namespace inside a store. */
+/** A value with its revision: a positive number that grows with every write of any key in the store. */
+export interface Revisioned {
+  value: string;
+  revision: number;
+}
+
+/** A record committed by another writer of the same store (cluster mode), as the change feed reports it. */
+export interface StoreChange {
+  bucket: string;
+  key: string;
+  /** undefined: the key was deleted. */
+  value: string | undefined;
+  revision: number;
+}
+
+/** A named, ordered key/value namespace inside a store. Writes go through `BucketStore.batch` or `compareAndSet`. */
 export interface Bucket {
   readonly name: string;
   get(key: string): Promise<string | undefined>;
-  /** Values in the order of `keys`; `undefined` where a key is absent. */
-  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
-  put(key: string, value: string): Promise<void>;
-  delete(key: string): Promise<void>;
-  /** Applies all operations atomically: after a crash either all or none are visible. */
-  batch(operations: readonly BucketOperation[]): Promise<void>;
+  /** The value and its current revision; undefined when the key is absent. */
+  getEntry(key: string): Promise<Revisioned | undefined>;
+  /**
+   * Writes (or with `value` undefined, deletes) `key` only if its current revision is
+   * `expectedRevision` (0: the key must be absent). Resolves with the new revision (0 after a
+   * delete); rejects with a StoreError of code 'conflict' when another write came first.
+   */
+  compareAndSet(key: string, value: string | undefined, expectedRevision: number): Promise<number>;
   /** Entries in key order (or reverse), within the range. */
   entries(range?: KeyRange): AsyncIterable<[key: string, value: string]>;
-  keys(range?: KeyRange): AsyncIterable<string>;
 }
 
 export interface BucketStore {
   /** The bucket with this name (created on first use). Names are non-empty, without '!' or '\0'. */
   bucket(name: string): Bucket;
-  /** Atomic batch across buckets: all or nothing, durable when the promise resolves. */
+  /**
+   * Atomic batch across buckets: all or nothing, durable when the promise resolves. Operations
+   * apply in order (the last one on a key wins); every key written gets a new revision.
+   */
   batch(operations: readonly StoreOperation[]): Promise<void>;
+  /**
+   * The change feed: calls `listener` with the records other writers of the same store committed,
+   * in commit order, one call per committed batch. Never reports this store object's own writes
+   * (always silent for a single-process store such as LevelDB). Returns the unsubscribe function.
+   */
+  watch(listener: (changes: readonly StoreChange[]) => void): () => void;
   /** Flushes and releases the store. Further calls reject. */
   close(): Promise<void>;
 }
 
-/** Thrown by a store used after close(), or given a bad bucket name. */
+/**
+ * Why a store operation failed, so the core can answer a client usefully:
+ * - 'full': out of space or over a budget (HTTP 507) - retry once space was freed;
+ * - 'unavailable': the store cannot be reached or written right now (HTTP 503);
+ * - 'corrupt': the data on disk is damaged or inconsistent (refuse to serve);
+ * - 'conflict': a compare-and-set lost against another writer;
+ * - 'closed': used after close();
+ * - 'invalid': a programming error (bad bucket name...).
+ */
+export type StoreErrorCode = 'full' | 'unavailable' | 'corrupt' | 'conflict' | 'closed' | 'invalid';
+
+/** Every error a store raises: a stable code plus a message a user can act on. */
 export class StoreError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly code: StoreErrorCode;
+  constructor(message: string, options?: ErrorOptions & { code?: StoreErrorCode }) {
     super(message, options);
     this.name = 'StoreError';
+    this.code = options?.code ?? 'invalid';
   }
 }
 
@@ -60,6 +98,39 @@ export function checkBucketName(name: string): void {
   if (name.length === 0 || name.includes('!') || name.includes('\0')) {
     throw new StoreError(`invalid bucket name ${JSON.stringify(name)}: must be non-empty, without '!' or NUL`);
   }
+}
+
+/** The error of every call on a closed store. */
+export function closedError(): StoreError {
+  return new StoreError('the store is closed', { code: 'closed' });
+}
+
+/** Validates one batch operation; backends call this before writing anything, so a bad batch applies nothing. */
+export function checkOperation(op: StoreOperation): void {
+  checkBucketName(op.bucket);
+  if (typeof op.key !== 'string') throw new StoreError('batch operation key must be a string');
+  if (op.type === 'put') {
+    if (typeof op.value !== 'string') throw new StoreError(`batch put of ${JSON.stringify(op.key)}: value must be a string`);
+  } else if (op.type !== 'del') {
+    throw new StoreError(`unknown batch operation type ${JSON.stringify((op as { type: unknown }).type)}`);
+  }
+}
+
+/** Validates compareAndSet's arguments (same rules on every backend). */
+export function checkCompareAndSet(key: string, value: string | undefined, expectedRevision: number): void {
+  if (typeof key !== 'string') throw new StoreError('compareAndSet key must be a string');
+  if (value !== undefined && typeof value !== 'string') throw new StoreError(`compareAndSet of ${JSON.stringify(key)}: value must be a string or undefined`);
+  if (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0) {
+    throw new StoreError(`compareAndSet of ${JSON.stringify(key)}: expectedRevision must be a non-negative integer, got ${String(expectedRevision)}`);
+  }
+}
+
+/** The 'conflict' error of a compare-and-set that lost; the same message on every backend. */
+export function conflictError(bucket: string, key: string, expected: number, actual: number): StoreError {
+  return new StoreError(
+    `compare-and-set of ${JSON.stringify(key)} in bucket ${JSON.stringify(bucket)} expected revision ${expected} but found ${actual === 0 ? 'no record' : `revision ${actual}`}: another write came first; re-read and retry`,
+    { code: 'conflict' },
+  );
 }
 
 /** True when `key` lies inside `range` (prefix and bounds; limit and reverse are ignored). */

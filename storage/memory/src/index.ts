@@ -1,15 +1,20 @@
 // In-memory BucketStore for tests and ephemeral hubs: nothing survives the process.
-// Keys are kept sorted in small blocks (a two-level sorted list), so inserts stay cheap at
-// 100k+ keys where one big array's splice would move every later key on each insert.
+// `peer()` opens a second writer over the same data, so the change feed and compare-and-set races
+// of cluster mode can be tested without a cluster. Keys are kept sorted in small blocks (a
+// two-level sorted list), so inserts stay cheap at 100k+ keys where one big array's splice would
+// move every later key on each insert.
 import {
   checkBucketName,
+  checkCompareAndSet,
+  checkOperation,
+  closedError,
+  conflictError,
   keyBounds,
-  StoreError,
   type Bucket,
-  type BucketOperation,
   type BucketStore,
   type KeyBound,
   type KeyRange,
+  type StoreChange,
   type StoreOperation,
 } from '@twinhub/bucket';
 
@@ -106,29 +111,58 @@ class SortedKeys {
   }
 }
 
+interface Entry {
+  value: string;
+  revision: number;
+}
+
 interface BucketData {
-  values: Map<string, string>;
+  values: Map<string, Entry>;
   order: SortedKeys;
 }
 
-function newBucketData(): BucketData {
-  return { values: new Map(), order: new SortedKeys() };
-}
+type Listener = (changes: readonly StoreChange[]) => void;
 
-function checkOperation(op: BucketOperation): void {
-  if (typeof op.key !== 'string') throw new StoreError('batch operation key must be a string');
-  if (op.type === 'put') {
-    if (typeof op.value !== 'string') throw new StoreError(`batch put of ${JSON.stringify(op.key)}: value must be a string`);
-  } else if (op.type !== 'del') {
-    throw new StoreError(`unknown batch operation type ${JSON.stringify((op as { type: unknown }).type)}`);
+/** What a store and its peers share: the records, the store-wide revision counter, the open writers. */
+class SharedData {
+  readonly buckets = new Map<string, BucketData>();
+  revision = 0;
+  readonly writers = new Set<MemoryStore>();
+
+  bucket(name: string): BucketData {
+    let data = this.buckets.get(name);
+    if (data === undefined) {
+      data = { values: new Map(), order: new SortedKeys() };
+      this.buckets.set(name, data);
+    }
+    return data;
   }
 }
 
-/** A BucketStore held in memory. Iterations copy their range when they start (a snapshot). */
+/**
+ * A BucketStore held in memory. Iterations copy their range when they start (a snapshot).
+ * Every call commits synchronously inside its promise, so a compare-and-set is atomic against
+ * any other call on this store or its peers.
+ */
 export class MemoryStore implements BucketStore {
-  private readonly data = new Map<string, BucketData>();
+  private shared = new SharedData();
   private readonly views = new Map<string, Bucket>();
+  private readonly listeners = new Set<Listener>();
   private closed = false;
+
+  constructor() {
+    this.shared.writers.add(this);
+  }
+
+  /** Another writer over the same data (as a second hub instance would be): each hears the other's commits. */
+  peer(): MemoryStore {
+    this.checkOpen();
+    const other = new MemoryStore();
+    other.shared.writers.delete(other);
+    other.shared = this.shared;
+    this.shared.writers.add(other);
+    return other;
+  }
 
   bucket(name: string): Bucket {
     this.checkOpen();
@@ -144,91 +178,88 @@ export class MemoryStore implements BucketStore {
   async batch(operations: readonly StoreOperation[]): Promise<void> {
     this.checkOpen();
     // Validate everything before the first write, so a bad operation applies nothing.
-    for (const op of operations) {
-      checkBucketName(op.bucket);
-      checkOperation(op);
-    }
-    for (const op of operations) this.apply(this.bucketData(op.bucket), op);
+    for (const op of operations) checkOperation(op);
+    this.commit(operations);
+  }
+
+  watch(listener: Listener): () => void {
+    this.checkOpen();
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.data.clear();
+    this.shared.writers.delete(this);
     this.views.clear();
+    this.listeners.clear();
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new StoreError('the store is closed');
+    if (this.closed) throw closedError();
   }
 
-  private bucketData(name: string): BucketData {
-    let data = this.data.get(name);
-    if (data === undefined) {
-      data = newBucketData();
-      this.data.set(name, data);
+  /** Applies validated operations in order, each with the next revision, and tells the peers. */
+  private commit(operations: readonly StoreOperation[]): StoreChange[] {
+    if (operations.length === 0) return [];
+    const changes: StoreChange[] = [];
+    for (const op of operations) {
+      const data = this.shared.bucket(op.bucket);
+      const revision = ++this.shared.revision;
+      if (op.type === 'put') {
+        if (!data.values.has(op.key)) data.order.insert(op.key);
+        data.values.set(op.key, { value: op.value, revision });
+      } else if (data.values.delete(op.key)) {
+        data.order.remove(op.key);
+      }
+      changes.push({ bucket: op.bucket, key: op.key, value: op.type === 'put' ? op.value : undefined, revision });
     }
-    return data;
+    for (const writer of this.shared.writers) if (writer !== this) writer.hear(changes);
+    return changes;
   }
 
-  private apply(data: BucketData, op: BucketOperation): void {
-    if (op.type === 'put') {
-      if (!data.values.has(op.key)) data.order.insert(op.key);
-      data.values.set(op.key, op.value);
-    } else if (data.values.delete(op.key)) {
-      data.order.remove(op.key);
-    }
+  /** A peer committed `changes`: report them after the committing call, as a remote feed would. */
+  private hear(changes: readonly StoreChange[]): void {
+    const listeners = [...this.listeners];
+    // Microtasks run in the order queued, so batches arrive in commit order.
+    if (listeners.length > 0) queueMicrotask(() => listeners.forEach((listener) => listener(changes)));
   }
 
   /** Copies the range now, so later writes neither disturb nor show up in the walk. */
-  private snapshot(name: string, range: KeyRange | undefined): string[] {
-    const data = this.data.get(name);
+  private snapshot(name: string, range: KeyRange | undefined): [string, string][] {
+    const data = this.shared.buckets.get(name);
     if (data === undefined) return [];
     const { lower, upper } = keyBounds(range);
     const limit = range?.limit === undefined || range.limit < 0 ? Infinity : range.limit;
-    return data.order.slice(lower, upper, range?.reverse === true, limit);
+    // Values are read now too: the snapshot covers both.
+    return data.order.slice(lower, upper, range?.reverse === true, limit).map((key) => [key, data.values.get(key)!.value]);
   }
 
   private createView(name: string): Bucket {
     // Methods are async so that a closed store or a bad argument rejects instead of throwing.
     const store = this;
+    const entry = (key: string): Entry | undefined => store.shared.buckets.get(name)?.values.get(key);
     return {
       name,
       async get(key) {
         store.checkOpen();
-        return store.data.get(name)?.values.get(key);
+        return entry(key)?.value;
       },
-      async getMany(keys) {
+      async getEntry(key) {
         store.checkOpen();
-        const values = store.data.get(name)?.values;
-        return keys.map((key) => values?.get(key));
+        const found = entry(key);
+        return found === undefined ? undefined : { value: found.value, revision: found.revision };
       },
-      async put(key, value) {
+      async compareAndSet(key, value, expectedRevision) {
         store.checkOpen();
-        const op: BucketOperation = { type: 'put', key, value };
-        checkOperation(op);
-        store.apply(store.bucketData(name), op);
-      },
-      async delete(key) {
-        store.checkOpen();
-        const op: BucketOperation = { type: 'del', key };
-        checkOperation(op);
-        store.apply(store.bucketData(name), op);
-      },
-      async batch(operations) {
-        store.checkOpen();
-        for (const op of operations) checkOperation(op);
-        const data = store.bucketData(name);
-        for (const op of operations) store.apply(data, op);
+        checkCompareAndSet(key, value, expectedRevision);
+        const actual = entry(key)?.revision ?? 0;
+        if (actual !== expectedRevision) throw conflictError(name, key, expectedRevision, actual);
+        if (value === undefined && actual === 0) return 0; // deleting an absent key changes nothing
+        const [change] = store.commit([value === undefined ? { bucket: name, type: 'del', key } : { bucket: name, type: 'put', key, value }]);
+        return value === undefined ? 0 : change.revision;
       },
       async *entries(range) {
-        store.checkOpen();
-        const keys = store.snapshot(name, range);
-        const values = store.data.get(name)?.values;
-        // Values are read now too: the snapshot covers both.
-        const entries = keys.map((key): [string, string] => [key, values!.get(key)!]);
-        yield* entries;
-      },
-      async *keys(range) {
         store.checkOpen();
         yield* store.snapshot(name, range);
       },

@@ -20,7 +20,7 @@ export interface TokenInfo {
   created: string;
 }
 
-interface StoredToken extends TokenInfo {
+export interface StoredToken extends TokenInfo {
   hash: string;
 }
 
@@ -86,6 +86,14 @@ export class TokenService {
   hasRole(role: Role): boolean {
     for (const entry of this.byClient.values()) if (entry.role === role) return true;
     return false;
+  }
+
+  /** A token record another writer committed (cluster mode): created, or revoked (undefined). */
+  applyRecord(hash: string, record: Omit<StoredToken, 'hash'> | undefined): void {
+    const known = this.byHash.get(hash);
+    if (known) this.forget(known);
+    if (record) this.remember({ ...record, hash });
+    else if (known && !this.clientById(known.clientId)) this.onClientRevoked(known.clientId);
   }
 
   private remember(stored: StoredToken): void {

@@ -28,11 +28,37 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
     () => (previous ? core.directory.put(previous) : core.directory.remove(twin.thingId)),
   );
   for (const write of dropped) core.state.apply(write.key, undefined);
-  // Who may see it is decided now: the event stays replayable to them after the Thing is deleted.
-  const audience = (c: Client) => canSee(c, twin);
-  core.notify.publish({ operation: created ? 'thing_created' : 'thing_updated', thingId: twin.thingId, data: twinTd, timestamp: now }, { audience });
+  announceTwin(core, twin, created);
   core.log.debug({ thingId: twin.thingId, agentId: twin.agentId, version: twin.version, created }, 'TD registered');
   return ok(twinTd, created ? 201 : 200);
+}
+
+/** Tells who may see it that a Thing was created or updated. Who may see it is decided now: the event stays replayable to them after a delete. */
+function announceTwin(core: HubCore, twin: Twin, created: boolean): void {
+  const operation = created ? 'thing_created' : 'thing_updated';
+  core.notify.publish({ operation, thingId: twin.thingId, data: core.twinTd(twin), timestamp: twin.modified }, { audience: (c) => canSee(c, twin) });
+}
+
+function announceDeleted(core: HubCore, twin: Twin): void {
+  const timestamp = core.now().toISOString();
+  core.notify.publish({ operation: 'thing_deleted', thingId: twin.thingId, data: { id: twin.thingId }, timestamp }, { audience: (c) => canSee(c, twin) });
+}
+
+/**
+ * A twin record another writer committed (cluster mode), applied like this hub's own changes:
+ * put in (or taken out of) the view, then announced.
+ */
+export function applyTwinRecord(core: HubCore, thingId: string, twin: Twin | undefined): void {
+  const known = core.directory.get(thingId);
+  if (!twin) {
+    if (!known) return;
+    core.directory.remove(thingId);
+    core.state.forget(thingId);
+    announceDeleted(core, known);
+    return;
+  }
+  core.directory.put(twin);
+  announceTwin(core, twin, known === undefined);
 }
 
 /**
@@ -108,7 +134,7 @@ export const directoryHandlers: HandlerTable = {
     );
     core.state.forget(twin.thingId);
     requests.announce();
-    core.notify.publish({ operation: 'thing_deleted', thingId: twin.thingId, data: { id: twin.thingId }, timestamp: now }, { audience: (c) => canSee(c, twin) });
+    announceDeleted(core, twin);
     core.log.debug({ thingId: twin.thingId }, 'TD deleted');
     return ok(undefined, 204);
   },

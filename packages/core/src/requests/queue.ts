@@ -52,6 +52,11 @@ export class RequestQueue {
     return ++this.lastSeq;
   }
 
+  /** Another writer used `seq`: ours continue after it. */
+  noteSeq(seq: number): void {
+    this.lastSeq = Math.max(this.lastSeq, seq);
+  }
+
   /** A durable record (staged ones are not known yet). */
   get(requestId: string): RequestRecord | undefined {
     return this.staged.has(requestId) ? undefined : this.records.get(requestId);

@@ -94,6 +94,30 @@ export class RequestService {
     };
   }
 
+  /**
+   * A request record another writer committed (cluster mode), applied like this hub's own: a new
+   * pending one is delivered if its agent's receiving session is here; a changed status is
+   * announced to the requester's sessions here; a deleted one is forgotten.
+   */
+  applyRecord(requestId: string, stored: RequestRecord | undefined, agentOf: (thingId: string) => string | undefined): void {
+    const known = this.queue.get(requestId);
+    if (!stored) {
+      this.queue.forget(requestId);
+      return;
+    }
+    if (known) {
+      if (known.status === stored.status && known.seq === stored.seq) return;
+      this.queue.update(known, stored);
+      this.changed(known);
+      return;
+    }
+    const agentId = agentOf(stored.thingId);
+    if (agentId === undefined) return;
+    this.queue.add(stored, agentId);
+    this.queue.noteSeq(stored.seq);
+    if (stored.status === 'pending') this.deliver(stored, agentId);
+  }
+
   /** Starts (owing it everything unacknowledged, oldest first) or stops sending the agent's requests to a session. */
   receive(session: LiveSession, enabled: boolean): void {
     this.options.sessions.setReceiving(session, enabled);

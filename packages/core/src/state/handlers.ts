@@ -40,18 +40,17 @@ async function commitState(core: HubCore, thingId: string, writes: PendingWrite[
   const stored = core.persist.write(writes);
   await core.state.inOrder(thingId, async () => {
     await stored;
-    applyAndAnnounce(core, writes);
+    for (const write of writes) applyStateRecord(core, write.key, write.value);
   });
 }
 
-function applyAndAnnounce(core: HubCore, writes: PendingWrite[]): void {
-  for (const write of writes) {
-    const change = core.state.apply(write.key, write.value === undefined ? undefined : JSON.stringify(write.value));
-    if (change?.kind === 'property') {
-      core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time });
-    } else if (change?.kind === 'event') {
-      core.notify.publish({ operation: 'subscribeevent', thingId: change.thingId, name: change.name, data: change.data, timestamp: change.time });
-    }
+/** Applies a state record to the view and tells observers: the one path for this hub's writes and other writers'. */
+export function applyStateRecord(core: HubCore, key: string, record: object | undefined): void {
+  const change = core.state.apply(key, record);
+  if (change?.kind === 'property') {
+    core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time });
+  } else if (change?.kind === 'event') {
+    core.notify.publish({ operation: 'subscribeevent', thingId: change.thingId, name: change.name, data: change.data, timestamp: change.time });
   }
 }
 

@@ -55,7 +55,7 @@ export class TwinStateStore {
     const migration: PendingWrite[] = [];
     for await (const [key, json] of store.bucket(STATE_BUCKET).entries()) {
       if (key.includes(SEP)) {
-        this.apply(key, json);
+        this.apply(key, JSON.parse(json) as object);
         continue;
       }
       const legacy = JSON.parse(json) as { properties?: Record<string, PropertyState>; events?: Record<string, EventState>; version?: number };
@@ -70,7 +70,7 @@ export class TwinStateStore {
       }
       migration.push({ bucket: STATE_BUCKET, key, value: undefined });
     }
-    for (const write of migration) if (write.value !== undefined) this.apply(write.key, JSON.stringify(write.value));
+    for (const write of migration) if (write.value !== undefined) this.apply(write.key, write.value);
     return migration;
   }
 
@@ -133,21 +133,21 @@ export class TwinStateStore {
   }
 
   /**
-   * Applies one stored record (JSON, or undefined when deleted) to the view: the only way the view
-   * changes, for this hub's writes once durable and for other writers' from the change feed.
+   * Applies one stored record (undefined when deleted) to the view: the only way the view changes,
+   * for this hub's writes once durable and for other writers' from the change feed.
    */
-  apply(key: string, json: string | undefined): StateChange | undefined {
+  apply(key: string, stored: object | undefined): StateChange | undefined {
     const [thingId, kind, name] = key.split(SEP);
     if (name === undefined || (kind !== 'p' && kind !== 'e')) return undefined;
     let state = this.things.get(thingId);
-    if (json === undefined) {
+    if (stored === undefined) {
       if (!state) return undefined;
       (kind === 'p' ? state.properties : state.events).delete(name);
       if (state.properties.size === 0 && state.events.size === 0) this.forget(thingId);
       return undefined;
     }
     if (!state) this.things.set(thingId, (state = { properties: new Map(), events: new Map(), version: 0 }));
-    const record = JSON.parse(json) as PropertyRecord & EventRecord;
+    const record = stored as PropertyRecord & EventRecord;
     state.version = Math.max(state.version, record.version);
     if (kind === 'p') {
       state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });

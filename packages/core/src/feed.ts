@@ -1,0 +1,40 @@
+// The change feed: records other writers of the store committed (other hub instances, in cluster
+// mode) reach this hub's view through the same domain paths as its own changes — apply to the
+// view, then notify. A single-process store (LevelDB) never reports any.
+
+import type { StoreChange } from '@twinhub/bucket';
+import type { StoredToken } from './auth/tokens.js';
+import type { HubCore } from './core-context.js';
+import { applyTwinRecord } from './directory/handlers.js';
+import { TWINS_BUCKET } from './directory/directory.js';
+import type { RequestRecord, Twin } from './model/types.js';
+import { REQUESTS_BUCKET } from './requests/queue.js';
+import { applyStateRecord } from './state/handlers.js';
+import { STATE_BUCKET } from './state/state.js';
+import { TOKENS_BUCKET, type TokenService } from './auth/tokens.js';
+
+export function applyChanges(core: HubCore, tokens: TokenService, changes: readonly StoreChange[]): void {
+  for (const change of changes) {
+    try {
+      const record: unknown = change.value === undefined ? undefined : JSON.parse(change.value);
+      switch (change.bucket) {
+        case TWINS_BUCKET:
+          applyTwinRecord(core, change.key, record as Twin | undefined);
+          break;
+        case STATE_BUCKET:
+          applyStateRecord(core, change.key, record as object | undefined);
+          break;
+        case REQUESTS_BUCKET:
+          core.requests.applyRecord(change.key, record as RequestRecord | undefined, (thingId) => core.directory.get(thingId)?.agentId);
+          break;
+        case TOKENS_BUCKET:
+          tokens.applyRecord(change.key, record as Omit<StoredToken, 'hash'> | undefined);
+          break;
+        default:
+          break; // buckets the view does not hold (the notification sequence, store metadata)
+      }
+    } catch (error) {
+      core.log.error({ err: error, bucket: change.bucket, key: change.key }, 'could not apply a change from another writer');
+    }
+  }
+}
