@@ -1,6 +1,6 @@
 // Builds the core's domains over one store: persistence (group commit), the notification
-// registry with its durable sequence, sessions, requests, directory, state and tokens. The Hub
-// facade (hub.ts) runs operations over what this returns.
+// registry with its durable sequence, sessions, requests, directory, state, tokens and the twin
+// TD cache. The Hub facade (hub.ts) runs operations over what this returns.
 
 import { pino, type Logger } from 'pino';
 import type { BucketStore } from '@twinhub/bucket';
@@ -8,7 +8,7 @@ import { canSee } from './auth/permissions.js';
 import { TokenService } from './auth/tokens.js';
 import type { HubCore } from './core-context.js';
 import { TwinDirectory } from './directory/directory.js';
-import { DEFAULT_LIMITS, type HubLimits } from './model/hub-api.js';
+import { DEFAULT_LIMITS, type HubLimits, type TwinTdContributor } from './model/hub-api.js';
 import type { ThingDescription, Twin } from './model/types.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
@@ -16,6 +16,7 @@ import { RequestService } from './requests/service.js';
 import { SessionRegistry } from './sessions/registry.js';
 import { TwinStateStore } from './state/state.js';
 import { PersistQueue } from './store/persist-queue.js';
+import { buildTwinTd } from './td/index.js';
 
 export interface HubOptions {
   /** Where everything is kept. The hub owns it from now on and closes it in `close()`. */
@@ -37,7 +38,25 @@ export interface HubOptions {
   now?: () => Date;
 }
 
-export function composeCore(options: HubOptions, twinTd: (twin: Twin) => ThingDescription): { core: HubCore; tokens: TokenService; sequence: NotificationSequence } {
+/** Twin TDs built on first use, cached per twin object, rebuilt for all when a binding adds its forms. */
+export class TwinTds {
+  private readonly contributors: TwinTdContributor[] = [];
+  private cache = new WeakMap<Twin, ThingDescription>();
+
+  readonly get = (twin: Twin): ThingDescription => {
+    let td = this.cache.get(twin);
+    if (!td) this.cache.set(twin, (td = buildTwinTd(twin, this.contributors)));
+    return td;
+  };
+
+  addContributor(contributor: TwinTdContributor): void {
+    this.contributors.push(contributor);
+    this.cache = new WeakMap();
+  }
+}
+
+export function composeCore(options: HubOptions): { core: HubCore; tokens: TokenService; sequence: NotificationSequence; twinTds: TwinTds } {
+  const twinTds = new TwinTds();
   const log = options.logger ?? pino({ level: 'silent' });
   const now = options.now ?? (() => new Date());
   const limits: HubLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -66,6 +85,7 @@ export function composeCore(options: HubOptions, twinTd: (twin: Twin) => ThingDe
   });
   const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'));
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
-  const core: HubCore = { limits, log, now, directory, state: new TwinStateStore(), requests, sessions, persist, notify, defaultRequestTtlSeconds, twinTd };
-  return { core, tokens, sequence };
+  const state = new TwinStateStore();
+  const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, defaultRequestTtlSeconds, twinTd: twinTds.get };
+  return { core, tokens, sequence, twinTds };
 }

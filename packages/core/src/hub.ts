@@ -4,20 +4,20 @@
 
 import { checkPermission } from './auth/permissions.js';
 import type { TokenService } from './auth/tokens.js';
-import { composeCore, type HubOptions } from './compose.js';
+import { composeCore, type HubOptions, type TwinTds } from './compose.js';
 import type { HandlerTable, HubCore } from './core-context.js';
 import { directoryHandlers } from './directory/handlers.js';
 import type { NotificationMessage } from './model/envelope.js';
 import { badRequest, internalProblem, isHubError, serviceUnavailable } from './model/errors.js';
 import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './model/operations.js';
-import type { AgentPresence, Client, Problem, RequestRecord, ThingDescription, Twin } from './model/types.js';
+import type { AgentPresence, Client, Problem, RequestRecord } from './model/types.js';
 import { applyChanges } from './feed.js';
 import type { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
 import { requestHandlers } from './requests/handlers.js';
 import { stateHandlers } from './state/handlers.js';
-import { buildTwinTd, checkThingId } from './td/index.js';
+import { checkThingId } from './td/index.js';
 
 export type { HubOptions } from './compose.js';
 
@@ -34,20 +34,14 @@ export class Hub implements HubApi {
   readonly tokens: TokenService;
   private readonly core: HubCore;
   private readonly sequence: NotificationSequence;
-  private readonly contributors: TwinTdContributor[] = [];
-  private twinTdCache = new WeakMap<Twin, ThingDescription>();
+  private readonly twinTds: TwinTds;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopWatching: (() => void) | undefined;
   private closed = false;
 
   /** Use createHub(): a hub must load its store before it serves. */
   constructor(private readonly options: HubOptions) {
-    const composed = composeCore(options, (twin) => {
-      let td = this.twinTdCache.get(twin);
-      if (!td) this.twinTdCache.set(twin, (td = buildTwinTd(twin, this.contributors)));
-      return td;
-    });
-    ({ core: this.core, tokens: this.tokens, sequence: this.sequence } = composed);
+    ({ core: this.core, tokens: this.tokens, sequence: this.sequence, twinTds: this.twinTds } = composeCore(options));
     this.limits = this.core.limits;
   }
 
@@ -133,8 +127,7 @@ export class Hub implements HubApi {
   }
 
   addTwinTdContributor(contributor: TwinTdContributor): void {
-    this.contributors.push(contributor);
-    this.twinTdCache = new WeakMap();
+    this.twinTds.addContributor(contributor);
   }
 
   /** Stops the sweep, ends all sessions, wakes waiters, waits for pending writes and closes the store. */
