@@ -52,7 +52,7 @@ export class Hub implements HubApi {
     const started = Date.now();
     await this.tokens.load(store);
     await directory.load(store);
-    const migration = await state.load(store);
+    const migration = await state.load(store, (thingId) => directory.get(thingId)?.td);
     const { orphans } = await requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId);
     await persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]);
     await this.sequence.load(store);

@@ -226,3 +226,27 @@ describe('write path', () => {
     assert.equal((await call(small, operator, { operation: 'queryallactions', thingId: LAMP, query: { limit: 1001 } })).status, 400);
   });
 });
+
+describe('load', () => {
+  it('deletes state records no TD accounts for (a Thing gone, an affordance dropped)', async () => {
+    const store = new MemoryStore();
+    const first = await createHub({ store });
+    await ok(first, agent, { operation: 'updateTD', input: lampTd() });
+    const twin = (await store.bucket('twins').get(LAMP))!;
+    await first.close();
+    const record = JSON.stringify({ value: 1, updated: '2026-01-01T00:00:00.000Z', version: 1 });
+    const leftover = new MemoryStore();
+    await leftover.batch([
+      { bucket: 'twins', type: 'put', key: LAMP, value: twin },
+      { bucket: 'state', type: 'put', key: `${LAMP}\u0001p\u0001brightness`, value: record },
+      { bucket: 'state', type: 'put', key: `${LAMP}\u0001p\u0001dropped`, value: record },
+      { bucket: 'state', type: 'put', key: `urn:gone\u0001p\u0001brightness`, value: record },
+    ]);
+    const hub = await createHub({ store: leftover });
+    const keys: string[] = [];
+    for await (const [key] of leftover.bucket('state').entries()) keys.push(key);
+    assert.deepEqual(keys, [`${LAMP}\u0001p\u0001brightness`]);
+    assert.deepEqual(Object.keys(((await ok(hub, viewer, { operation: 'readstate', thingId: LAMP })) as TwinState).properties), ['brightness']);
+    await hub.close();
+  });
+});

@@ -50,8 +50,23 @@ export class TwinStateStore {
   /** Per Thing, the last step of `inOrder`. */
   private readonly tails = new Map<string, Promise<void>>();
 
-  /** Loads every record; returns the writes that migrate v1 whole-Thing records to per-property ones. */
-  async load(store: BucketStore): Promise<PendingWrite[]> {
+  /**
+   * Loads every record; returns the writes that migrate v1 whole-Thing records to per-property
+   * ones and delete records no TD accounts for (a Thing gone, an affordance dropped: left behind
+   * where a store has no multi-key transactions), which are also dropped from the view.
+   */
+  async load(store: BucketStore, tdOf: (thingId: string) => ThingDescription | undefined): Promise<PendingWrite[]> {
+    const writes = await this.loadRecords(store);
+    for (const thingId of [...this.things.keys()]) {
+      const td = tdOf(thingId);
+      const stale = td ? this.reconcileWrites(thingId, td) : this.removeWrites(thingId);
+      for (const write of stale) this.apply(write.key, undefined);
+      writes.push(...stale);
+    }
+    return writes;
+  }
+
+  private async loadRecords(store: BucketStore): Promise<PendingWrite[]> {
     const migration: PendingWrite[] = [];
     for await (const [key, json] of store.bucket(STATE_BUCKET).entries()) {
       if (key.includes(SEP)) {
