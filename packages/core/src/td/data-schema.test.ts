@@ -132,3 +132,17 @@ describe('validateAgainstSchema', () => {
     assert.deepEqual(validateAgainstSchema(a, { level: 7 }, ''), [], 'a later failure of an equal schema leaves no errors behind');
   });
 });
+
+describe('validateAgainstSchema: patterns run on RE2 (linear time)', () => {
+  it('matches RE2 semantics: a lookahead cannot run, a pattern with nested quantifiers can', () => {
+    assert.match(validateAgainstSchema({ type: 'string', pattern: '^(?=a)a$' }, 'a', '')[0]?.message ?? '', /unusable/);
+    assert.deepEqual(validateAgainstSchema({ type: 'string', pattern: '^(a+)+$' }, 'aaaa', ''), []);
+    assert.deepEqual(validateAgainstSchema({ type: 'string', pattern: '^(a+)+$' }, 'aaab', ''), [{ pointer: '', message: 'must match pattern "^(a+)+$"' }]);
+  });
+
+  it('translates ECMA-262 \\u escapes and keeps an escaped backslash literal', () => {
+    assert.deepEqual(validateAgainstSchema({ type: 'string', pattern: '^\\u00e9\\uD83D\\uDE00$' }, 'é😀', ''), []);
+    assert.deepEqual(validateAgainstSchema({ type: 'string', pattern: '^\\\\u0041$' }, '\\u0041', ''), []);
+    assert.equal(validateAgainstSchema({ type: 'string', pattern: '^\\\\u0041$' }, 'A', '').length, 1);
+  });
+});

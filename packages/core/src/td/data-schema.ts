@@ -5,6 +5,7 @@ import AjvModule, { type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { ProblemDetailItem } from '../model/types.js';
 import { formatAjvErrors } from './ajv-errors.js';
+import { linearRegExp } from './linear-regexp.js';
 
 // ajv and ajv-formats are CommonJS modules whose `module.exports` also carries `.default`.
 const Ajv = AjvModule.default;
@@ -20,7 +21,9 @@ const PLAIN_KEYWORDS = new Set([
 // Everything else (forms, observable, readOnly/writeOnly, unit, @type, titles, input/output, data,
 // contentEncoding, default, uriVariables...) is an annotation or interaction metadata here.
 
-const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
+// Values come from agents and operators, patterns from TDs: a backtracking RegExp would let one
+// pattern such as ^(a+)+$ freeze the hub on a 40-character value, so patterns run on RE2.
+const ajv = new Ajv({ strict: false, allErrors: true, logger: false, code: { regExp: linearRegExp } });
 addFormats(ajv);
 
 type Compiled = { validate: ValidateFunction } | { failure: string };

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { isHubError } from '../model/errors.js';
 import { applyMergePatch } from './merge-patch.js';
 
 // RFC 7396 Appendix A, every row: [target, patch, result].
@@ -64,5 +65,26 @@ describe('applyMergePatch', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.deepEqual(Object.keys(result), ['__proto__', 'a']);
     assert.deepEqual(Object.getOwnPropertyDescriptor(result, '__proto__')?.value, { polluted: true });
+  });
+});
+
+describe('applyMergePatch: depth', () => {
+  const nested = (levels: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = { a: value };
+    return value;
+  };
+
+  it('refuses a patch nested deeper than 64 levels with a 400 naming the limit, before merging', () => {
+    for (const levels of [65, 2500, 100_000]) {
+      assert.throws(
+        () => applyMergePatch({ title: 'x' }, { deep: nested(levels) }),
+        (error: unknown) => isHubError(error) && error.status === 400 && /merge patch is nested too deeply.*64 levels/.test(error.problem.detail),
+      );
+    }
+  });
+
+  it('applies a patch within the limit', () => {
+    assert.deepEqual(applyMergePatch({}, nested(64)), nested(64));
   });
 });

@@ -65,3 +65,32 @@ describe('checkAffordanceName', () => {
     });
   }
 });
+
+describe('names: prototype names and confusable or unencodable characters', () => {
+  for (const [text, reason] of [
+    ['a\ud800', /lone UTF-16 surrogate/],
+    ['\udfffa', /lone UTF-16 surrogate/],
+    ['a\u202Eb', /invisible formatting/],
+    ['a\u202Ab', /invisible formatting/],
+    ['a\u2067b', /invisible formatting/],
+    ['a\u200Bb', /invisible formatting/],
+    ['a\u200Fb', /invisible formatting/],
+    ['a\u2060b', /invisible formatting/],
+    ['a\u061Cb', /invisible formatting/],
+    ['a\u{E0041}b', /invisible formatting/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(text)} in a name and in a Thing ID, with the same reason`, () => {
+      assert.match(rejection(() => checkAffordanceName(text)).detail, reason);
+      assert.match(rejection(() => checkThingId(`urn:x:${text}`)).detail, reason);
+    });
+  }
+
+  for (const name of ['__proto__', 'constructor', 'prototype']) {
+    it(`refuses the name ${name} as reserved`, () => assert.match(rejection(() => checkAffordanceName(name)).detail, /is reserved/));
+  }
+
+  it('accepts names with astral characters (valid surrogate pairs) and names merely containing "proto"', () => {
+    for (const name of ['lamp😀', '𝔸', 'proto', '__proto', 'constructors']) assert.equal(checkAffordanceName(name), name);
+    assert.equal(checkThingId('urn:x:lamp😀'), 'urn:x:lamp😀');
+  });
+});

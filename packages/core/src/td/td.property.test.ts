@@ -1,15 +1,18 @@
 // Property-based tests of TD handling: random mutations of a valid TD either validate or are
 // refused with a 400 listing at least one problem (never another exception), Thing IDs follow the
-// hub's rules whatever the input, and applyMergePatch behaves as RFC 7396 says on random JSON.
+// hub's rules whatever the input, whatever validates can be served as a twin TD, and
+// applyMergePatch behaves as RFC 7396 says on random JSON.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HubError } from '../model/errors.js';
-import type { ProblemDetailItem } from '../model/types.js';
+import type { AffordanceKind, TwinTdContributor } from '../model/hub-api.js';
+import type { ProblemDetailItem, ThingDescription } from '../model/types.js';
 import { applyMergePatch } from './merge-patch.js';
 import { affordanceNameProblem, checkThingId } from './names.js';
 import { lampTd } from './test-fixtures.js';
+import { buildTwinTd } from './twin-td.js';
 import { validateThingDescription } from './validate.js';
 
 const LIMIT = 256 * 1024;
@@ -177,6 +180,106 @@ describe('validateThingDescription (property-based)', () => {
         else assert.equal(result, undefined);
       }),
     );
+  });
+});
+
+// --- From validation to the twin TD ----------------------------------------------------------
+
+/**
+ * Contributors shaped like the real bindings': HTTP puts the percent-encoded Thing ID and name in
+ * hrefs (encodeURIComponent), MQTT in topic levels, WebSocket one endpoint for all.
+ */
+const BINDING_SHAPED: TwinTdContributor[] = [
+  {
+    name: 'http',
+    securityDefinitions: () => ({ bearer_sc: { scheme: 'bearer', in: 'header', name: 'Authorization' } }),
+    thingForms: (thingId) => [{ href: `http://127.0.0.1:8080/things/${encodeURIComponent(thingId)}/properties`, op: ['readallproperties'] }],
+    affordanceForms: (kind: AffordanceKind, thingId, name) => [{ href: `http://127.0.0.1:8080/things/${encodeURIComponent(thingId)}/${kind}/${encodeURIComponent(name)}` }],
+  },
+  {
+    name: 'ws',
+    thingForms: () => [{ href: 'ws://127.0.0.1:8080/ws', subprotocol: 'twinhub' }],
+    affordanceForms: () => [{ href: 'ws://127.0.0.1:8080/ws', subprotocol: 'twinhub' }],
+  },
+  {
+    name: 'mqtt',
+    securityDefinitions: () => ({ mqtt_basic_sc: { scheme: 'basic' } }),
+    affordanceForms: (kind, thingId, name) => [{ href: `mqtt://127.0.0.1:1883/things/${encodeURIComponent(thingId)}/${kind}/${encodeURIComponent(name)}` }],
+  },
+];
+
+/** Text that trips up encoders and serializers: lone surrogates, bidi controls, prototype names. */
+const nastyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 6 }),
+  fc.constantFrom('a\ud800', '\udc00', '\ud83d\ude00', 'a\u202eb', '\u200b', '\ufeff', '__proto__', 'constructor', 'prototype', 'toString', '%', '%ZZ'),
+);
+
+interface Disturbance {
+  kind: 'rename' | 'id' | 'deep' | 'uriVariable';
+  pick: number;
+  text: string;
+  levels: number;
+}
+
+const disturbance: fc.Arbitrary<Disturbance> = fc.record({
+  kind: fc.constantFrom('rename', 'id', 'deep', 'uriVariable'),
+  pick: fc.nat(),
+  text: nastyText,
+  levels: fc.constantFrom(10, 60, 64, 65, 3000),
+});
+
+/** Applies a disturbance to a lamp TD; `deep` nests a value `levels` deep at one of `spots`. */
+function disturb(td: Record<string, unknown>, d: Disturbance, spots: Path[]): void {
+  const kinds = ['properties', 'actions', 'events'] as const;
+  const map = td[kinds[d.pick % 3]] as Record<string, unknown>;
+  const names = Object.keys(map);
+  const name = names[d.pick % names.length];
+  switch (d.kind) {
+    case 'rename':
+      define(map, `${name.slice(0, d.pick % 3)}${d.text}`, map[name]);
+      return;
+    case 'id':
+      td.id = `urn:x:${d.text}`;
+      return;
+    case 'uriVariable':
+      (map[name] as Record<string, unknown>).uriVariables = JSON.parse(`{${JSON.stringify(d.text)}: {"type": "string"}}`);
+      return;
+    case 'deep': {
+      // Built as JSON text: JSON.stringify itself overflows the stack on the deepest ones.
+      const parent = (spots.length === 0 ? td : at(td, spots[d.pick % spots.length])) as Record<string, unknown>;
+      define(parent, 'deep', JSON.parse(`${'{"a":'.repeat(d.levels)}1${'}'.repeat(d.levels)}`));
+    }
+  }
+}
+
+describe('from validation to the twin TD (property-based)', () => {
+  it('for any TD the validator accepts, buildTwinTd with binding-shaped contributors and JSON.stringify succeed', () => {
+    const seen = { valid: 0, refused: 0 };
+    fc.assert(
+      fc.property(fc.array(disturbance, { minLength: 1, maxLength: 3 }), fc.boolean(), (disturbances, asText) => {
+        const td = lampTd() as Record<string, unknown>;
+        // Spots for deep values, found before any is added (finding them is recursive).
+        const spots = allPaths(td).filter((path) => isObject(at(td, path)));
+        for (const d of disturbances) disturb(td, d, spots);
+        // As JSON text too (the CLI and embedders may pass text), unless too deep to stringify.
+        const input = asText && !disturbances.some((d) => d.kind === 'deep') ? JSON.stringify(td) : td;
+        let accepted: ThingDescription;
+        try {
+          accepted = validateThingDescription(input, LIMIT);
+        } catch (error) {
+          assert.ok(error instanceof HubError && (error.status === 400 || error.status === 413), `validateThingDescription threw ${String(error)}`);
+          seen.refused++;
+          return;
+        }
+        seen.valid++;
+        const thingId = typeof accepted.id === 'string' ? accepted.id : 'urn:uuid:0804d572-cce8-422a-bb7c-4412fcd56f06';
+        const twin = { thingId, td: accepted, agentId: 'agent-1', created: '2025-01-01T00:00:00.000Z', modified: '2025-01-01T00:00:00.000Z', version: 1, tags: {} };
+        const served = JSON.parse(JSON.stringify(buildTwinTd(twin, BINDING_SHAPED))) as Record<string, unknown>;
+        assert.equal(served.id, thingId);
+      }),
+      { numRuns: 300 },
+    );
+    assert.ok(seen.valid > 20 && seen.refused > 20, JSON.stringify(seen));
   });
 });
 

@@ -30,15 +30,16 @@ export function buildTwinTd(twin: Twin, contributors: readonly TwinTdContributor
   delete td.base;
   td.id = thingId;
 
-  const securityDefinitions: Record<string, Record<string, unknown>> = {};
+  // A Map, then Object.fromEntries (own data properties): no scheme name can reach a prototype.
+  const securityDefinitions = new Map<string, Record<string, unknown>>();
   let security: string | undefined;
   for (const contributor of contributors) {
     for (const [name, scheme] of Object.entries(contributor.securityDefinitions?.() ?? {})) {
       security ??= name;
-      if (!Object.hasOwn(securityDefinitions, name)) securityDefinitions[name] = structuredClone(scheme);
+      if (!securityDefinitions.has(name)) securityDefinitions.set(name, structuredClone(scheme));
     }
   }
-  td.securityDefinitions = security === undefined ? structuredClone(NOSEC) : securityDefinitions;
+  td.securityDefinitions = security === undefined ? structuredClone(NOSEC) : Object.fromEntries(securityDefinitions);
   td.security = [security ?? 'nosec_sc'];
 
   setForms(td, contributors.flatMap((c) => c.thingForms?.(thingId) ?? []));

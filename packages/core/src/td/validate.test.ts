@@ -225,6 +225,109 @@ describe('validateThingDescription', () => {
 
   it('rejects a DataSchema the hub could not use to check values', () => {
     const problems = problemsOf(mutate((td) => { td.actions.fade.input.properties.level = { type: 'string', pattern: '([a-z' }; }));
-    assert.match(messageAt(problems, '/actions/fade/input'), /cannot be used to validate data/);
+    assert.match(messageAt(problems, '/actions/fade/input/properties/level/pattern'), /cannot be used to validate data/);
+  });
+});
+
+describe('validateThingDescription: hardening', () => {
+  /** JSON text of a TD whose property `p` nests `levels` object schemas (built as text: too deep for JSON.stringify). */
+  function deepTdText(levels: number): string {
+    const schema = `${'{"type":"object","properties":{"a":'.repeat(levels)}{"type":"string"}${'}}'.repeat(levels)}`;
+    const lamp = JSON.stringify(lampTd());
+    return `${lamp.slice(0, lamp.indexOf('"properties":{') + '"properties":{'.length)}"p":${schema.slice(0, -1)},"forms":[{"href":"p"}]},${lamp.slice(lamp.indexOf('"properties":{') + '"properties":{'.length)}`;
+  }
+  const deepTd = (levels: number) => JSON.parse(deepTdText(levels)) as Record<string, unknown>;
+
+  it('refuses a TD nested 3,000 levels deep with a 400 naming the limit, as an object and as JSON text', () => {
+    for (const input of [deepTd(3000), deepTdText(3000)]) {
+      const error = catchHubError(() => validateThingDescription(input, 10 * LIMIT));
+      assert.equal(error.status, 400);
+      assert.match(error.problem.detail, /nested too deeply.*64 levels/);
+      assert.match(error.problem.errors?.[0]?.pointer ?? '', /^\/properties\/p(\/properties\/a)+/);
+    }
+  });
+
+  it('accepts 64 levels and refuses 65 (the root is level 1)', () => {
+    // root, properties, p = 3 levels; each schema level adds 2 (properties, a); forms adds 2.
+    assert.doesNotThrow(() => validateThingDescription(deepTd(30), LIMIT));
+    const exactly64 = mutate((td) => { td.extra = JSON.parse(`${'['.repeat(63)}${']'.repeat(63)}`); });
+    assert.doesNotThrow(() => validateThingDescription(exactly64, LIMIT));
+    const deeper = mutate((td) => { td.extra = JSON.parse(`${'['.repeat(64)}${']'.repeat(64)}`); });
+    assert.match(catchHubError(() => validateThingDescription(deeper, LIMIT)).problem.detail, /64 levels/);
+  });
+
+  for (const name of ['__proto__', 'constructor', 'prototype']) {
+    it(`refuses ${name} as a property, action, event and uriVariable name`, () => {
+      const named = (value: unknown) => JSON.parse(`{${JSON.stringify(name)}: ${JSON.stringify(value)}}`) as Record<string, unknown>;
+      const problems = problemsOf(mutate((td) => {
+        td.properties = { ...td.properties, ...named(td.properties.status) };
+        td.actions = named(td.actions.toggle);
+        td.events = named(td.events.overheating);
+        td.properties.brightness.uriVariables = named({ type: 'string' });
+      }));
+      for (const pointer of [`/properties/${name}`, `/actions/${name}`, `/events/${name}`, `/properties/brightness/uriVariables/${name}`]) {
+        assert.match(messageAt(problems, pointer), /is reserved/);
+      }
+    });
+  }
+
+  for (const [label, name, reason] of [
+    ['a lone high surrogate', 'a\ud800', /lone UTF-16 surrogate/],
+    ['a lone low surrogate', '\udc00b', /lone UTF-16 surrogate/],
+    ['a right-to-left override', 'abc\u202Edef', /invisible formatting/],
+    ['a left-to-right isolate', '\u2066a', /invisible formatting/],
+    ['a zero-width space', 'bright\u200Bness', /invisible formatting/],
+    ['a zero-width joiner', 'a\u200Db', /invisible formatting/],
+    ['a byte order mark', '\uFEFFa', /whitespace|invisible formatting/],
+  ] as const) {
+    it(`refuses an affordance name, uriVariable name and Thing ID with ${label}`, () => {
+      const problems = problemsOf(mutate((td) => {
+        td.id = `urn:dev:${name}`;
+        td.events[name] = td.events.overheating;
+        td.actions.fade.uriVariables = { [name]: { type: 'string' } };
+      }));
+      assert.match(messageAt(problems, '/id'), reason);
+      assert.match(messageAt(problems, `/events/${name}`), reason);
+      assert.match(messageAt(problems, `/actions/fade/uriVariables/${name}`), reason);
+    });
+  }
+
+  it('accepts a pattern with nested quantifiers: the hub runs patterns in linear time', () => {
+    assert.doesNotThrow(() => validateThingDescription(mutate((td) => { td.properties.status = { type: 'string', pattern: '^(a+)+$', forms: [{ href: 's' }] }; }), LIMIT));
+  });
+
+  it('accepts ECMA-262 \\u escapes (translated for RE2), including a surrogate pair', () => {
+    assert.doesNotThrow(() => validateThingDescription(mutate((td) => { td.properties.status = { type: 'string', pattern: '^[\\u0041-\\u005A]+\\uD83D\\uDE00\\u{1F600}$', forms: [{ href: 's' }] }; }), LIMIT));
+  });
+
+  it('refuses patterns RE2 cannot run (lookaround, backreferences) wherever a schema is, naming the pointer', () => {
+    const lookahead = '^(?=a)a$';
+    const backreference = '^(a)\\1$';
+    const problems = problemsOf(mutate((td) => {
+      td.schemaDefinitions = { code: { type: 'string', pattern: lookahead } };
+      td.properties.config.properties.name.pattern = lookahead;
+      td.properties.config.properties.tags.items.pattern = backreference;
+      td.properties.config.oneOf = [{ type: 'object' }, { type: 'object', properties: { x: { type: 'string', pattern: '(?<=a)b' } } }];
+      td.properties.config.patternProperties = { '^(?!x)': { type: 'string' }, '^y': { type: 'string', pattern: lookahead } };
+      td.properties.brightness.uriVariables = { unit: { type: 'string', pattern: lookahead } };
+      td.actions.fade.input.properties.level = { type: 'string', pattern: backreference };
+      td.actions.fade.output.properties.reached = { type: 'string', pattern: lookahead };
+      td.events.overheating.data.properties.celsius = { type: 'string', pattern: lookahead };
+      td.events.overheating.subscription = { type: 'string', pattern: lookahead };
+    }));
+    assert.deepEqual(problems.map((p) => p.pointer).sort(), [
+      '/actions/fade/input/properties/level/pattern',
+      '/actions/fade/output/properties/reached/pattern',
+      '/events/overheating/data/properties/celsius/pattern',
+      '/events/overheating/subscription/pattern',
+      '/properties/brightness/uriVariables/unit/pattern',
+      '/properties/config/oneOf/1/properties/x/pattern',
+      '/properties/config/patternProperties/^(?!x)',
+      '/properties/config/patternProperties/^y/pattern',
+      '/properties/config/properties/name/pattern',
+      '/properties/config/properties/tags/items/pattern',
+      '/schemaDefinitions/code/pattern',
+    ]);
+    for (const problem of problems) assert.match(problem.message, /linear-time regular-expression engine \(RE2\)/);
   });
 });

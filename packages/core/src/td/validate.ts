@@ -8,8 +8,11 @@ import { badRequest, payloadTooLarge } from '../model/errors.js';
 import type { ProblemDetailItem, ThingDescription } from '../model/types.js';
 import { formatAjvErrors } from './ajv-errors.js';
 import { dataSchemaProblem } from './data-schema.js';
+import { MAX_TD_DEPTH, pointerBeyondDepth } from './json-depth.js';
 import { escapePointerToken } from './json-pointer.js';
+import { linearRegExp, patternProblem } from './linear-regexp.js';
 import { affordanceNameProblem, thingIdProblem } from './names.js';
+import { forEachDataSchema } from './schema-walk.js';
 
 // ajv and ajv-formats are CommonJS modules whose `module.exports` also carries `.default`.
 const Ajv = AjvModule.default;
@@ -20,17 +23,17 @@ const MAX_REPORTED_PROBLEMS = 100;
 const AFFORDANCE_KINDS = ['properties', 'actions', 'events'] as const;
 
 /** Security scheme names → the TD schema definition that describes them. */
-const SCHEME_DEFINITIONS: Record<string, string> = {
-  nosec: 'noSecurityScheme',
-  auto: 'autoSecurityScheme',
-  combo: 'comboSecurityScheme',
-  basic: 'basicSecurityScheme',
-  digest: 'digestSecurityScheme',
-  apikey: 'apiKeySecurityScheme',
-  bearer: 'bearerSecurityScheme',
-  psk: 'pskSecurityScheme',
-  oauth2: 'oAuth2SecurityScheme',
-};
+const SCHEME_DEFINITIONS = new Map([
+  ['nosec', 'noSecurityScheme'],
+  ['auto', 'autoSecurityScheme'],
+  ['combo', 'comboSecurityScheme'],
+  ['basic', 'basicSecurityScheme'],
+  ['digest', 'digestSecurityScheme'],
+  ['apikey', 'apiKeySecurityScheme'],
+  ['bearer', 'bearerSecurityScheme'],
+  ['psk', 'pskSecurityScheme'],
+  ['oauth2', 'oAuth2SecurityScheme'],
+]);
 
 interface TdSchema {
   validate: ValidateFunction;
@@ -43,8 +46,9 @@ function loadTdSchema(): TdSchema {
   if (!tdSchema) {
     const require = createRequire(import.meta.url);
     const schema = require('wot-thing-description-types/schema/td-json-schema-validation.json') as Record<string, unknown>;
-    // strict: false because the W3C schema uses draft-07 idioms ajv's strict mode warns about.
-    const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
+    // strict: false because the W3C schema uses draft-07 idioms ajv's strict mode warns about. Its
+    // patterns (BCP 47 language tags...) run on TD strings, so they too run on the linear engine.
+    const ajv = new Ajv({ strict: false, allErrors: true, logger: false, code: { regExp: linearRegExp } });
     addFormats(ajv);
     const validate = ajv.compile(schema);
     const definition = (name: string) => {
@@ -60,7 +64,8 @@ function loadTdSchema(): TdSchema {
 /**
  * Checks a TD (parsed JSON, or JSON text) and returns it as a ThingDescription (the same object
  * when given an object; it is not copied). Throws a 413 HubError when its JSON exceeds `maxBytes`,
- * and a 400 HubError whose `errors` list every problem as { pointer, message } otherwise.
+ * a 400 when it nests deeper than MAX_TD_DEPTH (checked before anything recursive runs), and a 400
+ * HubError whose `errors` list every problem as { pointer, message } otherwise.
  * `id` is optional (as in TD 1.1), but when present it must follow the hub's ID rules.
  */
 export function validateThingDescription(input: unknown, maxBytes: number): ThingDescription {
@@ -83,7 +88,7 @@ export function validateThingDescription(input: unknown, maxBytes: number): Thin
     for (const [name, scheme] of Object.entries(definitions)) {
       const kind = scheme !== null && typeof scheme === 'object' ? (scheme as Record<string, unknown>).scheme : undefined;
       if (typeof kind !== 'string') continue;
-      const definition = Object.hasOwn(SCHEME_DEFINITIONS, kind) ? SCHEME_DEFINITIONS[kind] : /.+:/.test(kind) ? 'additionalSecurityScheme' : undefined;
+      const definition = SCHEME_DEFINITIONS.get(kind) ?? (/.+:/.test(kind) ? 'additionalSecurityScheme' : undefined);
       if (!definition) continue;
       const validate = schema.definition(definition);
       const pointer = `/securityDefinitions/${escapePointerToken(name)}`;
@@ -98,8 +103,8 @@ export function validateThingDescription(input: unknown, maxBytes: number): Thin
   if (types === 'tm:ThingModel' || (Array.isArray(types) && types.includes('tm:ThingModel'))) {
     replace('/@type', { pointer: '/@type', message: 'is a Thing Model (tm:ThingModel), which cannot be registered: register a Thing Description instantiated from it' });
   }
-  problems.push(...affordanceNameProblems(record), ...securityReferenceProblems(record));
-  // Only a schema-valid TD is worth compiling; this catches what ajv cannot use (bad `pattern`s).
+  problems.push(...affordanceNameProblems(record), ...securityReferenceProblems(record), ...patternProblems(record));
+  // Only a schema-valid TD is worth compiling; this catches what else ajv cannot use.
   if (problems.length === 0) problems.push(...unusableDataSchemas(record));
 
   if (problems.length > 0) {
@@ -115,6 +120,7 @@ function parseWithinLimit(input: unknown, maxBytes: number): unknown {
   let text: string | undefined;
   if (typeof input === 'string') text = input;
   else {
+    checkDepth(input);
     try {
       text = JSON.stringify(input);
     } catch {
@@ -125,12 +131,22 @@ function parseWithinLimit(input: unknown, maxBytes: number): unknown {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) throw payloadTooLarge(`The Thing Description is ${bytes} bytes of JSON; this hub accepts at most ${maxBytes}.`);
   if (typeof input !== 'string') return input;
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : 'syntax error';
     throw badRequest(`The Thing Description is not valid JSON: ${reason}.`, [{ pointer: '', message: `is not valid JSON: ${reason}` }]);
   }
+  checkDepth(parsed);
+  return parsed;
+}
+
+function checkDepth(td: unknown): void {
+  const pointer = pointerBeyondDepth(td, MAX_TD_DEPTH);
+  if (pointer === undefined) return;
+  const message = `is nested deeper than ${MAX_TD_DEPTH} levels of objects and arrays, the hub's limit for a Thing Description`;
+  throw badRequest(`The Thing Description is nested too deeply: ${pointer} ${message}.`, [{ pointer, message }]);
 }
 
 function affordancesOf(td: Record<string, unknown>, kind: (typeof AFFORDANCE_KINDS)[number]): [string, Record<string, unknown>][] {
@@ -142,16 +158,37 @@ function affordancesOf(td: Record<string, unknown>, kind: (typeof AFFORDANCE_KIN
   });
 }
 
+/** Affordance and uriVariable names: bindings put them in URLs and topics, the hub uses them as keys. */
 function affordanceNameProblems(td: Record<string, unknown>): ProblemDetailItem[] {
   const problems: ProblemDetailItem[] = [];
-  for (const kind of AFFORDANCE_KINDS) {
-    const map = td[kind];
-    if (map === null || typeof map !== 'object') continue;
+  const check = (map: unknown, pointer: string) => {
+    if (map === null || typeof map !== 'object') return;
     for (const name of Object.keys(map)) {
       const problem = affordanceNameProblem(name);
-      if (problem) problems.push({ pointer: `/${kind}/${escapePointerToken(name)}`, message: `the name ${JSON.stringify(name)} ${problem}` });
+      if (problem) problems.push({ pointer: `${pointer}/${escapePointerToken(name)}`, message: `the name ${JSON.stringify(name)} ${problem}` });
     }
+  };
+  for (const kind of AFFORDANCE_KINDS) {
+    check(td[kind], `/${kind}`);
+    for (const [name, affordance] of affordancesOf(td, kind)) check(affordance.uriVariables, `/${kind}/${escapePointerToken(name)}/uriVariables`);
   }
+  return problems;
+}
+
+/** Every `pattern` (and `patternProperties` key) of every DataSchema must run in linear time. */
+function patternProblems(td: Record<string, unknown>): ProblemDetailItem[] {
+  const problems: ProblemDetailItem[] = [];
+  const check = (pattern: string, pointer: string) => {
+    const problem = patternProblem(pattern);
+    if (problem) problems.push({ pointer, message: `cannot be used to validate data: the pattern ${JSON.stringify(pattern)} ${problem}` });
+  };
+  forEachDataSchema(td, (schema, pointer) => {
+    if (typeof schema.pattern === 'string') check(schema.pattern, `${pointer}/pattern`);
+    const patternProperties = schema.patternProperties;
+    if (patternProperties !== null && typeof patternProperties === 'object' && !Array.isArray(patternProperties)) {
+      for (const key of Object.keys(patternProperties)) check(key, `${pointer}/patternProperties/${escapePointerToken(key)}`);
+    }
+  });
   return problems;
 }
 
