@@ -250,3 +250,44 @@ describe('load', () => {
     await hub.close();
   });
 });
+
+describe('names inherited from Object.prototype', () => {
+  it('keep each Thing\'s state apart: a reported `toString` is not read from another Thing', async () => {
+    const hub = await createHub({ store: new MemoryStore() });
+    const td = (id: string) => ({ ...lampTd({ id }), properties: { toString: { type: 'integer', forms: [{ href: 'p' }] }, valueOf: { type: 'integer', forms: [{ href: 'v' }] } } });
+    await ok(hub, agent, { operation: 'updateTD', input: td('urn:t:a') });
+    await ok(hub, agent, { operation: 'updateTD', input: td('urn:t:b') });
+    await ok(hub, agent, { operation: 'updateproperty', thingId: 'urn:t:a', input: { toString: 1337, valueOf: 7 } });
+    assert.equal(await ok(hub, viewer, { operation: 'readproperty', thingId: 'urn:t:a', name: 'toString' }), 1337);
+    assert.equal((await call(hub, viewer, { operation: 'readproperty', thingId: 'urn:t:b', name: 'toString' })).status, 404);
+    assert.deepEqual(await ok(hub, viewer, { operation: 'readallproperties', thingId: 'urn:t:b' }), {});
+    assert.equal(typeof Object.prototype.toString, 'function', 'nothing was written onto Object.prototype');
+    const state = (await ok(hub, viewer, { operation: 'readstate', thingId: 'urn:t:a' })) as TwinState;
+    assert.deepEqual(Object.keys(state.properties).sort(), ['toString', 'valueOf']);
+    await hub.close();
+  });
+});
+
+describe('a stored TD the hub can no longer serve', () => {
+  it('is left out of listings (and logged) instead of failing them for everyone', async () => {
+    const store = new MemoryStore();
+    const first = await createHub({ store });
+    await ok(first, agent, { operation: 'updateTD', input: lampTd() });
+    await ok(first, agent, { operation: 'updateTD', input: lampTd({ id: 'urn:t:broken' }) });
+    const broken = JSON.parse((await store.bucket('twins').get('urn:t:broken'))!);
+    const lamp = (await store.bucket('twins').get(LAMP))!;
+    await first.close();
+    // As an older hub with weaker checks could have stored it: a name encodeURIComponent throws on.
+    broken.td.properties = { 'a\ud800': { type: 'integer', forms: [{ href: 'x' }] } };
+    const older = new MemoryStore();
+    await older.batch([
+      { bucket: 'twins', type: 'put', key: LAMP, value: lamp },
+      { bucket: 'twins', type: 'put', key: 'urn:t:broken', value: JSON.stringify(broken) },
+    ]);
+    const hub = await createHub({ store: older });
+    hub.addTwinTdContributor({ name: 'encoding', affordanceForms: (_kind, thingId, name) => [{ href: `/${encodeURIComponent(thingId)}/${encodeURIComponent(name)}` }] });
+    const listed = (await ok(hub, viewer, { operation: 'listTDs' })) as { id: string }[];
+    assert.deepEqual(listed.map((td) => td.id), [LAMP]);
+    await hub.close();
+  });
+});
