@@ -44,7 +44,7 @@ const SINGULAR: Record<AffordanceSection, string> = { properties: 'property', ac
 export function affordance(twin: Twin, section: AffordanceSection, name: string | undefined): { name: string; schema: Record<string, unknown> } {
   if (name === undefined) throw badRequest(`this operation needs the name of a ${SINGULAR[section]}`);
   const all = (twin.td[section] ?? {}) as Record<string, Record<string, unknown>>;
-  const schema = Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
+  const schema = Object.hasOwn(all, name) ? all[name] : undefined;
   if (!schema) {
     const names = Object.keys(all);
     throw notFound(`Thing '${twin.thingId}' has no ${SINGULAR[section]} '${name}'${names.length ? `; it has: ${names.join(', ')}` : ''}`);

@@ -458,7 +458,7 @@ describe('Hub', () => {
     it('stores only token hashes, authenticates, and ends sessions on revocation', async () => {
       const { token, tokenId } = await hub.tokens.create({ id: 'viewer-9', role: 'viewer' });
       assert.deepEqual(await hub.authenticate(token), { id: 'viewer-9', role: 'viewer' });
-      assert.equal(await hub.authenticate(token + 'x'), undefined);
+      assert.equal(await hub.authenticate(`${token}x`), undefined);
       for await (const [key, value] of store.bucket('tokens').entries()) {
         assert.ok(!key.includes(token) && !value.includes(token), 'the plain token must not be stored');
       }

@@ -32,7 +32,7 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   if (running.firstAdminToken) {
     lines.push('', 'First start: an admin token was created. It is shown only this once (only its hash is stored):', `  ${running.firstAdminToken}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -55,12 +55,12 @@ const TRICKY_KEYS = [
 ];
 /** Sorted by UTF-16 code units, the order the contract promises. */
 const SORTED_KEYS = [...TRICKY_KEYS].sort();
-const valueOf = (key: string): string => JSON.stringify({ key, n: key.length });
+const valueFor = (key: string): string => JSON.stringify({ key, n: key.length });
 
 async function seed(bucket: TestBucket, keys: readonly string[] = TRICKY_KEYS): Promise<void> {
   // Inserted in a scrambled order so a backend that keeps insertion order fails.
   const scrambled = keys.map((key, i) => ({ key, rank: (i * 7919) % keys.length })).sort((x, y) => x.rank - y.rank);
-  for (const { key } of scrambled) await bucket.put(key, valueOf(key));
+  for (const { key } of scrambled) await bucket.put(key, valueFor(key));
 }
 
 /** What `entries(range)` must yield for the seeded keys, computed from the plain rules. */
@@ -269,7 +269,7 @@ export function bucketStoreContract(
         await seed(bucket);
         const entries = await collect(bucket.entries());
         assert.deepEqual(entries.map(([k]) => k), SORTED_KEYS);
-        for (const [k, v] of entries) assert.equal(v, valueOf(k));
+        for (const [k, v] of entries) assert.equal(v, valueFor(k));
         // U+FFFD sorts after U+1F600 by code units (0xFFFD > 0xD83D), before it by code points.
         assert.ok(SORTED_KEYS.indexOf('\uFFFD') > SORTED_KEYS.indexOf('\u{1F600}'));
         assert.deepEqual(await collect(bucket.keys()), SORTED_KEYS);
@@ -332,7 +332,7 @@ export function bucketStoreContract(
         await seed(bucket);
         const reversed = await collect(bucket.entries({ reverse: true }));
         assert.deepEqual(reversed.map(([k]) => k), [...SORTED_KEYS].reverse());
-        for (const [k, v] of reversed) assert.equal(v, valueOf(k));
+        for (const [k, v] of reversed) assert.equal(v, valueFor(k));
         assert.deepEqual(await collect(bucket.keys({ reverse: true, gte: 'a/1', lt: 'b' })), ['ab', 'a/2', 'a/1']);
       });
 

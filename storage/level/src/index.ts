@@ -48,7 +48,7 @@ export async function openLevelStore(dir: string, options: LevelStoreOptions = {
 /** `repaired`: the folder was just repaired, so what it held before is not compared (the loss is accepted). */
 async function openStore(dir: string, options: LevelStoreOptions, repaired = false): Promise<LevelStore> {
   const log = options.log ?? silent;
-  let folder;
+  let folder: Awaited<ReturnType<typeof inspectFolder>>;
   try {
     folder = await inspectFolder(dir);
   } catch (error) {

@@ -79,7 +79,7 @@ export async function writeSidecar(dir: string, state: Omit<Sidecar, 'format' | 
   const temp = join(dir, `${SIDECAR_FILE}.tmp`);
   const file = await open(temp, 'w');
   try {
-    await file.writeFile(JSON.stringify(sidecar) + '\n');
+    await file.writeFile(`${JSON.stringify(sidecar)}\n`);
     await file.sync();
   } finally {
     await file.close();

@@ -222,7 +222,11 @@ export class MemoryStore implements BucketStore {
   private hear(changes: readonly StoreChange[]): void {
     const listeners = [...this.listeners];
     // Microtasks run in the order queued, so batches arrive in commit order.
-    if (listeners.length > 0) queueMicrotask(() => listeners.forEach((listener) => listener(changes)));
+    if (listeners.length > 0) {
+      queueMicrotask(() => {
+        for (const listener of listeners) listener(changes);
+      });
+    }
   }
 
   /** Copies the range now, so later writes neither disturb nor show up in the walk. */

@@ -117,7 +117,6 @@ export const directoryHandlers: HandlerTable = {
     if (request.ifVersion !== undefined && request.ifVersion !== twin.version) {
       throw preconditionFailed(`Thing '${twin.thingId}' is at version ${twin.version}, not ${request.ifVersion}; re-read it before deleting`);
     }
-    const now = core.now().toISOString();
     // Gone at once, like every other handler applies its change: a request handled meanwhile
     // (pipelined on the same connection or from another client) already sees the Thing gone, so it
     // can neither re-create its state after the delete nor be undone by it.

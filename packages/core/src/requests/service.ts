@@ -90,7 +90,9 @@ export class RequestService {
         });
         this.queue.reinsert(records, agentId);
       },
-      announce: () => open.forEach((record) => this.changed(record)),
+      announce: () => {
+        for (const record of open) this.changed(record);
+      },
     };
   }
 

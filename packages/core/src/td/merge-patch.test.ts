@@ -49,6 +49,7 @@ describe('applyMergePatch', () => {
     const target = { a: { deep: [1] }, b: 2, c: { x: 1 } };
     const patch = { b: 3, c: { y: [2] }, d: { e: 1 } };
     // `any`: the test walks into the result freely to mutate it.
+    // biome-ignore lint/suspicious/noExplicitAny: the test walks an arbitrary patched document
     const result = applyMergePatch(target, patch) as Record<string, any>;
     assert.deepEqual(Object.keys(result), ['a', 'b', 'c', 'd']);
     result.a.deep.push(2);

@@ -7,6 +7,7 @@ const MAX_THING_ID_LENGTH = 512;
 const MAX_AFFORDANCE_NAME_LENGTH = 128;
 const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 // C0 controls and space, DEL, C1 controls, and Unicode whitespace (NBSP, line separators...).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's job
 const CONTROL_OR_WHITESPACE = /[\u0000-\u0020\u007f-\u009f\s]/u;
 // Format characters (General Category Cf): bidi controls (U+202A-U+202E, U+2066-U+2069, U+200E/F),
 // zero-width characters (U+200B-U+200D, U+2060), U+FEFF, tag characters... Invisible, they make

@@ -30,7 +30,9 @@ export function forEachDataSchema(td: JsonObject, visit: (schema: JsonObject, po
     for (const key of ONE_SCHEMA) walk(schema[key], `${pointer}/${key}`);
     for (const key of SCHEMA_ARRAYS) {
       const list = schema[key];
-      if (Array.isArray(list)) list.forEach((member, i) => walk(member, `${pointer}/${key}/${i}`));
+      if (Array.isArray(list)) {
+        for (const [i, member] of list.entries()) walk(member, `${pointer}/${key}/${i}`);
+      }
     }
     for (const key of SCHEMA_MAPS) walkMap(schema[key], `${pointer}/${key}`);
   };

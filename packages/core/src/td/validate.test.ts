@@ -32,6 +32,7 @@ function messageAt(problems: ProblemDetailItem[], pointer: string): string {
 }
 
 // `any` keeps the fixture edits short; each test breaks the TD on purpose.
+// biome-ignore lint/suspicious/noExplicitAny: mutations reach deep into an arbitrary TD document
 function mutate(change: (td: Record<string, any>) => void): Record<string, unknown> {
   const td = lampTd();
   change(td);
