@@ -25,6 +25,10 @@ export interface HubConfig {
   logLevel: string;
   actionTtlSeconds: number;
   syncActionMaxWaitSeconds: number;
+  /** Sockets on the HTTP port not yet authenticated (HTTP request or WebSocket upgrade), at most. */
+  maxPendingConnections: number;
+  /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated. */
+  handshakeTimeoutSeconds: number;
   limits: HubLimits;
 }
 
@@ -62,6 +66,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'log-level', env: 'TWINHUB_LOG_LEVEL', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (default warn)', apply: (c, v) => (c.logLevel = v as string) },
   { flag: 'action-ttl', env: 'TWINHUB_ACTION_TTL', kind: 'integer', help: 'seconds a queued request waits for its agent (default 86400)', apply: (c, v) => (c.actionTtlSeconds = v as number) },
   { flag: 'sync-action-wait', env: 'TWINHUB_SYNC_ACTION_WAIT', kind: 'integer', help: 'max seconds HTTP invokeaction waits with Prefer: wait (default 30)', apply: (c, v) => (c.syncActionMaxWaitSeconds = v as number) },
+  { flag: 'max-pending-connections', env: 'TWINHUB_MAX_PENDING_CONNECTIONS', kind: 'integer', help: 'unauthenticated sockets on the HTTP/WebSocket port (default 1000)', apply: (c, v) => (c.maxPendingConnections = v as number) },
+  { flag: 'handshake-timeout', env: 'TWINHUB_HANDSHAKE_TIMEOUT', kind: 'integer', help: 'seconds to send request headers; an unauthenticated socket silent this long is closed (default 10)', apply: (c, v) => (c.handshakeTimeoutSeconds = v as number) },
   limit('maxTdBytes', 'max-td-bytes', 'largest TD accepted, bytes'),
   limit('maxPayloadBytes', 'max-payload-bytes', 'largest value/input/event/message, bytes'),
   limit('maxQueuedActionsPerThing', 'max-queued-actions', 'requests waiting per Thing'),
@@ -84,6 +90,8 @@ export function defaultConfig(): HubConfig {
     logLevel: 'warn',
     actionTtlSeconds: 24 * 3600,
     syncActionMaxWaitSeconds: 30,
+    maxPendingConnections: 1000,
+    handshakeTimeoutSeconds: 10,
     limits: { ...DEFAULT_LIMITS },
   };
 }

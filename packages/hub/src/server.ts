@@ -46,6 +46,8 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     hub,
     logger: logger.child({ module: 'http' }),
     syncActionMaxWaitSeconds: config.syncActionMaxWaitSeconds,
+    maxPendingConnections: config.maxPendingConnections,
+    handshakeTimeoutSeconds: config.handshakeTimeoutSeconds,
     ...(publicUrl ? { publicUrl } : {}),
     ...(tls ? { tls } : {}),
   });
