@@ -7,11 +7,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { internalProblem, isHubError, type Client, type HubApi, type HubBinding } from '@twinhub/core';
+import { admitConnections } from './admission.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 import { createHttpTdContributor } from './forms.js';
-import { HttpError, sendJson, sendProblem } from './http-io.js';
+import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
 import { Router } from './router.js';
 
@@ -30,6 +31,10 @@ export interface HttpBindingOptions {
   heartbeatSeconds?: number;
   /** Serve HTTPS with this key pair. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Sockets (HTTP and WebSocket) that have not completed an authenticated request or upgrade, at most; default 1000. */
+  maxPendingConnections?: number;
+  /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated; default 10. */
+  handshakeTimeoutSeconds?: number;
 }
 
 /** The HTTP binding; `server` is exposed for the WebSocket binding, which serves upgrades on it. */
@@ -38,6 +43,10 @@ export interface HttpBinding extends HubBinding {
 }
 
 const ANONYMOUS: Client = { id: 'anonymous', role: 'viewer' };
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 1000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_SECONDS = 10;
+/** The longest a request (headers and body) may take to arrive: a 256 KiB TD at 4.4 KB/s. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   const { hub } = options;
@@ -73,6 +82,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerConsumerRoutes(router, deps);
   registerAgentRoutes(router, deps);
 
+  /** The client a request authenticates as; a token presented but refused is logged and slowed down. */
   async function authenticate(req: http.IncomingMessage, url: URL, route: Route): Promise<Client | undefined> {
     const authorization = header(req, 'authorization');
     let token: string | undefined;
@@ -82,7 +92,14 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     } else if (route.sse) {
       token = url.searchParams.get('access_token') ?? undefined;
     }
-    return token ? hub.authenticate(token) : undefined;
+    if (authorization === undefined && token === undefined) return undefined;
+    const client = token ? await hub.authenticate(token) : undefined;
+    if (client) admission.authenticated(req.socket);
+    else {
+      const reason = token ? 'unknown or revoked token' : 'Authorization is not "Bearer <token>"';
+      await admission.authFailures.refuse({ remoteAddress: req.socket.remoteAddress ?? 'unknown', binding: route.sse ? 'sse' : 'http', reason });
+    }
+    return client;
   }
 
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -145,12 +162,19 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     });
   };
 
-  const server: http.Server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : http.createServer(onRequest);
-  server.on('clientError', (error, socket) => {
-    logger.debug({ err: error }, 'HTTP client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  // Slow or silent peers must not hold sockets: request headers within the handshake timeout,
+  // checked every quarter of it (node:http checks every 30 s by default).
+  const handshakeTimeoutMs = (options.handshakeTimeoutSeconds ?? DEFAULT_HANDSHAKE_TIMEOUT_SECONDS) * 1000;
+  const timeouts: http.ServerOptions = {
+    headersTimeout: handshakeTimeoutMs,
+    requestTimeout: Math.max(REQUEST_TIMEOUT_MS, handshakeTimeoutMs),
+    connectionsCheckingInterval: Math.max(250, handshakeTimeoutMs / 4),
+  };
+  const server: http.Server = options.tls
+    ? https.createServer({ ...timeouts, key: options.tls.key, cert: options.tls.cert, handshakeTimeout: handshakeTimeoutMs }, onRequest)
+    : http.createServer(timeouts, onRequest);
+  const admission = admitConnections(server, { maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, handshakeTimeoutMs }, logger);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
 
   return {
     name: 'http',

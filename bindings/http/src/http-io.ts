@@ -1,7 +1,9 @@
 // HTTP-level plumbing shared by every route: problem responses, JSON bodies read under a size
 // limit, and the few headers (If-Match, Prefer) the routes translate into request fields.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
 import { HubError, badRequest, payloadTooLarge, type HubResult, type Problem } from '@twinhub/core';
 
 export type Headers = Record<string, string | number | string[]>;
@@ -161,4 +163,39 @@ export function preferredWait(req: IncomingMessage): number | undefined {
     if (Number.isInteger(seconds) && seconds >= 0) return seconds;
   }
   return undefined;
+}
+
+/** How long a refused connection may still send before it is cut. */
+const CLOSE_LINGER_MS = 1000;
+const answeredClientErrors = new WeakSet<Duplex>();
+
+/**
+ * Answers a request node:http could not parse ('clientError') with a problem, then closes:
+ * 431 for headers over node:http's limit (RFC 6585 §5), 408 for headers not complete within
+ * headersTimeout (RFC 9110 §15.5.9), 400 otherwise.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+  // The parser reports again for every further chunk of a request already answered: let it be.
+  if (answeredClientErrors.has(socket)) return;
+  logger.debug({ err: error.message, code: error.code }, 'HTTP client error');
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  answeredClientErrors.add(socket);
+  const problem: Problem =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? { status: 431, title: 'Request Header Fields Too Large', detail: `the request line and headers exceed ${maxHeaderSize} bytes, the limit` }
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? { status: 408, title: 'Request Timeout', detail: 'the request headers did not arrive in time' }
+        : { status: 400, title: 'Bad Request', detail: 'the request is not valid HTTP/1.1' };
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nConnection: close\r\nContent-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  // Closing while the client still sends would reset the connection and could discard the answer
+  // before the client reads it (RFC 9112 §9.6): half-close, keep reading, cut after a grace period.
+  const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
 }

@@ -21,6 +21,8 @@ class StubHub {
   closeSession(session: Session): void {
     if (this.sinks.delete(session.id)) this.closed.push(session.id);
   }
+  /** The stub queues no requests: nothing to resume. */
+  resumeDelivery(): void {}
   notificationsSince(seq: number): NotificationMessage[] | undefined {
     return this.replay?.filter((n) => n.seq > seq);
   }

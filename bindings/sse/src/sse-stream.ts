@@ -67,6 +67,10 @@ export class SseStream {
     this.session = this.hub.openSession(this.client, options.binding ?? 'sse', {
       send: (message) => this.push(message),
       close: (reason) => this.close(reason),
+      // Flow control for a backlog of queued requests: the core pushes them only while less than
+      // half the send bound waits unsent (gathered before start(), or in the response once live),
+      // and resumes on 'drain' (see start()). Notifications are not held back.
+      ready: () => (this.pending ? this.pendingBytes : this.res.writableLength) < this.hub.limits.maxSendBufferBytes / 2,
     });
     this.res.once('close', () => this.close('client disconnected'));
   }
@@ -106,6 +110,11 @@ export class SseStream {
       this.heartbeat = setInterval(() => this.write(formatComment('heartbeat')), this.heartbeatMs);
       this.heartbeat.unref();
     }
+    if (this.closed) return;
+    // 'drain': the socket took everything written (a write had reported backpressure). Queued
+    // requests held back before start() go out now, the rest as the client reads.
+    this.res.on('drain', () => this.hub.resumeDelivery(this.session));
+    this.hub.resumeDelivery(this.session);
   }
 
   /** Writes a frame outside the session (e.g. an error notice); subject to the same buffer limit. */

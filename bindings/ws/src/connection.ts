@@ -56,6 +56,9 @@ export class WsConnection {
   readonly sink: SessionSink = {
     send: (message) => this.send(message),
     close: (reason) => this.drop(CLOSE_GOING_AWAY, reason),
+    // Flow control for a backlog of queued requests: the core pushes them only while less than
+    // half the send bound waits unsent, and resumes on the socket's 'drain' (see attach()).
+    ready: () => (this.ws?.bufferedAmount ?? 0) < this.options.maxSendBufferBytes / 2,
   };
   /** Resolves once the socket closed and every request read from it was handled. */
   readonly closed: Promise<void>;
@@ -96,6 +99,8 @@ export class WsConnection {
     // ws reports protocol violations (oversize frame, bad UTF-8) here, then closes the socket itself.
     ws.on('error', (error) => this.logger.debug({ err: error.message }, 'ws socket error'));
     ws.on('close', (code) => this.onClose(code));
+    // The socket took everything written after a write reported backpressure: push what is owed.
+    socket.on('drain', () => this.options.hub.resumeDelivery(session));
     this.logger.debug('ws connection open');
     const early = this.early;
     this.early = [];

@@ -5,6 +5,7 @@ import type http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { envelopeLimitBytes, internalProblem, isHubError, notFound, serviceUnavailable, unauthorized, type HubApi, type HubBinding, type Problem } from '@twinhub/core';
+import { admissionOf } from '@twinhub/binding-http/admission';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { CLOSE_GOING_AWAY, WsConnection } from './connection.js';
@@ -50,6 +51,8 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
     handleProtocols: selectSubprotocol,
   });
   const connections = new Set<WsConnection>();
+  // Shared with the HTTP binding on this server: unauthenticated-socket bound, failure throttling.
+  const admission = admissionOf(server, logger);
   let closing: Promise<void> | undefined;
 
   const url = (): string => {
@@ -83,7 +86,11 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       const credentials = bearerTokenOf(request);
       if ('problem' in credentials) return refuse(socket, credentials.problem);
       const client = await hub.authenticate(credentials.token);
-      if (client === undefined) return refuse(socket, unauthorized('the bearer token is unknown or revoked').problem);
+      if (client === undefined) {
+        const reason = 'unknown or revoked token';
+        await admission.authFailures.refuse({ remoteAddress: request.socket.remoteAddress ?? 'unknown', binding: 'ws', reason });
+        return refuse(socket, unauthorized(`the bearer token is ${reason}`).problem);
+      }
       if (socket.destroyed) return;
       const stillFull = overCapacity();
       if (stillFull) return refuse(socket, stillFull);
@@ -98,6 +105,7 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       // Synchronous when the handshake is valid (no verifyClient); ws answers 400 itself otherwise.
       wss.handleUpgrade(request, socket, head, (ws) => {
         connection.attach(ws, session, socket);
+        admission.authenticated(socket);
         connections.add(connection);
         void connection.closed.then(() => connections.delete(connection));
       });

@@ -30,6 +30,10 @@ export interface HubConfig {
   requestRetentionSeconds: number;
   requestRetentionCount: number;
   syncActionMaxWaitSeconds: number;
+  /** Sockets on the HTTP port not yet authenticated (HTTP request or WebSocket upgrade), at most. */
+  maxPendingConnections: number;
+  /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated. */
+  handshakeTimeoutSeconds: number;
   limits: HubLimits;
 }
 
@@ -71,6 +75,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'request-retention', env: 'TWINHUB_REQUEST_RETENTION', kind: 'integer', help: 'seconds ended requests stay queryable (default 86400)', apply: (c, v) => (c.requestRetentionSeconds = v as number) },
   { flag: 'request-retention-count', env: 'TWINHUB_REQUEST_RETENTION_COUNT', kind: 'integer', help: 'ended requests kept at most, oldest pruned first (default 10000)', apply: (c, v) => (c.requestRetentionCount = v as number) },
   { flag: 'sync-action-wait', env: 'TWINHUB_SYNC_ACTION_WAIT', kind: 'integer', help: 'max seconds HTTP invokeaction waits with Prefer: wait (default 30)', apply: (c, v) => (c.syncActionMaxWaitSeconds = v as number) },
+  { flag: 'max-pending-connections', env: 'TWINHUB_MAX_PENDING_CONNECTIONS', kind: 'integer', help: 'unauthenticated sockets on the HTTP/WebSocket port (default 1000)', apply: (c, v) => (c.maxPendingConnections = v as number) },
+  { flag: 'handshake-timeout', env: 'TWINHUB_HANDSHAKE_TIMEOUT', kind: 'integer', help: 'seconds to send request headers; an unauthenticated socket silent this long is closed (default 10)', apply: (c, v) => (c.handshakeTimeoutSeconds = v as number) },
   limit('maxTdBytes', 'max-td-bytes', 'largest TD accepted, bytes'),
   limit('maxPayloadBytes', 'max-payload-bytes', 'largest value/input/event/message, bytes'),
   limit('maxQueuedRequestsPerThing', 'max-queued-requests', 'requests waiting per Thing'),
@@ -99,6 +105,8 @@ export function defaultConfig(): HubConfig {
     requestRetentionSeconds: 24 * 3600,
     requestRetentionCount: 10_000,
     syncActionMaxWaitSeconds: 30,
+    maxPendingConnections: 1000,
+    handshakeTimeoutSeconds: 10,
     limits: { ...DEFAULT_LIMITS },
   };
 }

@@ -55,6 +55,8 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     host: config.host,
     syncActionMaxWaitSeconds: config.syncActionMaxWaitSeconds,
     publicUrl: () => forms?.http,
+    maxPendingConnections: config.maxPendingConnections,
+    handshakeTimeoutSeconds: config.handshakeTimeoutSeconds,
     ...(tls ? { tls } : {}),
   });
   // After the HTTP binding: the WebSocket endpoint is served by the HTTP server, started first.
