@@ -9,8 +9,8 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonRequest, type JsonResponse } from '@twinhub/binding-http/test-helpers';
-import { connectWs, type WsTestClient } from '@twinhub/binding-ws/test-helpers';
+import { jsonRequest, type JsonResponse } from '@twinhub/binding-http/testing';
+import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
 import { connectMqtt, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
 import type { ActionRecord, AgentRequestMessage, ThingDescription } from '@twinhub/core';
 import { cliToken, spawnHub, tempDataDir, type ChildHub } from './support.js';

@@ -4,9 +4,9 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/test-helpers';
+import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
 import { connectMqtt, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
-import { connectWs, type WsTestClient } from '@twinhub/binding-ws/test-helpers';
+import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
 import type { ActionRecord, NotificationMessage } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';

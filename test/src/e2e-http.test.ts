@@ -4,7 +4,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/test-helpers';
+import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
 import type { ActionRecord, AgentRequestMessage } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';

@@ -4,8 +4,8 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonRequest, lampTd, type JsonResponse } from '@twinhub/binding-http/test-helpers';
-import { connectWs, type WsTestClient } from '@twinhub/binding-ws/test-helpers';
+import { jsonRequest, lampTd, type JsonResponse } from '@twinhub/binding-http/testing';
+import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
 import { connectMqtt, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
 import type { ResponseMessage, ThingDescription } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { jsonRequest, lampTd } from '@twinhub/binding-http/test-helpers';
+import { jsonRequest, lampTd } from '@twinhub/binding-http/testing';
 import type { HubConfig, RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 

@@ -5,7 +5,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonRequest, lampTd, openSse } from '@twinhub/binding-http/test-helpers';
+import { jsonRequest, lampTd, openSse } from '@twinhub/binding-http/testing';
 import { cliToken, spawnHub, tempDataDir, type ChildHub } from './support.js';
 
 const LAMP = 'urn:dev:ops:lamp-1';

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { readdir, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jsonRequest, lampTd } from '@twinhub/binding-http/test-helpers';
+import { jsonRequest, lampTd } from '@twinhub/binding-http/testing';
 import { tempDataDir } from './support.js';
 
 const CLI = fileURLToPath(new URL('../../packages/hub/dist/cli.js', import.meta.url));

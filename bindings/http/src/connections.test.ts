@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { startHttpHub, type HttpHubFixture } from './test-helpers.js';
+import { startHttpHub, type HttpHubFixture } from './testing.js';
 
 /** A keep-alive connection that sends raw HTTP/1.1 requests and reads the status of each answer. */
 async function connection(url: string) {

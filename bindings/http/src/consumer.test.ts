@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ActionRecord } from '@twinhub/core';
-import { lampTd, openSse, startHttpHub, type HttpHubFixture } from './test-helpers.js';
+import { lampTd, openSse, startHttpHub, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
 const ID = 'https://example.com/lamps/1?v=2';

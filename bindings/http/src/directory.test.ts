@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lampTd, openSse, startHttpHub, type HttpHubFixture } from './test-helpers.js';
+import { lampTd, openSse, startHttpHub, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
 

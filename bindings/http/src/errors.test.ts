@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { HubApi } from '@twinhub/core';
 import { createHttpBinding } from './binding.js';
-import { jsonRequest, lampTd, startHttpHub, type HttpHubFixture } from './test-helpers.js';
+import { jsonRequest, lampTd, startHttpHub, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
 const ID = 'urn:dev:ops:errors-lamp';

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lampTd, startHttpHub, type HttpHubFixture } from './test-helpers.js';
+import { lampTd, startHttpHub, type HttpHubFixture } from './testing.js';
 
 type Form = { href: string; op: string[]; 'htv:methodName': string; subprotocol?: string; security?: string[]; 'htv:headers'?: unknown };
 type Td = {

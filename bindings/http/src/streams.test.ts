@@ -4,7 +4,7 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { ActionRecord, NotificationMessage } from '@twinhub/core';
-import { lampTd, openSse, startHttpHub, eventually, type HttpHubFixture } from './test-helpers.js';
+import { lampTd, openSse, startHttpHub, eventually, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
 const ID = 'urn:dev:ops:stream-lamp';

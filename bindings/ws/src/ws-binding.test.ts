@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createHub, type Hub, type HubApi, type HubLimits, type HubRequest, type NotificationMessage, type ResponseMessage, type ThingDescription } from '@twinhub/core';
-import { HoldingHub } from '@twinhub/core/testing';
-import { MemoryStore } from '@twinhub/storage-memory';
+import type { Hub, HubApi, HubLimits, HubRequest, NotificationMessage, ResponseMessage, ThingDescription } from '@twinhub/core';
+import { createHttpBinding } from '@twinhub/binding-http';
+import { HoldingHub, startFixture, type RoleTokens } from '@twinhub/testkit';
 import { attachWsBinding, type WsBinding } from './index.js';
 import { MAX_IN_FLIGHT_REQUESTS } from './connection.js';
-import { connectWs, eventually, refusedUpgrade, type WsTestClient } from './test-helpers.js';
+import { connectWs, eventually, refusedUpgrade, type WsTestClient } from './testing.js';
 
 const THING_ID = 'urn:dev:ops:ws-lamp-1';
 
@@ -35,36 +34,24 @@ function lampTd(): ThingDescription {
 
 interface Fixture {
   hub: Hub;
-  server: http.Server;
   binding: WsBinding;
   url: string;
-  tokens: { agent: string; operator: string; viewer: string };
+  tokens: RoleTokens;
   close(): Promise<void>;
 }
 
+/** A hub with the HTTP binding (its server carries the WebSocket endpoint) and the WS binding. */
 async function startHub(options: { limits?: Partial<HubLimits>; heartbeatIntervalMs?: number; wrap?: (hub: Hub) => HubApi } = {}): Promise<Fixture> {
-  const hub = await createHub({ store: new MemoryStore(), limits: options.limits });
-  const server = http.createServer((_request, response) => response.writeHead(404).end());
-  const binding = attachWsBinding({ hub: options.wrap ? options.wrap(hub) : hub, server, heartbeatIntervalMs: options.heartbeatIntervalMs });
-  hub.addTwinTdContributor(binding.contributor);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const tokens = {
-    agent: (await hub.tokens.create({ id: 'agent-1', role: 'agent' })).token,
-    operator: (await hub.tokens.create({ id: 'operator-1', role: 'operator' })).token,
-    viewer: (await hub.tokens.create({ id: 'viewer-1', role: 'viewer' })).token,
-  };
-  return {
-    hub,
-    server,
-    binding,
-    url: (await binding.start()).url,
-    tokens,
-    async close() {
-      await binding.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await hub.close();
+  const fixture = await startFixture({
+    bindings: (hub) => {
+      const http = createHttpBinding({ hub });
+      return [http, attachWsBinding({ hub, server: http.server, heartbeatIntervalMs: options.heartbeatIntervalMs })] as const;
     },
-  };
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.wrap ? { wrap: options.wrap } : {}),
+  });
+  const binding = fixture.bindings[1];
+  return { hub: fixture.hub, binding, url: fixture.urls[binding.name], tokens: fixture.tokens, close: fixture.close };
 }
 
 async function registerLamp(fixture: Fixture): Promise<WsTestClient> {

@@ -4,7 +4,7 @@ import { createHub, type Hub, type HubApi, type HubBinding, type HubLimits } fro
 import { MemoryStore } from '@twinhub/storage-memory';
 import { createTokens, type RoleTokens } from './tokens.js';
 
-export interface FixtureOptions<B extends HubBinding[]> {
+export interface FixtureOptions<B extends readonly HubBinding[]> {
   /** Builds the bindings on the hub (as `wrap` returns it); a binding may use another (WS on the HTTP server). */
   bindings: (hub: HubApi) => B;
   limits?: Partial<HubLimits>;
@@ -14,7 +14,7 @@ export interface FixtureOptions<B extends HubBinding[]> {
   hub?: Omit<Parameters<typeof createHub>[0], 'store' | 'limits'>;
 }
 
-export interface Fixture<B extends HubBinding[]> {
+export interface Fixture<B extends readonly HubBinding[]> {
   hub: Hub;
   bindings: B;
   /** Where each binding listens, by binding name. */
@@ -23,7 +23,7 @@ export interface Fixture<B extends HubBinding[]> {
   close(): Promise<void>;
 }
 
-export async function startFixture<B extends HubBinding[]>(options: FixtureOptions<B>): Promise<Fixture<B>> {
+export async function startFixture<const B extends readonly HubBinding[]>(options: FixtureOptions<B>): Promise<Fixture<B>> {
   const hub = await createHub({ ...options.hub, store: new MemoryStore(), ...(options.limits ? { limits: options.limits } : {}) });
   const bindings = options.bindings(options.wrap ? options.wrap(hub) : hub);
   const close = async () => {

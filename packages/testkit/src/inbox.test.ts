@@ -23,7 +23,7 @@ describe('Inbox', () => {
     inbox.push('x');
     inbox.push('bee');
     assert.equal(await later, 'bee');
-    await assert.rejects(inbox.waitFor((s) => s === 'never', 20, 'the word never'), /timed out after 20 ms waiting for the word never \(3 received\)/);
+    await assert.rejects(inbox.waitFor((s) => s === 'never', 20, 'word never'), /no word never within 20 ms \(3 received\)/);
   });
 
   it('fails pending and later waits once closed', async () => {
@@ -32,5 +32,20 @@ describe('Inbox', () => {
     inbox.close(new Error('socket closed'));
     await assert.rejects(pending, /socket closed/);
     await assert.rejects(inbox.next(), /socket closed/);
+  });
+});
+
+describe('Inbox.take', () => {
+  it('takes the oldest matching item not taken yet, leaving others for next()', async () => {
+    const inbox = new Inbox<string>();
+    inbox.push('a1');
+    inbox.push('b1');
+    assert.equal(await inbox.take((s) => s.startsWith('b')), 'b1');
+    const b2 = inbox.take((s) => s.startsWith('b'), 1000);
+    const next = inbox.next(1000);
+    inbox.push('b2');
+    assert.deepEqual([await b2, await next], ['b2', 'a1'], 'a waiting taker gets the new match; next() gets the oldest untaken');
+    await assert.rejects(inbox.take((s) => s === 'b1', 20), /no matching message within 20 ms/, 'a taken item is not taken twice');
+    assert.equal(await inbox.waitFor((s) => s === 'b1'), 'b1', 'but waitFor still sees it');
   });
 });

@@ -3,65 +3,81 @@
 // its messages in one of these.
 
 interface Waiter<T> {
-  match: (item: T, index: number) => boolean;
+  match: (item: T) => boolean;
+  /** Whether the item it settles with is taken (no later take() returns it). */
+  takes: boolean;
   resolve: (item: T) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
 }
 
 export class Inbox<T> {
-  /** Everything received so far. */
+  /** Everything received so far, taken or not. */
   readonly items: T[] = [];
-  private taken = 0;
-  private readonly waiters = new Set<Waiter<T>>();
+  private readonly taken: boolean[] = [];
+  private readonly waiters: Waiter<T>[] = [];
   private closed: Error | undefined;
 
   push(item: T): void {
     const index = this.items.push(item) - 1;
-    for (const waiter of [...this.waiters]) if (waiter.match(item, index)) this.settle(waiter, item);
+    this.taken.push(false);
+    // Waiters in the order they started: the oldest taker matching gets the item.
+    for (const waiter of [...this.waiters]) {
+      if (this.taken[index] || !waiter.match(item)) continue;
+      if (waiter.takes) this.taken[index] = true;
+      this.settle(waiter, item);
+    }
   }
 
-  /** The next item that next() has not returned yet, in arrival order. */
-  next(timeoutMs = 5000, what = 'the next message'): Promise<T> {
-    const index = this.taken++;
-    if (index < this.items.length) return Promise.resolve(this.items[index]);
-    return this.wait((_item, at) => at === index, timeoutMs, what);
+  /** The oldest item not taken yet, taking it. */
+  next(timeoutMs = 5000, what = 'message'): Promise<T> {
+    return this.take(() => true, timeoutMs, what);
   }
 
-  /** The first item (received already, or to come) that matches. */
-  waitFor(match: (item: T) => boolean, timeoutMs = 5000, what = 'a matching message'): Promise<T> {
+  /** The oldest item not taken yet that matches, taking it (received already, or the next to come). */
+  take(match: (item: T) => boolean, timeoutMs = 5000, what = 'matching message'): Promise<T> {
+    const index = this.items.findIndex((item, i) => !this.taken[i] && match(item));
+    if (index >= 0) {
+      this.taken[index] = true;
+      return Promise.resolve(this.items[index]);
+    }
+    return this.wait(match, true, timeoutMs, what);
+  }
+
+  /** The first item (taken or not, received already or to come) that matches, without taking it. */
+  waitFor(match: (item: T) => boolean, timeoutMs = 5000, what = 'matching message'): Promise<T> {
     const found = this.items.find(match);
-    return found !== undefined ? Promise.resolve(found) : this.wait(match, timeoutMs, what);
+    return found !== undefined ? Promise.resolve(found) : this.wait(match, false, timeoutMs, what);
   }
 
   /** Fails every wait from now on (the connection ended), with this reason. */
   close(reason: Error): void {
     this.closed = reason;
-    for (const waiter of [...this.waiters]) {
-      this.waiters.delete(waiter);
+    for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.reject(reason);
     }
   }
 
-  private wait(match: (item: T, index: number) => boolean, timeoutMs: number, what: string): Promise<T> {
+  private wait(match: (item: T) => boolean, takes: boolean, timeoutMs: number, what: string): Promise<T> {
     if (this.closed) return Promise.reject(this.closed);
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter<T> = {
         match,
+        takes,
         resolve,
         reject,
         timer: setTimeout(() => {
-          this.waiters.delete(waiter);
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.items.length} received)`));
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          reject(new Error(`no ${what} within ${timeoutMs} ms (${this.items.length} received)`));
         }, timeoutMs),
       };
-      this.waiters.add(waiter);
+      this.waiters.push(waiter);
     });
   }
 
   private settle(waiter: Waiter<T>, item: T): void {
-    this.waiters.delete(waiter);
+    this.waiters.splice(this.waiters.indexOf(waiter), 1);
     clearTimeout(waiter.timer);
     waiter.resolve(item);
   }

@@ -3,8 +3,8 @@
 // answers `fade` with an output, and publishes events on demand.
 
 import assert from 'node:assert/strict';
-import { lampTd } from '@twinhub/binding-http/test-helpers';
-import { connectWs, type WsTestClient } from '@twinhub/binding-ws/test-helpers';
+import { lampTd } from '@twinhub/binding-http/testing';
+import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
 import type { AgentRequestMessage, HubRequest } from '@twinhub/core';
 
 export interface DeviceAgent {

@@ -1,18 +1,21 @@
-// Test support shared with the e2e tests in /test: a hub with the HTTP binding on 127.0.0.1:0,
-// one token per role, a JSON request helper, and a small SSE reader over node:http.
+// Test clients of the HTTP binding (subpath `@twinhub/binding-http/testing`, for its own tests and
+// the e2e tests in /test): a hub with the HTTP binding on 127.0.0.1:0 built by the test kit's
+// startFixture, a JSON request helper, and a small SSE reader over node:http.
 
 import http from 'node:http';
 import type { Logger } from 'pino';
-import { createHub, type Hub, type HubLimits, type HubOptions, type ThingDescription } from '@twinhub/core';
-import { MemoryStore } from '@twinhub/storage-memory';
+import type { Hub, HubLimits, HubOptions } from '@twinhub/core';
+import { Inbox, startFixture, type RoleTokens } from '@twinhub/testkit';
 import { createHttpBinding, type HttpBinding, type HttpBindingOptions } from './binding.js';
+
+export { eventually, lampTd } from '@twinhub/testkit';
 
 export interface HttpHubFixture {
   hub: Hub;
   binding: HttpBinding;
   /** Base URL, e.g. http://127.0.0.1:43121 */
   url: string;
-  tokens: { admin: string; agent: string; otherAgent: string; operator: string; viewer: string };
+  tokens: RoleTokens;
   /** JSON request with a bearer token (default: admin). */
   request(method: string, path: string, options?: RequestOptions): Promise<JsonResponse>;
   close(): Promise<void>;
@@ -26,27 +29,20 @@ export interface StartOptions {
 }
 
 export async function startHttpHub(options: StartOptions = {}): Promise<HttpHubFixture> {
-  const hub = await createHub({ store: new MemoryStore(), limits: options.limits, logger: options.logger, ...options.hub });
-  const binding = createHttpBinding({ hub, logger: options.logger, ...options.binding });
-  hub.addTwinTdContributor(binding.contributor);
-  const { url } = await binding.start();
-  const tokens = {
-    admin: (await hub.tokens.create({ id: 'admin-1', role: 'admin' })).token,
-    agent: (await hub.tokens.create({ id: 'agent-1', role: 'agent' })).token,
-    otherAgent: (await hub.tokens.create({ id: 'agent-2', role: 'agent' })).token,
-    operator: (await hub.tokens.create({ id: 'operator-1', role: 'operator' })).token,
-    viewer: (await hub.tokens.create({ id: 'viewer-1', role: 'viewer' })).token,
-  };
+  const fixture = await startFixture({
+    bindings: (hub) => [createHttpBinding({ hub, logger: options.logger, ...options.binding })],
+    ...(options.limits ? { limits: options.limits } : {}),
+    hub: { ...(options.logger ? { logger: options.logger } : {}), ...options.hub },
+  });
+  const [binding] = fixture.bindings;
+  const url = fixture.urls[binding.name];
   return {
-    hub,
+    hub: fixture.hub,
     binding,
     url,
-    tokens,
-    request: (method, path, requestOptions = {}) => jsonRequest(url, method, path, { token: tokens.admin, ...requestOptions }),
-    async close() {
-      await binding.close();
-      await hub.close();
-    },
+    tokens: fixture.tokens,
+    request: (method, path, requestOptions = {}) => jsonRequest(url, method, path, { token: fixture.tokens.admin, ...requestOptions }),
+    close: fixture.close,
   };
 }
 
@@ -84,31 +80,6 @@ export async function jsonRequest(baseUrl: string, method: string, path: string,
     parsed = undefined;
   }
   return { status: response.status, headers: response.headers, body: parsed, text };
-}
-
-/** A TD for an agent to register: a dimmable lamp with a read-only status and an event. */
-export function lampTd(id = 'urn:dev:ops:lamp-1'): ThingDescription {
-  return {
-    '@context': 'https://www.w3.org/2022/wot/td/v1.1',
-    id,
-    title: 'Lamp',
-    '@type': 'Light',
-    securityDefinitions: { nosec_sc: { scheme: 'nosec' } },
-    security: 'nosec_sc',
-    properties: {
-      brightness: { type: 'integer', minimum: 0, maximum: 100, observable: true, forms: [{ href: 'brightness' }] },
-      status: { type: 'string', readOnly: true, observable: true, forms: [{ href: 'status' }] },
-      blob: { type: 'string', readOnly: true, observable: true, forms: [{ href: 'blob' }] },
-    },
-    actions: {
-      fade: {
-        input: { type: 'object', properties: { level: { type: 'integer', minimum: 0, maximum: 100 } }, required: ['level'] },
-        output: { type: 'object', properties: { reached: { type: 'integer' } } },
-        forms: [{ href: 'fade' }],
-      },
-    },
-    events: { overheated: { data: { type: 'number' }, forms: [{ href: 'overheated' }] } },
-  };
 }
 
 export interface SseEvent {
@@ -151,47 +122,24 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers }, (res) => {
       res.setEncoding('utf8');
-      const events: SseEvent[] = [];
+      const inbox = new Inbox<SseEvent>();
       const comments: string[] = [];
-      let read = 0;
-      let waiting: (() => void) | undefined;
       let endedResolve!: () => void;
       const ended = new Promise<void>((done) => (endedResolve = done));
       res.on('close', () => {
         endedResolve();
-        waiting?.();
+        inbox.close(new Error(`SSE stream ${path} ended`));
       });
       res.on('error', () => undefined);
       const connection: SseConnection = {
         status: res.statusCode ?? 0,
         headers: res.headers,
         body: '',
-        events,
+        events: inbox.items,
         comments,
         ended,
         close: () => req.destroy(),
-        next(timeoutMs = 2000) {
-          return new Promise((resolveEvent, rejectEvent) => {
-            const timer = setTimeout(() => {
-              waiting = undefined;
-              rejectEvent(new Error(`no SSE event within ${timeoutMs} ms on ${path} (got ${events.length})`));
-            }, timeoutMs);
-            const check = () => {
-              if (read < events.length) {
-                clearTimeout(timer);
-                waiting = undefined;
-                resolveEvent(events[read++]);
-              } else if (res.closed || res.destroyed) {
-                clearTimeout(timer);
-                waiting = undefined;
-                rejectEvent(new Error(`SSE stream ${path} ended`));
-              } else {
-                waiting = check;
-              }
-            };
-            check();
-          });
-        },
+        next: (timeoutMs = 2000) => inbox.next(timeoutMs, `SSE event on ${path}`),
       };
       if (res.statusCode !== 200) {
         res.on('data', (chunk: string) => (connection.body += chunk));
@@ -208,7 +156,7 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
           const line = buffer.slice(0, newline);
           buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
           if (line === '') {
-            if (hasData) events.push(current);
+            if (hasData) inbox.push(current);
             current = { data: '' };
             hasData = false;
             continue;
@@ -226,7 +174,6 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
           } else if (field === 'event') current.event = value;
           else if (field === 'id') current.id = value;
         }
-        waiting?.();
       });
       resolve(connection);
     });
@@ -234,4 +181,3 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
   });
 }
 
-export { eventually } from '@twinhub/core/testing';

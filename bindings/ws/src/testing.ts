@@ -1,7 +1,9 @@
-// A tiny promise-based twinhub WebSocket client for tests (this package's and the e2e tests in
-// /test): request() resolves with the matching response, next*() with the next pushed message.
+// A tiny promise-based twinhub WebSocket client for tests (subpath `@twinhub/binding-ws/testing`,
+// for this package's tests and the e2e tests in /test): request() resolves with the matching
+// response, next*() with the next pushed message (kept in the test kit's Inbox).
 
 import type { AgentRequestMessage, HubRequest, NotificationMessage, ResponseMessage } from '@twinhub/core';
+import { Inbox } from '@twinhub/testkit';
 import { WebSocket, type ClientOptions } from 'ws';
 import { BEARER_SUBPROTOCOL_PREFIX, WS_SUBPROTOCOL } from './handshake.js';
 
@@ -95,9 +97,9 @@ export async function refusedUpgrade(url: string, options: WsTestClientOptions =
 
 function wrap(ws: WebSocket): WsTestClient {
   const pending = new Map<string, (response: ResponseMessage) => void>();
-  const responses = new Inbox<ResponseMessage>('response');
-  const notifications = new Inbox<NotificationMessage>('notification');
-  const agentRequests = new Inbox<AgentRequestMessage>('agent request');
+  const responses = new Inbox<ResponseMessage>();
+  const notifications = new Inbox<NotificationMessage>();
+  const agentRequests = new Inbox<AgentRequestMessage>();
   let counter = 0;
 
   ws.on('message', (data, isBinary) => {
@@ -113,7 +115,7 @@ function wrap(ws: WebSocket): WsTestClient {
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.on('close', (code, reason) => {
       const error = new Error(`socket closed (${code} ${reason.toString()})`);
-      for (const inbox of [responses, notifications, agentRequests]) inbox.fail(error);
+      for (const inbox of [responses, notifications, agentRequests]) inbox.close(error);
       resolve({ code, reason: reason.toString() });
     });
   });
@@ -147,15 +149,15 @@ function wrap(ws: WebSocket): WsTestClient {
     sendRaw(data, options) {
       ws.send(data, { binary: options?.binary ?? typeof data !== 'string' });
     },
-    nextResponse: (timeoutMs = DEFAULT_TIMEOUT_MS) => responses.next(() => true, timeoutMs),
+    nextResponse: (timeoutMs = DEFAULT_TIMEOUT_MS) => responses.next(timeoutMs, 'matching response'),
     nextNotification(match = () => true, timeoutMs = DEFAULT_TIMEOUT_MS) {
       const predicate =
         typeof match === 'function'
           ? match
           : (n: NotificationMessage) => Object.entries(match).every(([key, value]) => n[key as keyof NotificationMessage] === value);
-      return notifications.next(predicate, timeoutMs);
+      return notifications.take(predicate, timeoutMs, 'matching notification');
     },
-    nextAgentRequest: (timeoutMs = DEFAULT_TIMEOUT_MS) => agentRequests.next(() => true, timeoutMs),
+    nextAgentRequest: (timeoutMs = DEFAULT_TIMEOUT_MS) => agentRequests.next(timeoutMs, 'matching agent request'),
     async close() {
       if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000);
       return closed;
@@ -163,48 +165,4 @@ function wrap(ws: WebSocket): WsTestClient {
   };
 }
 
-/** Messages not yet taken, and takers waiting for a matching message. */
-class Inbox<T> {
-  private readonly items: T[] = [];
-  private readonly waiters: { match: (item: T) => boolean; resolve: (item: T) => void; reject: (error: Error) => void }[] = [];
-  private failure: Error | undefined;
-
-  constructor(private readonly what: string) {}
-
-  push(item: T): void {
-    const index = this.waiters.findIndex((waiter) => waiter.match(item));
-    if (index >= 0) this.waiters.splice(index, 1)[0].resolve(item);
-    else this.items.push(item);
-  }
-
-  next(match: (item: T) => boolean, timeoutMs: number): Promise<T> {
-    const index = this.items.findIndex(match);
-    if (index >= 0) return Promise.resolve(this.items.splice(index, 1)[0]);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<T>((resolve, reject) => {
-      const waiter = {
-        match,
-        resolve: (item: T) => {
-          clearTimeout(timer);
-          resolve(item);
-        },
-        reject: (error: Error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`no matching ${this.what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
-  }
-
-  fail(error: Error): void {
-    this.failure = error;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
-  }
-}
-
-export { eventually } from '@twinhub/core/testing';
+export { eventually } from '@twinhub/testkit';
