@@ -94,7 +94,7 @@ export interface SseConnection {
   /** Response body for a non-200 answer. */
   body: string;
   /** Every event received so far. */
-  events: SseEvent[];
+  readonly events: readonly SseEvent[];
   /** Comment lines received so far (heartbeats). */
   comments: string[];
   /** The next event not yet returned by next(); rejects after timeoutMs. */
@@ -122,7 +122,7 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers }, (res) => {
       res.setEncoding('utf8');
-      const inbox = new Inbox<SseEvent>();
+      const inbox = new Inbox<SseEvent>({ keepHistory: true });
       const comments: string[] = [];
       let endedResolve!: () => void;
       const ended = new Promise<void>((done) => (endedResolve = done));
@@ -135,7 +135,9 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
         status: res.statusCode ?? 0,
         headers: res.headers,
         body: '',
-        events: inbox.items,
+        get events() {
+          return inbox.items;
+        },
         comments,
         ended,
         close: () => req.destroy(),

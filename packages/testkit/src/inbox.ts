@@ -1,6 +1,7 @@
 // What a test client received, in arrival order, with waits that fail after a timeout naming what
 // was awaited (instead of hanging the test run). Every test client (SSE, WebSocket, MQTT) keeps
-// its messages in one of these.
+// its messages in one of these. Taken messages are released unless the client keeps a history,
+// so a test that streams gigabytes through a client does not grow with them.
 
 interface Waiter<T> {
   match: (item: T) => boolean;
@@ -12,21 +13,32 @@ interface Waiter<T> {
 }
 
 export class Inbox<T> {
-  /** Everything received so far, taken or not. */
-  readonly items: T[] = [];
-  private readonly taken: boolean[] = [];
+  /** Received and not taken yet, oldest first. */
+  private readonly untaken: T[] = [];
+  private readonly history: T[] | undefined;
   private readonly waiters: Waiter<T>[] = [];
   private closed: Error | undefined;
 
+  /** `keepHistory`: remember every item (see `items`), taken or not. */
+  constructor(options: { keepHistory?: boolean } = {}) {
+    this.history = options.keepHistory ? [] : undefined;
+  }
+
+  /** Everything received so far with a history; otherwise what is not taken yet. */
+  get items(): readonly T[] {
+    return this.history ?? this.untaken;
+  }
+
   push(item: T): void {
-    const index = this.items.push(item) - 1;
-    this.taken.push(false);
+    this.history?.push(item);
+    let taken = false;
     // Waiters in the order they started: the oldest taker matching gets the item.
     for (const waiter of [...this.waiters]) {
-      if (this.taken[index] || !waiter.match(item)) continue;
-      if (waiter.takes) this.taken[index] = true;
+      if (taken || !waiter.match(item)) continue;
+      taken = waiter.takes;
       this.settle(waiter, item);
     }
+    if (!taken) this.untaken.push(item);
   }
 
   /** The oldest item not taken yet, taking it. */
@@ -36,15 +48,12 @@ export class Inbox<T> {
 
   /** The oldest item not taken yet that matches, taking it (received already, or the next to come). */
   take(match: (item: T) => boolean, timeoutMs = 5000, what = 'matching message'): Promise<T> {
-    const index = this.items.findIndex((item, i) => !this.taken[i] && match(item));
-    if (index >= 0) {
-      this.taken[index] = true;
-      return Promise.resolve(this.items[index]);
-    }
+    const index = this.untaken.findIndex(match);
+    if (index >= 0) return Promise.resolve(this.untaken.splice(index, 1)[0]);
     return this.wait(match, true, timeoutMs, what);
   }
 
-  /** The first item (taken or not, received already or to come) that matches, without taking it. */
+  /** The first item (in the history, or not taken yet, or to come) that matches, without taking it. */
   waitFor(match: (item: T) => boolean, timeoutMs = 5000, what = 'matching message'): Promise<T> {
     const found = this.items.find(match);
     return found !== undefined ? Promise.resolve(found) : this.wait(match, false, timeoutMs, what);
