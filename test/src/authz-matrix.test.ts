@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
 import { connectWs, refusedUpgrade, type WsTestClient } from '@twinhub/binding-ws/testing';
 import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
-import { ALL_OPERATIONS, type ActionRecord, type Client, type HubRequest, type Operation, type ResponseMessage, type ThingDescription, type TwinState } from '@twinhub/core';
+import { ALL_OPERATIONS, type RequestRecord, type Client, type HubRequest, type Operation, type ResponseMessage, type ThingDescription, type TwinState } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
@@ -131,7 +131,7 @@ describe('authorization matrix: every role x every operation x every binding', (
     return result.output;
   };
   /** A request queued for agent-1's Thing (agent-1 is not receiving requests, so it stays pending). */
-  const pendingAction = async () => ((await run(AS.admin, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1 } })) as ActionRecord).actionId;
+  const pendingAction = async () => ((await run(AS.admin, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1 } })) as RequestRecord).actionId;
 
   /** The request for `operation`, after whatever setup it needs (fresh pending actions, a Thing to delete). */
   async function requestFor(operation: Operation): Promise<HubRequest> {
@@ -351,7 +351,7 @@ describe('authorization matrix: every role x every operation x every binding', (
   it('MQTT topics: read/observe (subscribe), write/invoke (publish), report/publish event, receive requests', async () => {
     const TOPIC = `things/${enc(THING)}`;
     const state = async () => (await run(AS.admin, { operation: 'readstate', thingId: THING })) as TwinState;
-    const queued = async () => ((await run(AS.admin, { operation: 'queryallactions', thingId: THING })) as ActionRecord[]).length;
+    const queued = async () => ((await run(AS.admin, { operation: 'queryallactions', thingId: THING })) as RequestRecord[]).length;
     let report = 20;
     /** Each topic operation: what it does, and whether it took effect (for publishes). */
     const topicOperations: Record<string, (client: MqttTestClient, role: Role) => Promise<number>> = {
@@ -504,7 +504,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         delivered.push(request.actionId);
       }
       assert.ok(delivered.includes(actionId), 'the owning agent receives the request');
-      assert.equal((await run(AS.admin, { operation: 'queryaction', actionId }) as ActionRecord).status, 'delivered');
+      assert.equal((await run(AS.admin, { operation: 'queryaction', actionId }) as RequestRecord).status, 'delivered');
       await owner.close();
     });
 
@@ -529,7 +529,7 @@ describe('authorization matrix: every role x every operation x every binding', (
       let request = await owner.nextAgentRequest();
       while (!(request.input as { level?: number } | undefined)?.level || (request.input as { level: number }).level !== 42) request = await owner.nextAgentRequest();
       assert.equal((await owner.request({ operation: 'updateactionstatus', actionId: request.actionId, input: { status: 'completed', output: { reached: 42 } } })).status, 200);
-      await operator.nextNotification((n) => n.operation === 'actionstatus' && (n.data as ActionRecord).status === 'completed');
+      await operator.nextNotification((n) => n.operation === 'actionstatus' && (n.data as RequestRecord).status === 'completed');
       await owner.publish(`things/${enc(THING)}/properties/brightness/reported`, 77);
       await owner.publish(`things/${enc(THING)}/events/overheated/reported`, 99);
       await operator.publish('not/a/twinhub/topic', 1);

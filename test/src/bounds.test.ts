@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { jsonRequest, lampTd } from '@twinhub/binding-http/testing';
 import { connectWs, refusedUpgrade, type WsTestClient } from '@twinhub/binding-ws/testing';
 import { connectMqtt, connectRefusal, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
-import { DEFAULT_LIMITS, type ActionRecord, type Client, type HubLimits } from '@twinhub/core';
+import { DEFAULT_LIMITS, type RequestRecord, type Client, type HubLimits } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
@@ -65,12 +65,12 @@ describe('resource bounds', { timeout: 60_000 }, () => {
     for (const level of [1, 2]) {
       const invoked = await call('POST', thingPath('/actions/fade'), tokens.operator, { level });
       assert.equal(invoked.status, 201, invoked.text);
-      queued.push((invoked.body as ActionRecord).actionId);
+      queued.push((invoked.body as RequestRecord).actionId);
     }
     const operatorWs = await ws(tokens.operator);
     const third = await operatorWs.request({ operation: 'writeproperty', thingId: THING, name: 'brightness', input: 3 });
     assert.equal(third.status, 202);
-    queued.push((third.output as ActionRecord).actionId);
+    queued.push((third.output as RequestRecord).actionId);
 
     const httpInvoke = await call('POST', thingPath('/actions/fade'), tokens.operator, { level: 10 });
     assert.equal(httpInvoke.status, 429);
@@ -88,7 +88,7 @@ describe('resource bounds', { timeout: 60_000 }, () => {
     await operatorMqtt.publish(setTopic, 14);
     assert.equal((await operatorMqtt.nextError(setTopic)).status, 429);
 
-    const stored = (await call('GET', thingPath('/actions'), tokens.operator)).body as ActionRecord[];
+    const stored = (await call('GET', thingPath('/actions'), tokens.operator)).body as RequestRecord[];
     assert.deepEqual(stored.map((r) => r.actionId), queued, 'only the three accepted requests exist');
 
     // The bound counts requests not yet ended: once the agent finishes one, there is room again.

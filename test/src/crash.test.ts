@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { jsonRequest, type JsonResponse } from '@twinhub/binding-http/testing';
 import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
 import { connectMqtt, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
-import type { ActionRecord, AgentRequestMessage, ThingDescription } from '@twinhub/core';
+import type { RequestRecord, AgentRequestMessage, ThingDescription } from '@twinhub/core';
 import { cliToken, spawnHub, tempDataDir, type ChildHub } from './support.js';
 
 const SENSOR = 'urn:dev:ops:crash-sensor';
@@ -67,7 +67,7 @@ interface Writer {
   /** Writes: the value written for n (unique per writer). */
   value?: (n: number) => number;
   /** The n of a queued request of this writer, else undefined. */
-  owns?: (record: ActionRecord) => number | undefined;
+  owns?: (record: RequestRecord) => number | undefined;
   op(n: number): Promise<Outcome>;
   /** Highest n acknowledged (writers wait for each acknowledgement, so 1..acked all were). */
   acked: number;
@@ -78,12 +78,12 @@ interface Writer {
 
 const http2xx = (response: JsonResponse): Outcome =>
   response.status >= 200 && response.status < 300
-    ? { acked: true, ...(typeof (response.body as ActionRecord | undefined)?.actionId === 'string' ? { actionId: (response.body as ActionRecord).actionId } : {}) }
+    ? { acked: true, ...(typeof (response.body as RequestRecord | undefined)?.actionId === 'string' ? { actionId: (response.body as RequestRecord).actionId } : {}) }
     : { acked: false, status: response.status, detail: response.text };
 
 const wsOk = (response: { status: number; output?: unknown; error?: { detail?: string } }): Outcome =>
   response.status < 300
-    ? { acked: true, ...(typeof (response.output as ActionRecord | undefined)?.actionId === 'string' ? { actionId: (response.output as ActionRecord).actionId } : {}) }
+    ? { acked: true, ...(typeof (response.output as RequestRecord | undefined)?.actionId === 'string' ? { actionId: (response.output as RequestRecord).actionId } : {}) }
     : { acked: false, status: response.status, detail: response.error?.detail ?? '' };
 
 interface Clients {
@@ -240,10 +240,10 @@ describe('crash durability and graceful shutdown of twinhub serve', { timeout: 6
 
   const call = (method: string, path: string, token: string, body?: unknown) =>
     jsonRequest(hub!.urls.http, method, path, { token, ...(body !== undefined ? { body } : {}) });
-  const actuatorRecords = async (): Promise<ActionRecord[]> => {
+  const actuatorRecords = async (): Promise<RequestRecord[]> => {
     const response = await call('GET', `/things/${enc(ACTUATOR)}/actions`, tokens.admin);
     assert.equal(response.status, 200, response.text);
-    return response.body as ActionRecord[];
+    return response.body as RequestRecord[];
   };
   const start = async () => {
     hub = await spawnHub(data.dir, ['--max-queued-actions', '20000']);
@@ -271,7 +271,7 @@ describe('crash durability and graceful shutdown of twinhub serve', { timeout: 6
    * Every acknowledged queued request exists with its input; each writer's requests are stored
    * once each, as 1..k in request order, where k is the last acknowledged n or the one after it.
    */
-  function assertQueued(list: Writer[], records: ActionRecord[]) {
+  function assertQueued(list: Writer[], records: RequestRecord[]) {
     const bySeq = [...records].sort((a, b) => a.seq - b.seq);
     for (const w of list.filter((x) => x.owns)) {
       assert.ok(w.acked > 0, `${w.id} got acknowledgements before the hub went down`);
@@ -322,7 +322,7 @@ describe('crash durability and graceful shutdown of twinhub serve', { timeout: 6
     for (let n = 1; n <= 6; n++) {
       const invoked = await call('POST', `/things/${enc(ACTUATOR)}/actions/move`, tokens.operator, { src: 'pre', n });
       assert.equal(invoked.status, 201, invoked.text);
-      pre.push((invoked.body as ActionRecord).actionId);
+      pre.push((invoked.body as RequestRecord).actionId);
     }
     const early = await ws(tokens.actuatorAgent);
     assert.equal((await early.request({ operation: 'subscriberequests' })).status, 204);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
 import { connectMqtt, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
 import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
-import type { ActionRecord, NotificationMessage } from '@twinhub/core';
+import type { RequestRecord, NotificationMessage } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
@@ -89,7 +89,7 @@ describe('bindings mixed on one hub', () => {
   it('an action invoked over WS while the MQTT agent is offline is delivered when it reconnects; the WS consumer sees it complete', async () => {
     const consumer = await wsAs(tokens.operator);
     const invoked = await ok(consumer.request({ operation: 'invokeaction', thingId: MQTT_LAMP, name: 'fade', input: { level: 40 } }));
-    const { actionId } = invoked.output as ActionRecord;
+    const { actionId } = invoked.output as RequestRecord;
 
     const agent = await mqttAs('agent-1', tokens.agent);
     await agent.subscribe('agents/agent-1/requests', 1);
@@ -97,15 +97,15 @@ describe('bindings mixed on one hub', () => {
     assert.deepEqual([request.actionId, request.name, request.input], [actionId, 'fade', { level: 40 }]);
     await ok(agent.request({ operation: 'updateactionstatus', actionId, input: { status: 'completed', output: { reached: 40 } } }));
 
-    const done = await consumer.nextNotification((n: NotificationMessage) => n.operation === 'actionstatus' && (n.data as ActionRecord).status === 'completed');
-    assert.equal((done.data as ActionRecord).actionId, actionId);
-    assert.deepEqual((done.data as ActionRecord).output, { reached: 40 });
+    const done = await consumer.nextNotification((n: NotificationMessage) => n.operation === 'actionstatus' && (n.data as RequestRecord).status === 'completed');
+    assert.equal((done.data as RequestRecord).actionId, actionId);
+    assert.deepEqual((done.data as RequestRecord).output, { reached: 40 });
   });
 
   it('an action invoked over MQTT while the WS agent is offline is delivered when it reconnects; the MQTT consumer sees it complete', async () => {
     const consumer = await mqttAs('operator-1', tokens.operator);
     const invoked = await ok(consumer.request({ operation: 'invokeaction', thingId: WS_LAMP, name: 'fade', input: { level: 7 } }));
-    const { actionId } = invoked.output as ActionRecord;
+    const { actionId } = invoked.output as RequestRecord;
 
     const agent = await wsAs(tokens.agent);
     await ok(agent.request({ operation: 'subscriberequests' }));
@@ -113,8 +113,8 @@ describe('bindings mixed on one hub', () => {
     assert.deepEqual([request.actionId, request.input], [actionId, { level: 7 }]);
     await ok(agent.request({ operation: 'updateactionstatus', actionId, input: { status: 'completed', output: { reached: 7 } } }));
 
-    const done = await consumer.nextNotification((n) => n.operation === 'actionstatus' && (n.data as ActionRecord).status === 'completed');
-    assert.equal((done.data as ActionRecord).actionId, actionId);
+    const done = await consumer.nextNotification((n) => n.operation === 'actionstatus' && (n.data as RequestRecord).status === 'completed');
+    assert.equal((done.data as RequestRecord).actionId, actionId);
   });
 
   it('an action invoked over HTTP reaches an MQTT agent with a persistent session, once, after a reconnect', async () => {
@@ -123,7 +123,7 @@ describe('bindings mixed on one hub', () => {
     await first.close(true); // network drop: the broker keeps the session and its subscription
     const invoked = await jsonRequest(running.urls.http, 'POST', `/things/${enc(MQTT_LAMP)}/actions/fade`, { token: tokens.operator, body: { level: 3 } });
     assert.equal(invoked.status, 201, invoked.text);
-    const { actionId } = invoked.body as ActionRecord;
+    const { actionId } = invoked.body as RequestRecord;
 
     const again = await mqttAs('agent-1', tokens.agent, { clientId: 'agent-1-lamp', clean: false });
     const request = await again.nextAgentRequest();
@@ -133,6 +133,6 @@ describe('bindings mixed on one hub', () => {
     const copies = again.received.filter((m) => m.topic === 'agents/agent-1/requests' && (m.json() as { actionId: string }).actionId === actionId);
     assert.equal(copies.length, 1, 'delivered exactly once');
     const status = await jsonRequest(running.urls.http, 'GET', new URL(invoked.headers.get('location')!, running.urls.http).pathname, { token: tokens.operator });
-    assert.equal((status.body as ActionRecord).status, 'completed');
+    assert.equal((status.body as RequestRecord).status, 'completed');
   });
 });

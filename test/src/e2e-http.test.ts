@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
-import type { ActionRecord, AgentRequestMessage } from '@twinhub/core';
+import type { RequestRecord, AgentRequestMessage } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
@@ -57,7 +57,7 @@ describe('HTTP + SSE end to end, across a restart', () => {
     const observer = await sse(path('/properties/brightness/observe'), tokens.viewer);
     const write = await call('PUT', path('/properties/brightness'), tokens.operator, 80);
     assert.equal(write.status, 202, write.text);
-    const record = write.body as ActionRecord;
+    const record = write.body as RequestRecord;
     assert.equal(record.status, 'pending');
 
     const agentStream = await sse('/agent/requests', tokens.agent);
@@ -78,9 +78,9 @@ describe('HTTP + SSE end to end, across a restart', () => {
     assert.equal(invoked.status, 201, invoked.text);
     const location = invoked.headers.get('location');
     assert.ok(location, 'invokeaction answers with a Location');
-    const { actionId } = invoked.body as ActionRecord;
-    const expiring = (await call('POST', `${path('/actions/fade')}?ttl=1`, tokens.operator, { level: 1 })).body as ActionRecord;
-    const cancelled = (await call('POST', path('/actions/fade'), tokens.operator, { level: 2 })).body as ActionRecord;
+    const { actionId } = invoked.body as RequestRecord;
+    const expiring = (await call('POST', `${path('/actions/fade')}?ttl=1`, tokens.operator, { level: 1 })).body as RequestRecord;
+    const cancelled = (await call('POST', path('/actions/fade'), tokens.operator, { level: 2 })).body as RequestRecord;
     assert.equal((await call('DELETE', path(`/actions/fade/${cancelled.actionId}`), tokens.operator)).status, 200);
 
     await running.close();
@@ -95,10 +95,10 @@ describe('HTTP + SSE end to end, across a restart', () => {
     assert.equal(done.status, 200, done.text);
 
     const queried = await jsonRequest(running.urls.http, 'GET', new URL(location!, running.urls.http).pathname, { token: tokens.operator });
-    assert.equal((queried.body as ActionRecord).status, 'completed');
-    assert.deepEqual((queried.body as ActionRecord).output, { reached: 30 });
-    assert.equal(((await call('GET', path(`/actions/fade/${expiring.actionId}`), tokens.operator)).body as ActionRecord).status, 'expired');
-    assert.equal(((await call('GET', path(`/actions/fade/${cancelled.actionId}`), tokens.operator)).body as ActionRecord).status, 'cancelled');
+    assert.equal((queried.body as RequestRecord).status, 'completed');
+    assert.deepEqual((queried.body as RequestRecord).output, { reached: 30 });
+    assert.equal(((await call('GET', path(`/actions/fade/${expiring.actionId}`), tokens.operator)).body as RequestRecord).status, 'expired');
+    assert.equal(((await call('GET', path(`/actions/fade/${cancelled.actionId}`), tokens.operator)).body as RequestRecord).status, 'cancelled');
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.deepEqual(requestsFrom(agentStream).map((r) => r.actionId), [actionId], 'expired and cancelled requests never reach the agent');
   });
@@ -115,7 +115,7 @@ describe('HTTP + SSE end to end, across a restart', () => {
     assert.equal(foreign.status, 403);
     const wrongType = await call('PUT', path('/properties/brightness'), tokens.operator, 'very bright');
     assert.equal(wrongType.status, 400);
-    const actions = (await call('GET', path('/actions'), tokens.operator)).body as ActionRecord[];
+    const actions = (await call('GET', path('/actions'), tokens.operator)).body as RequestRecord[];
     assert.ok(!actions.some((a) => a.input === 'very bright'), 'nothing is queued for an invalid value');
   });
 });

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { eventually, jsonRequest, lampTd, openSse } from '@twinhub/binding-http/testing';
 import { connectWs, refusedUpgrade } from '@twinhub/binding-ws/testing';
-import { DEFAULT_LIMITS, type ActionRecord, type AgentRequestMessage, type Client, type HubLimits } from '@twinhub/core';
+import { DEFAULT_LIMITS, type RequestRecord, type AgentRequestMessage, type Client, type HubLimits } from '@twinhub/core';
 import { startHub, type HubConfig, type RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, testConfig, type Tokens } from './support.js';
 
@@ -41,7 +41,7 @@ describe('backlog delivery with flow control', { timeout: 120_000 }, () => {
     const invoke = async (level: number) => {
       const result = await running.hub.handle({ operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: level % 100, pad } }, { client: operator });
       assert.ok(result.ok, `request ${level}`);
-      return (result.output as ActionRecord).actionId;
+      return (result.output as RequestRecord).actionId;
     };
     const queued: string[] = [];
     for (let start = 0; start < 5000; start += 500) {

@@ -1,13 +1,13 @@
 // Consumer routes: read/write/observe properties, invoke/query/cancel actions, subscribe to
 // events, plus the twin extensions (state, twin metadata, tags) and the all-Things stream.
 
-import { badRequest, type ActionRecord, type HubRequest, type NotificationMessage, type Problem } from '@twinhub/core';
+import { badRequest, type RequestRecord, type HubRequest, type NotificationMessage, type Problem } from '@twinhub/core';
 import { namedNotificationFormatter, valueFormatter } from '@twinhub/binding-sse';
 import { intParam, parseIfMatch, preferredWait, readJsonBody, sendJson, sendProblem, sendResult } from './http-io.js';
 import { answerLongPoll, answerLongPollHandshake, type LongPollOptions } from './long-poll.js';
 import { enc, serveStream, thingUrl, type BindingDeps, type HttpRouter, type RouteContext } from './route.js';
 
-const isRecord = (output: unknown): output is ActionRecord =>
+const isRecord = (output: unknown): output is RequestRecord =>
   typeof output === 'object' && output !== null && typeof (output as Record<string, unknown>).actionId === 'string';
 
 export function registerConsumerRoutes(router: HttpRouter, deps: BindingDeps): void {
@@ -111,7 +111,7 @@ export function registerConsumerRoutes(router: HttpRouter, deps: BindingDeps): v
       const location = `${thingUrl(deps, params.id)}/actions/${enc(params.name)}/${enc(result.output.actionId)}`;
       if (wait === undefined || wait === 0) return sendResult(res, result, { status: 201, headers: { Location: location } });
       const seconds = Math.min(wait, deps.syncActionMaxWaitSeconds);
-      const record = (await hub.awaitAction(result.output.actionId, seconds * 1000)) ?? result.output;
+      const record = (await hub.awaitRequest(result.output.actionId, seconds * 1000)) ?? result.output;
       const applied = { 'Preference-Applied': `wait=${seconds}`, 'Content-Location': location };
       switch (record.status) {
         case 'completed':

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ActionRecord } from '@twinhub/core';
+import type { RequestRecord } from '@twinhub/core';
 import { lampTd, openSse, startHttpHub, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
@@ -42,7 +42,7 @@ describe('HTTP consumer routes', () => {
   test('PUT a property queues a write: 202, Location of the write, the request record', async () => {
     const res = await fx.request('PUT', `${T}/properties/brightness?ttl=60`, { token: fx.tokens.operator, body: 75 });
     assert.equal(res.status, 202, res.text);
-    const record = res.body as ActionRecord;
+    const record = res.body as RequestRecord;
     assert.equal(record.operation, 'writeproperty');
     assert.equal(record.input, 75);
     assert.equal(record.status, 'pending');
@@ -52,13 +52,13 @@ describe('HTTP consumer routes', () => {
     assert.equal(location, `${fx.url}${T}/properties/brightness/writes/${record.actionId}`);
     const queried = await fx.request('GET', location!.slice(fx.url.length), { token: fx.tokens.viewer });
     assert.equal(queried.status, 200);
-    assert.equal((queried.body as ActionRecord).actionId, record.actionId);
+    assert.equal((queried.body as RequestRecord).actionId, record.actionId);
     const state = await fx.request('GET', `${T}/state`);
     assert.equal((state.body as { properties: Record<string, { desired?: unknown }> }).properties.brightness.desired, 75);
     // A pending write can be cancelled.
     const cancelled = await fx.request('DELETE', location!.slice(fx.url.length), { token: fx.tokens.operator });
     assert.equal(cancelled.status, 200, cancelled.text);
-    assert.equal((cancelled.body as ActionRecord).status, 'cancelled');
+    assert.equal((cancelled.body as RequestRecord).status, 'cancelled');
   });
 
   test('a viewer may not write (403); a read-only property is refused', async () => {
@@ -69,15 +69,15 @@ describe('HTTP consumer routes', () => {
   });
 
   test('a schema-invalid value is 400 and nothing is queued', async () => {
-    const before = ((await fx.request('GET', `${T}/actions`)).body as ActionRecord[]).length;
+    const before = ((await fx.request('GET', `${T}/actions`)).body as RequestRecord[]).length;
     const res = await fx.request('PUT', `${T}/properties/brightness`, { token: fx.tokens.operator, body: 500 });
     assert.equal(res.status, 400, res.text);
     assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
-    const after = ((await fx.request('GET', `${T}/actions`)).body as ActionRecord[]).length;
+    const after = ((await fx.request('GET', `${T}/actions`)).body as RequestRecord[]).length;
     assert.equal(after, before);
     const badAction = await fx.request('POST', `${T}/actions/fade`, { token: fx.tokens.operator, body: { level: 'high' } });
     assert.equal(badAction.status, 400);
-    assert.equal(((await fx.request('GET', `${T}/actions`)).body as ActionRecord[]).length, before);
+    assert.equal(((await fx.request('GET', `${T}/actions`)).body as RequestRecord[]).length, before);
   });
 
   test('PUT with an empty body is 400; with If-Match of a stale state version is 412', async () => {
@@ -91,18 +91,18 @@ describe('HTTP consumer routes', () => {
   test('POST an action: 201 Created, Location, queryable, listed, cancellable', async () => {
     const res = await fx.request('POST', `${T}/actions/fade`, { token: fx.tokens.operator, body: { level: 10 } });
     assert.equal(res.status, 201, res.text);
-    const record = res.body as ActionRecord;
+    const record = res.body as RequestRecord;
     assert.equal(record.status, 'pending');
     assert.deepEqual(record.input, { level: 10 });
     const location = res.headers.get('location')!;
     assert.equal(location, `${fx.url}${T}/actions/fade/${record.actionId}`);
     const queried = await fx.request('GET', location.slice(fx.url.length), { token: fx.tokens.viewer });
-    assert.equal((queried.body as ActionRecord).actionId, record.actionId);
+    assert.equal((queried.body as RequestRecord).actionId, record.actionId);
     const all = await fx.request('GET', `${T}/actions`, { token: fx.tokens.viewer });
-    assert.ok((all.body as ActionRecord[]).some((r) => r.actionId === record.actionId));
+    assert.ok((all.body as RequestRecord[]).some((r) => r.actionId === record.actionId));
     assert.equal((await fx.request('DELETE', location.slice(fx.url.length), { token: fx.tokens.viewer })).status, 403);
     const cancelled = await fx.request('DELETE', location.slice(fx.url.length), { token: fx.tokens.operator });
-    assert.equal((cancelled.body as ActionRecord).status, 'cancelled');
+    assert.equal((cancelled.body as RequestRecord).status, 'cancelled');
     const unknown = await fx.request('GET', `${T}/actions/fade/no-such-action`);
     assert.equal(unknown.status, 404);
   });
@@ -175,6 +175,6 @@ describe('HTTP synchronous actions (Prefer: wait)', () => {
     assert.equal(res.status, 201, res.text);
     assert.ok(Date.now() - started >= 900, 'waited about a second');
     assert.ok(res.headers.get('location')?.includes('/actions/fade/'));
-    assert.equal((res.body as ActionRecord).status, 'pending');
+    assert.equal((res.body as RequestRecord).status, 'pending');
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { ActionRecord, NotificationMessage } from '@twinhub/core';
+import type { RequestRecord, NotificationMessage } from '@twinhub/core';
 import { lampTd, openSse, startHttpHub, eventually, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
@@ -125,14 +125,14 @@ describe('HTTP SSE streams', () => {
 
     const agentStream = await openSse(fx.url, '/agent/requests', { token: fx.tokens.agent });
     const invoked = await fx.request('POST', `${T}/actions/fade`, { token: fx.tokens.operator, body: { level: 5 } });
-    const actionId = (invoked.body as ActionRecord).actionId;
+    const actionId = (invoked.body as RequestRecord).actionId;
     const request = await agentStream.next();
     await fx.request('POST', `/agent/requests/${enc(JSON.parse(request.data).actionId)}`, { token: fx.tokens.agent, body: { status: 'completed', output: { reached: 5 } } });
-    let status: ActionRecord | undefined;
+    let status: RequestRecord | undefined;
     while (status?.status !== 'completed') {
       const event = await sse.next();
       assert.equal(event.event, 'actionstatus');
-      status = (JSON.parse(event.data) as NotificationMessage).data as ActionRecord;
+      status = (JSON.parse(event.data) as NotificationMessage).data as RequestRecord;
       assert.equal(status.actionId, actionId);
     }
     assert.deepEqual(status.output, { reached: 5 });
@@ -152,7 +152,7 @@ describe('HTTP agent request stream', () => {
   test('a write queued while the agent was offline arrives when it connects; its report completes it', async () => {
     const write = await fx.request('PUT', `${T}/properties/brightness`, { token: fx.tokens.operator, body: 64 });
     assert.equal(write.status, 202);
-    const actionId = (write.body as ActionRecord).actionId;
+    const actionId = (write.body as RequestRecord).actionId;
     assert.equal(fx.hub.presence('agent-1').connected, false);
 
     const sse = await openSse(fx.url, '/agent/requests', { token: fx.tokens.agent });
@@ -166,9 +166,9 @@ describe('HTTP agent request stream', () => {
 
     const done = await fx.request('POST', `/agent/requests/${enc(actionId)}`, { token: fx.tokens.agent, body: { status: 'completed' } });
     assert.equal(done.status, 200, done.text);
-    assert.equal((done.body as ActionRecord).status, 'completed');
+    assert.equal((done.body as RequestRecord).status, 'completed');
     const queried = await fx.request('GET', write.headers.get('location')!.slice(fx.url.length));
-    assert.equal((queried.body as ActionRecord).status, 'completed');
+    assert.equal((queried.body as RequestRecord).status, 'completed');
 
     sse.close();
     await eventually(() => !fx.hub.presence('agent-1').connected, 'the session to close', 2000);
@@ -176,7 +176,7 @@ describe('HTTP agent request stream', () => {
 
   test('an unacknowledged request is redelivered on reconnect', async () => {
     const invoked = await fx.request('POST', `${T}/actions/fade`, { token: fx.tokens.operator, body: { level: 9 } });
-    const actionId = (invoked.body as ActionRecord).actionId;
+    const actionId = (invoked.body as RequestRecord).actionId;
     const first = await openSse(fx.url, '/agent/requests', { token: fx.tokens.agent });
     assert.equal((await first.next()).id, actionId);
     first.close();
@@ -190,7 +190,7 @@ describe('HTTP agent request stream', () => {
     const sse = await openSse(fx.url, '/agent/requests', { token: fx.tokens.operator });
     assert.equal(sse.status, 403);
     const invoked = await fx.request('POST', `${T}/actions/fade`, { token: fx.tokens.operator, body: { level: 9 } });
-    const actionId = (invoked.body as ActionRecord).actionId;
+    const actionId = (invoked.body as RequestRecord).actionId;
     const bad = await fx.request('POST', `/agent/requests/${enc(actionId)}`, { token: fx.tokens.agent, body: { status: 'done' } });
     assert.equal(bad.status, 400);
     const notOwner = await fx.request('POST', `/agent/requests/${enc(actionId)}`, { token: fx.tokens.otherAgent, body: { status: 'running' } });

@@ -5,7 +5,7 @@ import type { BucketStore } from '@twinhub/bucket';
 import { createHub, type Hub } from './hub.js';
 import type { OutboundMessage } from './model/envelope.js';
 import type { HubRequest, HubResult, Session } from './model/operations.js';
-import type { ActionRecord, Client, ThingDescription } from './model/types.js';
+import type { RequestRecord, Client, ThingDescription } from './model/types.js';
 import { lampTd } from './td/test-fixtures.js';
 
 const LAMP = 'urn:dev:ops:32473-WoTLamp-1234';
@@ -269,7 +269,7 @@ describe('Hub', () => {
   describe('request queue', () => {
     it('queues a write while the agent is offline and delivers it when the agent subscribes', async () => {
       const consumer = session(hub, operator);
-      const write = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 70 }, consumer.session)) as ActionRecord;
+      const write = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 70 }, consumer.session)) as RequestRecord;
       assert.equal(write.status, 'pending');
       const state = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { properties: Record<string, { desired?: unknown; pendingWrite?: string }> };
       assert.equal(state.properties.brightness.desired, 70);
@@ -284,12 +284,12 @@ describe('Hub', () => {
       ]);
       await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: write.actionId, input: { status: 'completed' } });
       await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 70 });
-      const done = (await expectOk(hub, operator, { operation: 'queryaction', actionId: write.actionId })) as ActionRecord;
+      const done = (await expectOk(hub, operator, { operation: 'queryaction', actionId: write.actionId })) as RequestRecord;
       assert.equal(done.status, 'completed');
       const after = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { properties: Record<string, { value?: unknown; pendingWrite?: string }> };
       assert.equal(after.properties.brightness.value, 70);
       assert.equal(after.properties.brightness.pendingWrite, undefined);
-      const statuses = consumer.received.filter((m) => m.operation === 'actionstatus').map((m) => ((m as { data: ActionRecord }).data).status);
+      const statuses = consumer.received.filter((m) => m.operation === 'actionstatus').map((m) => ((m as { data: RequestRecord }).data).status);
       assert.deepEqual(statuses, ['delivered', 'completed']);
     });
 
@@ -310,7 +310,7 @@ describe('Hub', () => {
     it('delivers in order, again after a reconnect until acknowledged, and not after', async () => {
       const ids: string[] = [];
       for (const level of [10, 20, 30]) {
-        ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level } })) as ActionRecord).actionId);
+        ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level } })) as RequestRecord).actionId);
       }
       const first = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, first.session);
@@ -325,7 +325,7 @@ describe('Hub', () => {
     it('pushes a backlog only as fast as the session is ready, in order, new requests queued behind it', async () => {
       const ids: string[] = [];
       for (let level = 0; level < 10; level++) {
-        ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level } })) as ActionRecord).actionId);
+        ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level } })) as RequestRecord).actionId);
       }
       const received: OutboundMessage[] = [];
       let room = 3;
@@ -340,7 +340,7 @@ describe('Hub', () => {
       await expectOk(hub, agent, { operation: 'subscriberequests' }, s);
       assert.equal(received.length, 3, 'only what fits before the sink says it is full');
       // A new request while the backlog drains waits behind it.
-      ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 99 } })) as ActionRecord).actionId);
+      ids.push(((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 99 } })) as RequestRecord).actionId);
       assert.equal(received.length, 3);
       while (received.length < ids.length) {
         const before = received.length;
@@ -350,15 +350,15 @@ describe('Hub', () => {
       }
       assert.deepEqual(received.map((m) => (m as { actionId: string }).actionId), ids);
       room = 100;
-      const last = ((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord).actionId;
+      const last = ((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord).actionId;
       assert.equal((received.at(-1) as { actionId: string }).actionId, last, 'once drained, new requests go out at once');
     });
 
     it('completes an action with output, checked against the output schema, and wakes a waiter', async () => {
       const device = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
-      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 50 } })) as ActionRecord;
-      const waiting = hub.awaitAction(record.actionId, 5000);
+      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 50 } })) as RequestRecord;
+      const waiting = hub.awaitRequest(record.actionId, 5000);
       await expectProblem(hub, agent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed', output: { reached: 'x' } } }, 400);
       await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed', output: { reached: 50 } } });
       const ended = await waiting;
@@ -369,14 +369,14 @@ describe('Hub', () => {
     });
 
     it('expires requests after their TTL and never delivers them', async () => {
-      const expiring = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 5 })) as ActionRecord;
-      const lasting = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 60 })) as ActionRecord;
+      const expiring = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 5 })) as RequestRecord;
+      const lasting = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle', ttl: 60 })) as RequestRecord;
       clock.advance(10);
       const device = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
       assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [lasting.actionId]);
       await new Promise((resolve) => setImmediate(resolve));
-      const record = (await expectOk(hub, operator, { operation: 'queryaction', actionId: expiring.actionId })) as ActionRecord;
+      const record = (await expectOk(hub, operator, { operation: 'queryaction', actionId: expiring.actionId })) as RequestRecord;
       assert.equal(record.status, 'expired');
     });
 
@@ -405,13 +405,13 @@ describe('Hub', () => {
     });
 
     it('cancels a pending request, which is then never delivered, but not a delivered one', async () => {
-      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
-      const cancelled = (await expectOk(hub, operator, { operation: 'cancelaction', thingId: LAMP, actionId: record.actionId })) as ActionRecord;
+      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord;
+      const cancelled = (await expectOk(hub, operator, { operation: 'cancelaction', thingId: LAMP, actionId: record.actionId })) as RequestRecord;
       assert.equal(cancelled.status, 'cancelled');
       const device = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
       assert.deepEqual(device.received, []);
-      const delivered = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
+      const delivered = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord;
       assert.equal(device.received.length, 1);
       await expectProblem(hub, operator, { operation: 'cancelaction', actionId: delivered.actionId }, 409);
       await expectProblem(hub, operator, { operation: 'queryaction', thingId: LAMP, name: 'fade', actionId: delivered.actionId }, 404);
@@ -427,8 +427,8 @@ describe('Hub', () => {
     });
 
     it('cancels open requests when their Thing is deleted', async () => {
-      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
-      const waiting = hub.awaitAction(record.actionId, 5000);
+      const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord;
+      const waiting = hub.awaitRequest(record.actionId, 5000);
       await expectOk(hub, agent, { operation: 'deleteTD', thingId: LAMP });
       assert.equal((await waiting)?.status, 'cancelled');
       await expectProblem(hub, operator, { operation: 'queryaction', actionId: record.actionId }, 404);
@@ -438,8 +438,8 @@ describe('Hub', () => {
   describe('restart', () => {
     it('finds TDs, state and queued requests again, and delivers the queue in order', async () => {
       await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 33 });
-      const a = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 1 } })) as ActionRecord;
-      const b = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 2 })) as ActionRecord;
+      const a = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 1 } })) as RequestRecord;
+      const b = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 2 })) as RequestRecord;
       const { token } = await hub.tokens.create({ id: 'agent-1', role: 'agent' });
       await hub.close();
 
@@ -449,7 +449,7 @@ describe('Hub', () => {
       const device = session(restarted, agent);
       await expectOk(restarted, agent, { operation: 'subscriberequests' }, device.session);
       assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [a.actionId, b.actionId]);
-      const c = (await expectOk(restarted, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as ActionRecord;
+      const c = (await expectOk(restarted, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord;
       assert.ok(c.seq > b.seq, 'sequence numbers keep increasing across restarts');
     });
   });

@@ -113,7 +113,7 @@ export class Hub implements HubApi {
     if (live) this.core.requests.resume(live);
   }
 
-  awaitAction(requestId: string, timeoutMs: number): Promise<RequestRecord | undefined> {
+  awaitRequest(requestId: string, timeoutMs: number): Promise<RequestRecord | undefined> {
     return this.core.requests.awaitRequest(requestId, timeoutMs);
   }
 

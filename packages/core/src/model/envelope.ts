@@ -40,7 +40,7 @@ export interface NotificationMessage {
   thingId: string;
   /** Property/event name, or the action name for actionstatus; absent for directory changes. */
   name?: string;
-  /** Property value, event data, ActionRecord, or twin TD ({ id } for thing_deleted). */
+  /** Property value, event data, RequestRecord, or twin TD ({ id } for thing_deleted). */
   data: unknown;
   timestamp: string;
   /** Hub-wide increasing number: SSE event id, resume point for Last-Event-ID. */

@@ -3,7 +3,7 @@
 
 import type { OutboundMessage, NotificationMessage } from './envelope.js';
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './operations.js';
-import type { ActionRecord, AgentPresence, Client, Problem } from './types.js';
+import type { RequestRecord, AgentPresence, Client, Problem } from './types.js';
 
 /** Implemented by a binding for each live session: where the core pushes messages. */
 export interface SessionSink {
@@ -104,7 +104,7 @@ export interface HubApi {
   /** The binding's send buffer drained (see SessionSink.ready): push the queued requests still owed to this session. */
   resumeDelivery(session: Session): void;
   /** Resolves when the request ends or the timeout passes, with its latest record (undefined if unknown). */
-  awaitAction(actionId: string, timeoutMs: number): Promise<ActionRecord | undefined>;
+  awaitRequest(requestId: string, timeoutMs: number): Promise<RequestRecord | undefined>;
   /**
    * Notifications after `seq` that this client may see, if the replay buffer still holds all of
    * them; undefined when some were already evicted (the client should re-read state).

@@ -109,5 +109,3 @@ export interface AgentPresence {
   since?: string;
   lastSeen?: string;
 }
-/** @deprecated transitional alias while bindings move to RequestRecord (removed in the rename sweep). */
-export type ActionRecord = RequestRecord;
