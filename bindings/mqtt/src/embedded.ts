@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import { envelopeLimitBytes, forbidden, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
-import { handlePublish, SCHEME_HINT, type PublishError } from './inbound.js';
+import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from './inbound.js';
 import { createPacketSizeGuard } from './packet-guard.js';
 import { json, startMirror, type Mirror } from './mirror.js';
 import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
@@ -49,13 +49,21 @@ interface Connection {
  */
 const MAX_IN_FLIGHT_PUBLISHES = 64;
 
+type Done = (error?: Error) => void;
+
 /** CONNACK return codes of MQTT 3.1.1 (aedes' AuthErrorCode is a const enum, unusable here). */
 const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode });
+}
+
+/** The will of a connecting client (aedes sets it before authenticate; not part of its typings). */
+function willOf(mqtt: AedesClient): { topic: string } | undefined {
+  return (mqtt as unknown as { _will?: { topic: string } | null })._will ?? undefined;
 }
 
 /** aedes keeps a client's live subscriptions here; not part of its typings. */
@@ -70,6 +78,21 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   const owners = new Map<string, { clientId: string; live: number; persistent: boolean }>();
 
   const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000 });
+  // A client's publish (accepted, refused, or its will) is a request to the hub, never a message
+  // for other clients: the hub republishes what it accepted on its own topics. So the broker
+  // routes and retains only the hub's own publishes (made without a client), and no subscriber
+  // ever receives, and no retained slot ever holds, what a client wrote on a hub topic.
+  // aedes calls publish(packet, client, done) for client publishes and wills, and
+  // publish(packet, done) for its own and the hub's; its typings only know the second form.
+  type BrokerPublish = (packet: AedesPublishPacket, clientOrDone?: AedesClient | Done | null, done?: Done) => void;
+  const route = aedes.publish.bind(aedes) as unknown as BrokerPublish;
+  (aedes as unknown as { publish: BrokerPublish }).publish = (packet, clientOrDone, done) => {
+    if (clientOrDone && typeof clientOrDone !== 'function') {
+      if (done) setImmediate(done);
+    } else {
+      route(packet, clientOrDone, done);
+    }
+  };
 
   // ---- outbound to one connection ------------------------------------------------------------
 
@@ -153,6 +176,10 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       if (!username || !password) return done(refusal('username (client id) and password (token) are required', BAD_USERNAME_OR_PASSWORD), false);
       const client = await hub.authenticate(password.toString('utf8'));
       if (!client || client.id !== username) return done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+      // Wills are publishes made on the client's behalf: the same rules, checked up front.
+      const will = willOf(mqtt);
+      const willProblem = will && publishProblem(hub, client, will.topic);
+      if (willProblem) return done(refusal(`will topic '${will.topic}': ${willProblem.detail}`, NOT_AUTHORIZED), false);
       const owner = owners.get(mqtt.id);
       if (owner && owner.clientId !== client.id) {
         return done(refusal(`MQTT client id '${mqtt.id}' belongs to another hub client`, IDENTIFIER_REJECTED), false);
@@ -187,8 +214,6 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   aedes.authorizePublish = (mqtt, packet, done) => {
     const conn = mqtt ? connections.get(mqtt) : undefined;
     if (!conn) return done(new Error('publish from an unauthenticated client'));
-    // Clients never set retained state: only the hub's validated values are retained.
-    packet.retain = false;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     // Replies wait for the replies to earlier publishes of this connection.
     const replies: Array<() => void> = [];
