@@ -10,6 +10,7 @@ import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscr
 import type { Logger } from 'pino';
 import { envelopeLimitBytes, forbidden, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
 import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from './inbound.js';
+import { AuthFailureLog, PendingConnections } from './admission.js';
 import { createPacketSizeGuard } from './packet-guard.js';
 import { json, startMirror, type Mirror } from './mirror.js';
 import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
@@ -18,7 +19,15 @@ export interface EmbeddedBrokerOptions {
   port: number;
   host: string;
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Connections accepted but not yet authenticated; further ones are closed at once. Default 256. */
+  maxPendingConnections?: number;
+  /** How long a new connection may take to send CONNECT (and, with TLS, to finish the handshake). Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** At most one warning per remote address per this interval about failed authentications. Default 5000 ms. */
+  authFailureLogIntervalMs?: number;
 }
+
+export const EMBEDDED_DEFAULTS = { maxPendingConnections: 256, connectTimeoutMs: 5000, authFailureLogIntervalMs: 5000 } as const;
 
 export interface RunningBroker {
   url: string;
@@ -77,7 +86,11 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   /** MQTT client id -> the hub client that holds it, so nobody can take over another's session. */
   const owners = new Map<string, { clientId: string; live: number; persistent: boolean }>();
 
-  const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000 });
+  const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
+  const authFailures = new AuthFailureLog(logger, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs);
+  const pending = new PendingConnections(options.maxPendingConnections ?? EMBEDDED_DEFAULTS.maxPendingConnections, authFailures);
+  // connectTimeout: a socket that sends no CONNECT holds a file descriptor; 5 s, not aedes' 30 s.
+  const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000, connectTimeout: connectTimeoutMs });
   // A client's publish (accepted, refused, or its will) is a request to the hub, never a message
   // for other clients: the hub republishes what it accepted on its own topics. So the broker
   // routes and retains only the hub's own publishes (made without a client), and no subscriber
@@ -173,9 +186,16 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   aedes.authenticate = (mqtt, username, password, done) => {
     void (async () => {
       if (live.size >= hub.limits.maxConnections) return done(refusal('too many connections', SERVER_UNAVAILABLE), false);
-      if (!username || !password) return done(refusal('username (client id) and password (token) are required', BAD_USERNAME_OR_PASSWORD), false);
+      const remote = (mqtt.conn as Socket).remoteAddress;
+      if (!username || !password) {
+        authFailures.failed(remote, username, 'no username or password');
+        return done(refusal('username (client id) and password (token) are required', BAD_USERNAME_OR_PASSWORD), false);
+      }
       const client = await hub.authenticate(password.toString('utf8'));
-      if (!client || client.id !== username) return done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+      if (!client || client.id !== username) {
+        authFailures.failed(remote, username, client ? 'token of another client' : 'unknown or revoked token');
+        return done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+      }
       // Wills are publishes made on the client's behalf: the same rules, checked up front.
       const will = willOf(mqtt);
       const willProblem = will && publishProblem(hub, client, will.topic);
@@ -198,6 +218,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       }
       connections.set(mqtt, conn);
       live.add(conn);
+      pending.authenticated(mqtt.conn as Socket);
       mqtt.conn.once('close', () => {
         conn.closed = true;
         live.delete(conn);
@@ -336,6 +357,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     // Small request/response packets: without this, Nagle's algorithm meets the client's delayed
     // ACK and every answer waits ~40 ms.
     socket.setNoDelay(true);
+    if (!pending.admit(socket)) return;
     aedes.handle(socket);
     // Listening to 'data' after aedes' 'readable' listener only observes what aedes reads.
     const guard = createPacketSizeGuard(maxPacketBytes);
@@ -346,7 +368,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       socket.destroy();
     });
   };
-  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, accept) : createServer(accept);
+  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert, handshakeTimeout: connectTimeoutMs }, accept) : createServer(accept);
   try {
     mirror = await startMirror(hub, logger, (topic, payload, { qos, retain }) => {
       aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => {
@@ -374,6 +396,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     url,
     async close() {
       mirror?.close();
+      authFailures.close();
       // aedes.close() disconnects the clients; only then can the listener finish closing.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));

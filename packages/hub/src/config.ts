@@ -20,6 +20,10 @@ export interface HubConfig {
   mqttUrl?: string;
   mqttUsername?: string;
   mqttPassword?: string;
+  /** Embedded broker: connections not yet authenticated (more are closed at once). */
+  mqttMaxPendingConnections: number;
+  /** Embedded broker: seconds a new connection may take to send CONNECT. */
+  mqttConnectTimeoutSeconds: number;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
@@ -57,6 +61,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'mqtt-url', env: 'TWINHUB_MQTT_URL', kind: 'string', help: 'use this external broker (mqtt://host:port) instead of the embedded one', apply: (c, v) => (c.mqttUrl = v as string) },
   { flag: 'mqtt-username', env: 'TWINHUB_MQTT_USERNAME', kind: 'string', help: 'username at the external broker', apply: (c, v) => (c.mqttUsername = v as string) },
   { flag: 'mqtt-password', env: 'TWINHUB_MQTT_PASSWORD', kind: 'string', help: 'password at the external broker', apply: (c, v) => (c.mqttPassword = v as string) },
+  { flag: 'mqtt-max-pending-connections', env: 'TWINHUB_MQTT_MAX_PENDING_CONNECTIONS', kind: 'integer', help: 'embedded broker: connections not yet authenticated; more are closed at once (default 256)', apply: (c, v) => (c.mqttMaxPendingConnections = v as number) },
+  { flag: 'mqtt-connect-timeout', env: 'TWINHUB_MQTT_CONNECT_TIMEOUT', kind: 'integer', help: 'embedded broker: seconds a new connection may take to send CONNECT (default 5)', apply: (c, v) => (c.mqttConnectTimeoutSeconds = v as number) },
   { flag: 'tls-cert', env: 'TWINHUB_TLS_CERT', kind: 'string', help: 'PEM certificate file: serve HTTPS/WSS/MQTTS', apply: (c, v) => (c.tlsCert = v as string) },
   { flag: 'tls-key', env: 'TWINHUB_TLS_KEY', kind: 'string', help: 'PEM private key file for --tls-cert', apply: (c, v) => (c.tlsKey = v as string) },
   { flag: 'log-level', env: 'TWINHUB_LOG_LEVEL', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (default warn)', apply: (c, v) => (c.logLevel = v as string) },
@@ -81,6 +87,8 @@ export function defaultConfig(): HubConfig {
     httpPort: 8080,
     mqtt: true,
     mqttPort: 1883,
+    mqttMaxPendingConnections: 256,
+    mqttConnectTimeoutSeconds: 5,
     logLevel: 'warn',
     actionTtlSeconds: 24 * 3600,
     syncActionMaxWaitSeconds: 30,

@@ -56,7 +56,15 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
         logger: logger.child({ module: 'mqtt' }),
         mode: config.mqttUrl
           ? { external: { url: config.mqttUrl, ...(config.mqttUsername ? { username: config.mqttUsername } : {}), ...(config.mqttPassword ? { password: config.mqttPassword } : {}) } }
-          : { embedded: { port: config.mqttPort, host: config.host, ...(tls ? { tls } : {}) } },
+          : {
+              embedded: {
+                port: config.mqttPort,
+                host: config.host,
+                maxPendingConnections: config.mqttMaxPendingConnections,
+                connectTimeoutMs: config.mqttConnectTimeoutSeconds * 1000,
+                ...(tls ? { tls } : {}),
+              },
+            },
       })
     : undefined;
   const stops: Array<() => Promise<void>> = [];
