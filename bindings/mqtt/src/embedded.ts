@@ -49,6 +49,10 @@ interface Connection {
   work: Promise<void>;
   /** Inbound work handed to the hub and not finished yet. */
   inFlight: number;
+  /** Bytes of the hub's own messages handed to aedes and not yet in the socket (aedes writes on setImmediate). */
+  queuedBytes: number;
+  /** The core was told the connection is not ready (SessionSink.ready) and waits for resumeDelivery. */
+  backlogged: boolean;
   closed: boolean;
 }
 
@@ -109,6 +113,25 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
 
   // ---- outbound to one connection ------------------------------------------------------------
 
+  /** The hub's own messages to this connection not yet sent: queued in aedes plus buffered in the socket. */
+  const unsentBytes = (conn: Connection) => conn.queuedBytes + conn.mqtt.conn.writableLength;
+  // Below this the core may push more queued requests (SessionSink.ready); a backlog then flows at
+  // the pace the client reads instead of overflowing maxSendBufferBytes in one burst.
+  const lowWaterBytes = Math.floor(hub.limits.maxSendBufferBytes / 4);
+
+  function ready(conn: Connection): boolean {
+    if (unsentBytes(conn) < lowWaterBytes) return true;
+    conn.backlogged = true;
+    return false;
+  }
+
+  /** Called as the hub's messages leave: hands the turn back to the core once the buffer drained. */
+  function resumeIfDrained(conn: Connection): void {
+    if (!conn.backlogged || conn.closed || !conn.session || unsentBytes(conn) >= lowWaterBytes) return;
+    conn.backlogged = false;
+    hub.resumeDelivery(conn.session);
+  }
+
   /** Sends to this connection only, on one of its own topics, if it subscribed to that topic. */
   function sendOwn(conn: Connection, topic: string, value: unknown): void {
     if (conn.closed) return;
@@ -117,14 +140,20 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       logger.debug({ clientId: conn.client.id, topic }, 'mqtt: dropped a message for a topic the client did not subscribe to');
       return;
     }
-    if (conn.mqtt.conn.writableLength > hub.limits.maxSendBufferBytes) {
+    if (unsentBytes(conn) > hub.limits.maxSendBufferBytes) {
       logger.warn({ clientId: conn.client.id }, 'mqtt: client does not keep up with its messages; disconnecting it');
       conn.mqtt.close();
       return;
     }
     const qos = Math.min(1, filter[1].qos) as 0 | 1;
-    conn.mqtt.publish({ cmd: 'publish', topic, payload: json(value), qos, retain: false, dup: false }, (error) => {
+    const payload = json(value);
+    // Payload, topic and a few header bytes (MQTT 3.1.1 §3.3).
+    const size = payload.length + Buffer.byteLength(topic) + 8;
+    conn.queuedBytes += size;
+    conn.mqtt.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (error) => {
+      conn.queuedBytes -= size;
       if (error) logger.debug({ err: error, clientId: conn.client.id, topic }, 'mqtt: delivery failed');
+      resumeIfDrained(conn);
     });
   }
 
@@ -151,6 +180,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
         logger.info({ clientId: conn.client.id, reason }, 'mqtt: the hub ended the session; disconnecting');
         conn.mqtt.close();
       },
+      ready: () => ready(conn),
     });
   }
 
@@ -208,7 +238,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       entry.live++;
       entry.persistent = !mqtt.clean;
       owners.set(mqtt.id, entry);
-      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, closed: false };
+      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, queuedBytes: 0, backlogged: false, closed: false };
       try {
         conn.session = openSession(conn);
       } catch (error) {
@@ -219,6 +249,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       connections.set(mqtt, conn);
       live.add(conn);
       pending.authenticated(mqtt.conn as Socket);
+      mqtt.conn.on('drain', () => resumeIfDrained(conn));
       mqtt.conn.once('close', () => {
         conn.closed = true;
         live.delete(conn);
