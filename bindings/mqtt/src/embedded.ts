@@ -8,10 +8,11 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { envelopeLimitBytes, forbidden, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
+import { envelopeLimitBytes, forbidden, peekCorrelationId, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
 import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from './inbound.js';
 import { AuthFailureLog, PendingConnections } from './admission.js';
 import { createPacketSizeGuard } from './packet-guard.js';
+import { RecentPublishes } from './resends.js';
 import { json, startMirror, type Mirror } from './mirror.js';
 import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
 
@@ -89,6 +90,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   const live = new Set<Connection>();
   /** MQTT client id -> the hub client that holds it, so nobody can take over another's session. */
   const owners = new Map<string, { clientId: string; live: number; persistent: boolean }>();
+  const recentPublishes = new RecentPublishes();
 
   const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
   const authFailures = new AuthFailureLog(logger, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs);
@@ -267,6 +269,15 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     const conn = mqtt ? connections.get(mqtt) : undefined;
     if (!conn) return done(new Error('publish from an unauthenticated client'));
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    // A QoS 1/2 resend (DUP=1) of a publish the hub handled or is handling: acknowledge it once the
+    // original is, without a second request (MQTT 3.1.1 §4.3.2: the receiver must not apply it twice).
+    const resendKeys = packet.qos > 0 ? RecentPublishes.keys(conn.mqtt.id, packet.messageId, correlationIdOf(packet.topic, payload, envelopeLimitBytes(hub.limits))) : [];
+    const original = packet.dup ? recentPublishes.original(conn.client.id, resendKeys) : undefined;
+    if (original) {
+      logger.debug({ clientId: conn.client.id, topic: packet.topic, messageId: packet.messageId }, 'mqtt: resent publish acknowledged without running it again');
+      pipeline(conn, original, (acknowledged) => (acknowledged ? done(null) : done(new Error('hub failure; the resent publish stays unacknowledged'))));
+      return;
+    }
     // Replies wait for the replies to earlier publishes of this connection.
     const replies: Array<() => void> = [];
     const outcome = handlePublish(
@@ -283,17 +294,17 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
         error: (message) => replies.push(() => sendError(conn, message)),
       },
     );
+    // A hub failure (5xx) is neither accepted nor refused: it is not acknowledged (a QoS 1 client resends it).
+    const failed = outcome.then(({ result }) => !result.ok && result.status >= 500);
+    recentPublishes.remember(conn.client.id, resendKeys, failed.then((hubFailed) => !hubFailed));
     // QoS 0 has no acknowledgement to hold: let aedes read on while the hub works (up to a bound).
     const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES;
     if (released) done(null);
-    pipeline(conn, outcome, ({ result }) => {
+    pipeline(conn, failed, (hubFailed) => {
       for (const reply of replies) reply();
-      // A hub failure (5xx) is neither accepted nor refused: drop the connection, unacknowledged
-      // (a QoS 1 client resends it).
-      const failed = !result.ok && result.status >= 500;
       if (released) {
-        if (failed) conn.mqtt.close();
-      } else if (failed) done(new Error(`hub failure ${result.status}`));
+        if (hubFailed) conn.mqtt.close();
+      } else if (hubFailed) done(new Error('hub failure; the publish stays unacknowledged'));
       // Accepted, or refused with an error the client can read: PUBACK it.
       else done(null);
     });
@@ -439,6 +450,11 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       live.clear();
     },
   };
+}
+
+/** The correlationId of an envelope request (clients/{id}/requests), if the payload has one. */
+function correlationIdOf(topic: string, payload: Buffer, maxBytes: number): string | undefined {
+  return parseTopic(topic)?.kind === 'clientRequests' ? peekCorrelationId(payload, maxBytes) : undefined;
 }
 
 function actionIdOf(payload: Buffer | string): string | undefined {
