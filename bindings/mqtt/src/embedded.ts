@@ -13,6 +13,7 @@ import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from '.
 import { AuthFailureLog, PendingConnections } from './admission.js';
 import { createPacketSizeGuard } from './packet-guard.js';
 import { RecentPublishes } from './resends.js';
+import { MqttSessions } from './sessions.js';
 import { json, startMirror, type Mirror } from './mirror.js';
 import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
 
@@ -24,11 +25,21 @@ export interface EmbeddedBrokerOptions {
   maxPendingConnections?: number;
   /** How long a new connection may take to send CONNECT (and, with TLS, to finish the handshake). Default 5000 ms. */
   connectTimeoutMs?: number;
+  /** Persistent (clean=false) MQTT sessions one hub client keeps; a new one evicts its oldest offline one. Default 10. */
+  maxPersistentSessionsPerClient?: number;
+  /** Seconds a persistent session lives without a connection (then its subscriptions and queued messages go). Default 86400. */
+  sessionExpirySeconds?: number;
   /** At most one warning per remote address per this interval about failed authentications. Default 5000 ms. */
   authFailureLogIntervalMs?: number;
 }
 
-export const EMBEDDED_DEFAULTS = { maxPendingConnections: 256, connectTimeoutMs: 5000, authFailureLogIntervalMs: 5000 } as const;
+export const EMBEDDED_DEFAULTS = {
+  maxPendingConnections: 256,
+  connectTimeoutMs: 5000,
+  maxPersistentSessionsPerClient: 10,
+  sessionExpirySeconds: 86_400,
+  authFailureLogIntervalMs: 5000,
+} as const;
 
 export interface RunningBroker {
   url: string;
@@ -54,6 +65,8 @@ interface Connection {
   queuedBytes: number;
   /** The core was told the connection is not ready (SessionSink.ready) and waits for resumeDelivery. */
   backlogged: boolean;
+  /** Inbound publishes held (not read on) until the hub's answers to this connection drained. */
+  readonly drainWaiters: Array<() => void>;
   closed: boolean;
 }
 
@@ -80,6 +93,25 @@ function willOf(mqtt: AedesClient): { topic: string } | undefined {
   return (mqtt as unknown as { _will?: { topic: string } | null })._will ?? undefined;
 }
 
+/** The broker state of an ended persistent session, as a clean CONNECT would drop it (MQTT 3.1.1 §3.1.2.4). */
+async function forgetSession(aedes: Aedes, mqttClientId: string): Promise<void> {
+  // aedes' persistence API takes a client-like { id }; its typings do not declare the instance's persistence.
+  const { persistence } = aedes as unknown as {
+    persistence: {
+    cleanSubscriptions(client: { id: string }): Promise<void>;
+    cleanIncoming(client: { id: string }): Promise<void>;
+    outgoingStream(client: { id: string }): AsyncIterable<{ messageId?: number }>;
+    outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
+    delWill(client: { id: string; brokerId: string }): Promise<unknown>;
+    };
+  };
+  const client = { id: mqttClientId };
+  await persistence.cleanSubscriptions(client);
+  await persistence.cleanIncoming(client);
+  for await (const packet of persistence.outgoingStream(client)) await persistence.outgoingClearMessageId(client, packet);
+  await persistence.delWill({ id: mqttClientId, brokerId: aedes.id }).catch(() => undefined); // no will stored
+}
+
 /** aedes keeps a client's live subscriptions here; not part of its typings. */
 function subscriptionsOf(mqtt: AedesClient): Record<string, { qos: number }> {
   return (mqtt as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
@@ -88,8 +120,6 @@ function subscriptionsOf(mqtt: AedesClient): Record<string, { qos: number }> {
 export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: EmbeddedBrokerOptions): Promise<RunningBroker> {
   const connections = new WeakMap<AedesClient, Connection>();
   const live = new Set<Connection>();
-  /** MQTT client id -> the hub client that holds it, so nobody can take over another's session. */
-  const owners = new Map<string, { clientId: string; live: number; persistent: boolean }>();
   const recentPublishes = new RecentPublishes();
 
   const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
@@ -113,10 +143,21 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     }
   };
 
+  const maxPersistentPerClient = options.maxPersistentSessionsPerClient ?? EMBEDDED_DEFAULTS.maxPersistentSessionsPerClient;
+  const sessions = new MqttSessions(
+    { maxPersistentPerClient, expiryMs: (options.sessionExpirySeconds ?? EMBEDDED_DEFAULTS.sessionExpirySeconds) * 1000 },
+    (mqttClientId) => forgetSession(aedes, mqttClientId),
+    logger,
+  );
+
   // ---- outbound to one connection ------------------------------------------------------------
 
-  /** The hub's own messages to this connection not yet sent: queued in aedes plus buffered in the socket. */
-  const unsentBytes = (conn: Connection) => conn.queuedBytes + conn.mqtt.conn.writableLength;
+  /**
+   * The hub's own messages to this connection not yet sent. aedes calls a publish back once the
+   * socket took it, or, above the socket's high-water mark, once it drained: so queuedBytes already
+   * covers most of writableLength, and adding them would count those bytes twice.
+   */
+  const unsentBytes = (conn: Connection) => Math.max(conn.queuedBytes, conn.mqtt.conn.writableLength);
   // Below this the core may push more queued requests (SessionSink.ready); a backlog then flows at
   // the pace the client reads instead of overflowing maxSendBufferBytes in one burst.
   const lowWaterBytes = Math.floor(hub.limits.maxSendBufferBytes / 4);
@@ -127,11 +168,23 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     return false;
   }
 
-  /** Called as the hub's messages leave: hands the turn back to the core once the buffer drained. */
+  /** Called as the hub's messages leave: hands the turn back to the core and to held publishes once the buffer drained. */
   function resumeIfDrained(conn: Connection): void {
-    if (!conn.backlogged || conn.closed || !conn.session || unsentBytes(conn) >= lowWaterBytes) return;
+    if (conn.closed || unsentBytes(conn) >= lowWaterBytes) return;
+    for (const resume of conn.drainWaiters.splice(0)) resume();
+    if (!conn.backlogged || !conn.session) return;
     conn.backlogged = false;
     hub.resumeDelivery(conn.session);
+  }
+
+  /**
+   * Resolves once the hub's answers to this connection are below the low-water mark: a client that
+   * publishes faster than it reads the answers is read no faster than they drain (TCP backpressure)
+   * instead of being dropped at maxSendBufferBytes.
+   */
+  function drained(conn: Connection): Promise<void> {
+    if (conn.closed || unsentBytes(conn) < lowWaterBytes) return Promise.resolve();
+    return new Promise((resolve) => conn.drainWaiters.push(resolve));
   }
 
   /** Sends to this connection only, on one of its own topics, if it subscribed to that topic. */
@@ -143,7 +196,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       return;
     }
     if (unsentBytes(conn) > hub.limits.maxSendBufferBytes) {
-      logger.warn({ clientId: conn.client.id }, 'mqtt: client does not keep up with its messages; disconnecting it');
+      logger.warn({ clientId: conn.client.id, unsentBytes: unsentBytes(conn) }, 'mqtt: client does not keep up with its messages; disconnecting it');
       conn.mqtt.close();
       return;
     }
@@ -232,19 +285,18 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       const will = willOf(mqtt);
       const willProblem = will && publishProblem(hub, client, will.topic);
       if (willProblem) return done(refusal(`will topic '${will.topic}': ${willProblem.detail}`, NOT_AUTHORIZED), false);
-      const owner = owners.get(mqtt.id);
-      if (owner && owner.clientId !== client.id) {
+      const claimRefused = sessions.claim(mqtt.id, client.id, mqtt.clean);
+      if (claimRefused === 'owned-by-another-client') {
         return done(refusal(`MQTT client id '${mqtt.id}' belongs to another hub client`, IDENTIFIER_REJECTED), false);
       }
-      const entry = owner ?? { clientId: client.id, live: 0, persistent: false };
-      entry.live++;
-      entry.persistent = !mqtt.clean;
-      owners.set(mqtt.id, entry);
-      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, queuedBytes: 0, backlogged: false, closed: false };
+      if (claimRefused === 'too-many-persistent-sessions') {
+        return done(refusal(`client '${client.id}' already has ${maxPersistentPerClient} persistent sessions connected, the limit`, SERVER_UNAVAILABLE), false);
+      }
+      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, queuedBytes: 0, backlogged: false, drainWaiters: [], closed: false };
       try {
         conn.session = openSession(conn);
       } catch (error) {
-        if (--entry.live === 0 && !entry.persistent) owners.delete(mqtt.id);
+        sessions.release(mqtt.id);
         const detail = isHubError(error) ? error.problem.detail : 'the hub could not open a session';
         return done(refusal(detail, SERVER_UNAVAILABLE), false);
       }
@@ -254,9 +306,10 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       mqtt.conn.on('drain', () => resumeIfDrained(conn));
       mqtt.conn.once('close', () => {
         conn.closed = true;
+        for (const resume of conn.drainWaiters.splice(0)) resume();
         live.delete(conn);
         if (conn.session) hub.closeSession(conn.session);
-        if (--entry.live === 0 && !entry.persistent) owners.delete(mqtt.id);
+        sessions.release(mqtt.id);
       });
       done(null, true);
     })().catch((error) => {
@@ -298,9 +351,13 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     const failed = outcome.then(({ result }) => !result.ok && result.status >= 500);
     recentPublishes.remember(conn.client.id, resendKeys, failed.then((hubFailed) => !hubFailed));
     // QoS 0 has no acknowledgement to hold: let aedes read on while the hub works (up to a bound).
-    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES;
+    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES && unsentBytes(conn) < lowWaterBytes;
     if (released) done(null);
-    pipeline(conn, failed, (hubFailed) => {
+    const settled = failed.then(async (hubFailed) => {
+      if (!released) await drained(conn);
+      return hubFailed;
+    });
+    pipeline(conn, settled, (hubFailed) => {
       for (const reply of replies) reply();
       if (released) {
         if (hubFailed) conn.mqtt.close();
@@ -439,6 +496,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     async close() {
       mirror?.close();
       authFailures.close();
+      sessions.close();
       // aedes.close() disconnects the clients; only then can the listener finish closing.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
