@@ -24,6 +24,10 @@ export interface HubConfig {
   mqttMaxPendingConnections: number;
   /** Embedded broker: seconds a new connection may take to send CONNECT. */
   mqttConnectTimeoutSeconds: number;
+  /** Embedded broker: persistent MQTT sessions per hub client. */
+  mqttMaxPersistentSessions: number;
+  /** Embedded broker: seconds an offline persistent MQTT session lives. */
+  mqttSessionExpirySeconds: number;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
@@ -63,6 +67,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'mqtt-password', env: 'TWINHUB_MQTT_PASSWORD', kind: 'string', help: 'password at the external broker', apply: (c, v) => (c.mqttPassword = v as string) },
   { flag: 'mqtt-max-pending-connections', env: 'TWINHUB_MQTT_MAX_PENDING_CONNECTIONS', kind: 'integer', help: 'embedded broker: connections not yet authenticated; more are closed at once (default 256)', apply: (c, v) => (c.mqttMaxPendingConnections = v as number) },
   { flag: 'mqtt-connect-timeout', env: 'TWINHUB_MQTT_CONNECT_TIMEOUT', kind: 'integer', help: 'embedded broker: seconds a new connection may take to send CONNECT (default 5)', apply: (c, v) => (c.mqttConnectTimeoutSeconds = v as number) },
+  { flag: 'mqtt-max-persistent-sessions', env: 'TWINHUB_MQTT_MAX_PERSISTENT_SESSIONS', kind: 'integer', help: 'embedded broker: persistent (clean=false) sessions per client; a new one evicts the oldest offline one (default 10)', apply: (c, v) => (c.mqttMaxPersistentSessions = v as number) },
+  { flag: 'mqtt-session-expiry', env: 'TWINHUB_MQTT_SESSION_EXPIRY', kind: 'integer', help: 'embedded broker: seconds an offline persistent session lives (default 86400)', apply: (c, v) => (c.mqttSessionExpirySeconds = v as number) },
   { flag: 'tls-cert', env: 'TWINHUB_TLS_CERT', kind: 'string', help: 'PEM certificate file: serve HTTPS/WSS/MQTTS', apply: (c, v) => (c.tlsCert = v as string) },
   { flag: 'tls-key', env: 'TWINHUB_TLS_KEY', kind: 'string', help: 'PEM private key file for --tls-cert', apply: (c, v) => (c.tlsKey = v as string) },
   { flag: 'log-level', env: 'TWINHUB_LOG_LEVEL', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (default warn)', apply: (c, v) => (c.logLevel = v as string) },
@@ -89,6 +95,8 @@ export function defaultConfig(): HubConfig {
     mqttPort: 1883,
     mqttMaxPendingConnections: 256,
     mqttConnectTimeoutSeconds: 5,
+    mqttMaxPersistentSessions: 10,
+    mqttSessionExpirySeconds: 86_400,
     logLevel: 'warn',
     actionTtlSeconds: 24 * 3600,
     syncActionMaxWaitSeconds: 30,

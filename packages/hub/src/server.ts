@@ -62,6 +62,8 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
                 host: config.host,
                 maxPendingConnections: config.mqttMaxPendingConnections,
                 connectTimeoutMs: config.mqttConnectTimeoutSeconds * 1000,
+                maxPersistentSessionsPerClient: config.mqttMaxPersistentSessions,
+                sessionExpirySeconds: config.mqttSessionExpirySeconds,
                 ...(tls ? { tls } : {}),
               },
             },
