@@ -33,7 +33,7 @@ export interface EmbeddedBrokerOptions {
   authFailureLogIntervalMs?: number;
 }
 
-export const EMBEDDED_DEFAULTS = {
+const EMBEDDED_DEFAULTS = {
   maxPendingConnections: 256,
   connectTimeoutMs: 5000,
   maxPersistentSessionsPerClient: 10,
