@@ -1,7 +1,8 @@
 // Embedded mode: an aedes broker inside the hub. aedes' hooks carry the policy: authenticate maps
 // username/password to a hub client, authorizePublish turns each publish into a hub request (and
 // holds a QoS 1 PUBACK until the hub has accepted it durably), authorizeSubscribe and
-// authorizeForward apply the core's permission table per topic and per message.
+// authorizeForward apply the core's permission table per topic and per message. Client publishes
+// end at the hub (only the hub's own are routed); the hub's messages to a connection are flow-controlled.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
