@@ -2,63 +2,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createHub, type AgentRequestMessage, type Hub, type HubApi, type HubRequest, type ResponseMessage, type ThingDescription } from '@twinhub/core';
+import { createHub, type AgentRequestMessage, type HubRequest, type ResponseMessage, type ThingDescription } from '@twinhub/core';
 import { HoldingHub } from '@twinhub/core/testing';
 import { MemoryStore } from '@twinhub/storage-memory';
 import pino from 'pino';
-import { createMqttBinding, type MqttBinding } from './index.js';
+import { createMqttBinding } from './index.js';
 import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient, type MqttTestClientOptions } from './test-helpers.js';
+import { LAMP, OTHER, startHub, td, type Fixture } from './test-fixture.js';
 import { topics } from './topics.js';
-
-const LAMP = 'urn:dev:ops:mqtt-lamp/1+x';
-const OTHER = 'urn:dev:ops:mqtt-fan-2';
-
-function td(id: string, title: string): ThingDescription {
-  return {
-    '@context': 'https://www.w3.org/2022/wot/td/v1.1',
-    id,
-    title,
-    securityDefinitions: { nosec_sc: { scheme: 'nosec' } },
-    security: 'nosec_sc',
-    properties: {
-      brightness: { type: 'integer', minimum: 0, maximum: 100, observable: true, forms: [{ href: 'http://device.local/brightness' }] },
-      status: { type: 'string', readOnly: true, forms: [{ href: 'http://device.local/status' }] },
-    },
-    actions: { fade: { input: { type: 'integer' }, forms: [{ href: 'http://device.local/fade' }] } },
-    events: { overheating: { data: { type: 'number' }, forms: [{ href: 'http://device.local/overheating' }] } },
-  };
-}
-
-interface Fixture {
-  hub: Hub;
-  binding: MqttBinding;
-  url: string;
-  tokens: Record<'agentA' | 'agentB' | 'operator' | 'viewer', { username: string; password: string }>;
-  close(): Promise<void>;
-}
-
-async function startHub(wrap?: (hub: Hub) => HubApi): Promise<Fixture> {
-  const hub = await createHub({ store: new MemoryStore() });
-  const binding = createMqttBinding({ hub: wrap ? wrap(hub) : hub, logger: pino({ level: 'silent' }), mode: { embedded: { port: 0, host: '127.0.0.1' } } });
-  hub.addTwinTdContributor(binding.contributor);
-  const { url } = await binding.start();
-  const credentials = async (id: string, role: 'agent' | 'operator' | 'viewer') => ({ username: id, password: (await hub.tokens.create({ id, role })).token });
-  return {
-    hub,
-    binding,
-    url,
-    tokens: {
-      agentA: await credentials('agent-a', 'agent'),
-      agentB: await credentials('agent-b', 'agent'),
-      operator: await credentials('operator-1', 'operator'),
-      viewer: await credentials('viewer-1', 'viewer'),
-    },
-    async close() {
-      await binding.close();
-      await hub.close();
-    },
-  };
-}
 
 describe('MQTT binding (embedded aedes broker)', () => {
   let fixture: Fixture;
@@ -378,7 +329,7 @@ describe('MQTT binding (embedded) pipelining', () => {
   let viewer: MqttTestClient;
 
   before(async () => {
-    fixture = await startHub((hub) => holding.wrap(hub));
+    fixture = await startHub({ wrap: (hub) => holding.wrap(hub) });
     agent = await connectMqtt(fixture.url, fixture.tokens.agentA);
     assert.equal((await agent.request({ operation: 'updateTD', input: td(LAMP, 'Lamp') })).status, 201);
     viewer = await connectMqtt(fixture.url, fixture.tokens.viewer);

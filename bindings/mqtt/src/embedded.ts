@@ -1,16 +1,20 @@
 // Embedded mode: an aedes broker inside the hub. aedes' hooks carry the policy: authenticate maps
 // username/password to a hub client, authorizePublish turns each publish into a hub request (and
 // holds a QoS 1 PUBACK until the hub has accepted it durably), authorizeSubscribe and
-// authorizeForward apply the core's permission table per topic and per message.
+// authorizeForward apply the core's permission table per topic and per message. Client publishes
+// end at the hub (only the hub's own are routed); the hub's messages to a connection are flow-controlled.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { envelopeLimitBytes, forbidden, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
-import { handlePublish, SCHEME_HINT, type PublishError } from './inbound.js';
+import { envelopeLimitBytes, forbidden, peekCorrelationId, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
+import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from './inbound.js';
+import { AuthFailureLog, PendingConnections } from './admission.js';
 import { createPacketSizeGuard } from './packet-guard.js';
+import { RecentPublishes } from './resends.js';
+import { MqttSessions } from './sessions.js';
 import { json, startMirror, type Mirror } from './mirror.js';
 import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
 
@@ -18,7 +22,25 @@ export interface EmbeddedBrokerOptions {
   port: number;
   host: string;
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Connections accepted but not yet authenticated; further ones are closed at once. Default 256. */
+  maxPendingConnections?: number;
+  /** How long a new connection may take to send CONNECT (and, with TLS, to finish the handshake). Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Persistent (clean=false) MQTT sessions one hub client keeps; a new one evicts its oldest offline one. Default 10. */
+  maxPersistentSessionsPerClient?: number;
+  /** Seconds a persistent session lives without a connection (then its subscriptions and queued messages go). Default 86400. */
+  sessionExpirySeconds?: number;
+  /** At most one warning per remote address per this interval about failed authentications. Default 5000 ms. */
+  authFailureLogIntervalMs?: number;
 }
+
+const EMBEDDED_DEFAULTS = {
+  maxPendingConnections: 256,
+  connectTimeoutMs: 5000,
+  maxPersistentSessionsPerClient: 10,
+  sessionExpirySeconds: 86_400,
+  authFailureLogIntervalMs: 5000,
+} as const;
 
 export interface RunningBroker {
   url: string;
@@ -40,6 +62,12 @@ interface Connection {
   work: Promise<void>;
   /** Inbound work handed to the hub and not finished yet. */
   inFlight: number;
+  /** Bytes of the hub's own messages handed to aedes and not yet in the socket (aedes writes on setImmediate). */
+  queuedBytes: number;
+  /** The core was told the connection is not ready (SessionSink.ready) and waits for resumeDelivery. */
+  backlogged: boolean;
+  /** Inbound publishes held (not read on) until the hub's answers to this connection drained. */
+  readonly drainWaiters: Array<() => void>;
   closed: boolean;
 }
 
@@ -49,13 +77,40 @@ interface Connection {
  */
 const MAX_IN_FLIGHT_PUBLISHES = 64;
 
+type Done = (error?: Error) => void;
+
 /** CONNACK return codes of MQTT 3.1.1 (aedes' AuthErrorCode is a const enum, unusable here). */
 const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode });
+}
+
+/** The will of a connecting client (aedes sets it before authenticate; not part of its typings). */
+function willOf(mqtt: AedesClient): { topic: string } | undefined {
+  return (mqtt as unknown as { _will?: { topic: string } | null })._will ?? undefined;
+}
+
+/** The broker state of an ended persistent session, as a clean CONNECT would drop it (MQTT 3.1.1 §3.1.2.4). */
+async function forgetSession(aedes: Aedes, mqttClientId: string): Promise<void> {
+  // aedes' persistence API takes a client-like { id }; its typings do not declare the instance's persistence.
+  const { persistence } = aedes as unknown as {
+    persistence: {
+    cleanSubscriptions(client: { id: string }): Promise<void>;
+    cleanIncoming(client: { id: string }): Promise<void>;
+    outgoingStream(client: { id: string }): AsyncIterable<{ messageId?: number }>;
+    outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
+    delWill(client: { id: string; brokerId: string }): Promise<unknown>;
+    };
+  };
+  const client = { id: mqttClientId };
+  await persistence.cleanSubscriptions(client);
+  await persistence.cleanIncoming(client);
+  for await (const packet of persistence.outgoingStream(client)) await persistence.outgoingClearMessageId(client, packet);
+  await persistence.delWill({ id: mqttClientId, brokerId: aedes.id }).catch(() => undefined); // no will stored
 }
 
 /** aedes keeps a client's live subscriptions here; not part of its typings. */
@@ -66,12 +121,72 @@ function subscriptionsOf(mqtt: AedesClient): Record<string, { qos: number }> {
 export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: EmbeddedBrokerOptions): Promise<RunningBroker> {
   const connections = new WeakMap<AedesClient, Connection>();
   const live = new Set<Connection>();
-  /** MQTT client id -> the hub client that holds it, so nobody can take over another's session. */
-  const owners = new Map<string, { clientId: string; live: number; persistent: boolean }>();
+  const recentPublishes = new RecentPublishes();
 
-  const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000 });
+  const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
+  const authFailures = new AuthFailureLog(logger, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs);
+  const pending = new PendingConnections(options.maxPendingConnections ?? EMBEDDED_DEFAULTS.maxPendingConnections, authFailures);
+  // connectTimeout: a socket that sends no CONNECT holds a file descriptor; 5 s, not aedes' 30 s.
+  const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000, connectTimeout: connectTimeoutMs });
+  // A client's publish (accepted, refused, or its will) is a request to the hub, never a message
+  // for other clients: the hub republishes what it accepted on its own topics. So the broker
+  // routes and retains only the hub's own publishes (made without a client), and no subscriber
+  // ever receives, and no retained slot ever holds, what a client wrote on a hub topic.
+  // aedes calls publish(packet, client, done) for client publishes and wills, and
+  // publish(packet, done) for its own and the hub's; its typings only know the second form.
+  type BrokerPublish = (packet: AedesPublishPacket, clientOrDone?: AedesClient | Done | null, done?: Done) => void;
+  const route = aedes.publish.bind(aedes) as unknown as BrokerPublish;
+  (aedes as unknown as { publish: BrokerPublish }).publish = (packet, clientOrDone, done) => {
+    if (clientOrDone && typeof clientOrDone !== 'function') {
+      if (done) setImmediate(done);
+    } else {
+      route(packet, clientOrDone, done);
+    }
+  };
+
+  const maxPersistentPerClient = options.maxPersistentSessionsPerClient ?? EMBEDDED_DEFAULTS.maxPersistentSessionsPerClient;
+  const sessions = new MqttSessions(
+    { maxPersistentPerClient, expiryMs: (options.sessionExpirySeconds ?? EMBEDDED_DEFAULTS.sessionExpirySeconds) * 1000 },
+    (mqttClientId) => forgetSession(aedes, mqttClientId),
+    logger,
+  );
 
   // ---- outbound to one connection ------------------------------------------------------------
+
+  /**
+   * The hub's own messages to this connection not yet sent. aedes calls a publish back once the
+   * socket took it, or, above the socket's high-water mark, once it drained: so queuedBytes already
+   * covers most of writableLength, and adding them would count those bytes twice.
+   */
+  const unsentBytes = (conn: Connection) => Math.max(conn.queuedBytes, conn.mqtt.conn.writableLength);
+  // Below this the core may push more queued requests (SessionSink.ready); a backlog then flows at
+  // the pace the client reads instead of overflowing maxSendBufferBytes in one burst.
+  const lowWaterBytes = Math.floor(hub.limits.maxSendBufferBytes / 4);
+
+  function ready(conn: Connection): boolean {
+    if (unsentBytes(conn) < lowWaterBytes) return true;
+    conn.backlogged = true;
+    return false;
+  }
+
+  /** Called as the hub's messages leave: hands the turn back to the core and to held publishes once the buffer drained. */
+  function resumeIfDrained(conn: Connection): void {
+    if (conn.closed || unsentBytes(conn) >= lowWaterBytes) return;
+    for (const resume of conn.drainWaiters.splice(0)) resume();
+    if (!conn.backlogged || !conn.session) return;
+    conn.backlogged = false;
+    hub.resumeDelivery(conn.session);
+  }
+
+  /**
+   * Resolves once the hub's answers to this connection are below the low-water mark: a client that
+   * publishes faster than it reads the answers is read no faster than they drain (TCP backpressure)
+   * instead of being dropped at maxSendBufferBytes.
+   */
+  function drained(conn: Connection): Promise<void> {
+    if (conn.closed || unsentBytes(conn) < lowWaterBytes) return Promise.resolve();
+    return new Promise((resolve) => conn.drainWaiters.push(resolve));
+  }
 
   /** Sends to this connection only, on one of its own topics, if it subscribed to that topic. */
   function sendOwn(conn: Connection, topic: string, value: unknown): void {
@@ -81,14 +196,20 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       logger.debug({ clientId: conn.client.id, topic }, 'mqtt: dropped a message for a topic the client did not subscribe to');
       return;
     }
-    if (conn.mqtt.conn.writableLength > hub.limits.maxSendBufferBytes) {
-      logger.warn({ clientId: conn.client.id }, 'mqtt: client does not keep up with its messages; disconnecting it');
+    if (unsentBytes(conn) > hub.limits.maxSendBufferBytes) {
+      logger.warn({ clientId: conn.client.id, unsentBytes: unsentBytes(conn) }, 'mqtt: client does not keep up with its messages; disconnecting it');
       conn.mqtt.close();
       return;
     }
     const qos = Math.min(1, filter[1].qos) as 0 | 1;
-    conn.mqtt.publish({ cmd: 'publish', topic, payload: json(value), qos, retain: false, dup: false }, (error) => {
+    const payload = json(value);
+    // Payload, topic and a few header bytes (MQTT 3.1.1 §3.3).
+    const size = payload.length + Buffer.byteLength(topic) + 8;
+    conn.queuedBytes += size;
+    conn.mqtt.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (error) => {
+      conn.queuedBytes -= size;
       if (error) logger.debug({ err: error, clientId: conn.client.id, topic }, 'mqtt: delivery failed');
+      resumeIfDrained(conn);
     });
   }
 
@@ -115,6 +236,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
         logger.info({ clientId: conn.client.id, reason }, 'mqtt: the hub ended the session; disconnecting');
         conn.mqtt.close();
       },
+      ready: () => ready(conn),
     });
   }
 
@@ -150,32 +272,45 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   aedes.authenticate = (mqtt, username, password, done) => {
     void (async () => {
       if (live.size >= hub.limits.maxConnections) return done(refusal('too many connections', SERVER_UNAVAILABLE), false);
-      if (!username || !password) return done(refusal('username (client id) and password (token) are required', BAD_USERNAME_OR_PASSWORD), false);
+      const remote = (mqtt.conn as Socket).remoteAddress;
+      if (!username || !password) {
+        authFailures.failed(remote, username, 'no username or password');
+        return done(refusal('username (client id) and password (token) are required', BAD_USERNAME_OR_PASSWORD), false);
+      }
       const client = await hub.authenticate(password.toString('utf8'));
-      if (!client || client.id !== username) return done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
-      const owner = owners.get(mqtt.id);
-      if (owner && owner.clientId !== client.id) {
+      if (!client || client.id !== username) {
+        authFailures.failed(remote, username, client ? 'token of another client' : 'unknown or revoked token');
+        return done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+      }
+      // Wills are publishes made on the client's behalf: the same rules, checked up front.
+      const will = willOf(mqtt);
+      const willProblem = will && publishProblem(hub, client, will.topic);
+      if (willProblem) return done(refusal(`will topic '${will.topic}': ${willProblem.detail}`, NOT_AUTHORIZED), false);
+      const claimRefused = sessions.claim(mqtt.id, client.id, mqtt.clean);
+      if (claimRefused === 'owned-by-another-client') {
         return done(refusal(`MQTT client id '${mqtt.id}' belongs to another hub client`, IDENTIFIER_REJECTED), false);
       }
-      const entry = owner ?? { clientId: client.id, live: 0, persistent: false };
-      entry.live++;
-      entry.persistent = !mqtt.clean;
-      owners.set(mqtt.id, entry);
-      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, closed: false };
+      if (claimRefused === 'too-many-persistent-sessions') {
+        return done(refusal(`client '${client.id}' already has ${maxPersistentPerClient} persistent sessions connected, the limit`, SERVER_UNAVAILABLE), false);
+      }
+      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, queuedBytes: 0, backlogged: false, drainWaiters: [], closed: false };
       try {
         conn.session = openSession(conn);
       } catch (error) {
-        if (--entry.live === 0 && !entry.persistent) owners.delete(mqtt.id);
+        sessions.release(mqtt.id);
         const detail = isHubError(error) ? error.problem.detail : 'the hub could not open a session';
         return done(refusal(detail, SERVER_UNAVAILABLE), false);
       }
       connections.set(mqtt, conn);
       live.add(conn);
+      pending.authenticated(mqtt.conn as Socket);
+      mqtt.conn.on('drain', () => resumeIfDrained(conn));
       mqtt.conn.once('close', () => {
         conn.closed = true;
+        for (const resume of conn.drainWaiters.splice(0)) resume();
         live.delete(conn);
         if (conn.session) hub.closeSession(conn.session);
-        if (--entry.live === 0 && !entry.persistent) owners.delete(mqtt.id);
+        sessions.release(mqtt.id);
       });
       done(null, true);
     })().catch((error) => {
@@ -187,9 +322,16 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   aedes.authorizePublish = (mqtt, packet, done) => {
     const conn = mqtt ? connections.get(mqtt) : undefined;
     if (!conn) return done(new Error('publish from an unauthenticated client'));
-    // Clients never set retained state: only the hub's validated values are retained.
-    packet.retain = false;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    // A QoS 1/2 resend (DUP=1) of a publish the hub handled or is handling: acknowledge it once the
+    // original is, without a second request (MQTT 3.1.1 §4.3.2: the receiver must not apply it twice).
+    const resendKeys = packet.qos > 0 ? RecentPublishes.keys(conn.mqtt.id, packet.messageId, correlationIdOf(packet.topic, payload, envelopeLimitBytes(hub.limits))) : [];
+    const original = packet.dup ? recentPublishes.original(conn.client.id, resendKeys) : undefined;
+    if (original) {
+      logger.debug({ clientId: conn.client.id, topic: packet.topic, messageId: packet.messageId }, 'mqtt: resent publish acknowledged without running it again');
+      pipeline(conn, original, (acknowledged) => (acknowledged ? done(null) : done(new Error('hub failure; the resent publish stays unacknowledged'))));
+      return;
+    }
     // Replies wait for the replies to earlier publishes of this connection.
     const replies: Array<() => void> = [];
     const outcome = handlePublish(
@@ -206,17 +348,21 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
         error: (message) => replies.push(() => sendError(conn, message)),
       },
     );
+    // A hub failure (5xx) is neither accepted nor refused: it is not acknowledged (a QoS 1 client resends it).
+    const failed = outcome.then(({ result }) => !result.ok && result.status >= 500);
+    recentPublishes.remember(conn.client.id, resendKeys, failed.then((hubFailed) => !hubFailed));
     // QoS 0 has no acknowledgement to hold: let aedes read on while the hub works (up to a bound).
-    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES;
+    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES && unsentBytes(conn) < lowWaterBytes;
     if (released) done(null);
-    pipeline(conn, outcome, ({ result }) => {
+    const settled = failed.then(async (hubFailed) => {
+      if (!released) await drained(conn);
+      return hubFailed;
+    });
+    pipeline(conn, settled, (hubFailed) => {
       for (const reply of replies) reply();
-      // A hub failure (5xx) is neither accepted nor refused: drop the connection, unacknowledged
-      // (a QoS 1 client resends it).
-      const failed = !result.ok && result.status >= 500;
       if (released) {
-        if (failed) conn.mqtt.close();
-      } else if (failed) done(new Error(`hub failure ${result.status}`));
+        if (hubFailed) conn.mqtt.close();
+      } else if (hubFailed) done(new Error('hub failure; the publish stays unacknowledged'));
       // Accepted, or refused with an error the client can read: PUBACK it.
       else done(null);
     });
@@ -311,6 +457,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     // Small request/response packets: without this, Nagle's algorithm meets the client's delayed
     // ACK and every answer waits ~40 ms.
     socket.setNoDelay(true);
+    if (!pending.admit(socket)) return;
     aedes.handle(socket);
     // Listening to 'data' after aedes' 'readable' listener only observes what aedes reads.
     const guard = createPacketSizeGuard(maxPacketBytes);
@@ -321,7 +468,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       socket.destroy();
     });
   };
-  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, accept) : createServer(accept);
+  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert, handshakeTimeout: connectTimeoutMs }, accept) : createServer(accept);
   try {
     mirror = await startMirror(hub, logger, (topic, payload, { qos, retain }) => {
       aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => {
@@ -349,6 +496,8 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     url,
     async close() {
       mirror?.close();
+      authFailures.close();
+      sessions.close();
       // aedes.close() disconnects the clients; only then can the listener finish closing.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -360,6 +509,11 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       live.clear();
     },
   };
+}
+
+/** The correlationId of an envelope request (clients/{id}/requests), if the payload has one. */
+function correlationIdOf(topic: string, payload: Buffer, maxBytes: number): string | undefined {
+  return parseTopic(topic)?.kind === 'clientRequests' ? peekCorrelationId(payload, maxBytes) : undefined;
 }
 
 function actionIdOf(payload: Buffer | string): string | undefined {

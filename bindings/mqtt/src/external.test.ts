@@ -1,48 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createHub, type Hub, type ResponseMessage, type ThingDescription } from '@twinhub/core';
 import { MemoryStore } from '@twinhub/storage-memory';
 import pino from 'pino';
 import { createMqttBinding, type MqttBinding } from './index.js';
 import { connectMqtt, quiet, type MqttTestClient, type MqttTestClientOptions } from './test-helpers.js';
+import { findMosquitto, freePort, MOSQUITTO_SKIP_HINT, waitForPort } from './test-fixture.js';
 import { topics } from './topics.js';
 
 const THING = 'urn:dev:ops:external-lamp';
-
-/** mosquitto on PATH (Debian puts it in /usr/sbin, which a non-root PATH may lack). */
-function findMosquitto(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
-  return dirs.map((dir) => join(dir, 'mosquitto')).find((path) => path.startsWith('/') && existsSync(path));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = netConnect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function td(): ThingDescription {
   return {
@@ -57,7 +27,7 @@ function td(): ThingDescription {
 
 const mosquitto = findMosquitto();
 
-describe('MQTT binding (external broker: Mosquitto)', { skip: mosquitto ? false : 'mosquitto not found on PATH; run .ci/mosquitto.sh (apt-get install mosquitto mosquitto-clients) to enable' }, () => {
+describe('MQTT binding (external broker: Mosquitto)', { skip: mosquitto ? false : MOSQUITTO_SKIP_HINT }, () => {
   let broker: ChildProcess;
   let dir: string;
   let url: string;

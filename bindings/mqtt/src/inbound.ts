@@ -49,27 +49,45 @@ export function inboundRoute(topic: string): InboundRoute {
   return route;
 }
 
+/** The operation a topic publish on `route` runs (envelope requests name their own). */
+const TOPIC_OPERATIONS = {
+  propertySet: 'writeproperty',
+  propertyReported: 'updateproperty',
+  action: 'invokeaction',
+  eventReported: 'publishevent',
+} as const;
+
+/**
+ * Why `client` may not publish on `topic` at all, or undefined if it may (what the payload asks
+ * for is checked when the publish runs). Used for wills, which are checked at CONNECT.
+ */
+export function publishProblem(hub: HubApi, client: Client, topic: string): Problem | undefined {
+  let route: InboundRoute;
+  try {
+    route = inboundRoute(topic);
+  } catch (error) {
+    if (isHubError(error)) return error.problem;
+    throw error;
+  }
+  if (route.kind === 'clientRequests') return route.clientId === client.id ? undefined : othersRequests(client).problem;
+  return hub.authorize(client, TOPIC_OPERATIONS[route.kind], route.thingId);
+}
+
 /** The hub request a publish on `route` stands for. Throws a HubError (400/403/413) for bad input. */
 export function requestFor(route: InboundRoute, payload: Buffer, client: Client, limits: HubApi['limits']): HubRequest {
   const maxPayloadBytes = limits.maxPayloadBytes;
   if (route.kind === 'clientRequests') {
-    if (route.clientId !== client.id) {
-      throw forbidden(`client '${client.id}' may only publish requests to clients/${encodeURIComponent(client.id)}/requests`);
-    }
+    if (route.clientId !== client.id) throw othersRequests(client);
     const { type: _type, ...request } = parseRequestMessage(payload, envelopeLimitBytes(limits));
     return request;
   }
-  const { thingId, name } = route;
-  switch (route.kind) {
-    case 'propertySet':
-      return { operation: 'writeproperty', thingId, name, input: jsonPayload(payload, maxPayloadBytes, true) };
-    case 'propertyReported':
-      return { operation: 'updateproperty', thingId, name, input: jsonPayload(payload, maxPayloadBytes, true) };
-    case 'action':
-      return { operation: 'invokeaction', thingId, name, input: jsonPayload(payload, maxPayloadBytes, false) };
-    case 'eventReported':
-      return { operation: 'publishevent', thingId, name, input: jsonPayload(payload, maxPayloadBytes, false) };
-  }
+  // A value must be given; an action's input and an event's data may be absent.
+  const valueRequired = route.kind === 'propertySet' || route.kind === 'propertyReported';
+  return { operation: TOPIC_OPERATIONS[route.kind], thingId: route.thingId, name: route.name, input: jsonPayload(payload, maxPayloadBytes, valueRequired) };
+}
+
+function othersRequests(client: Client) {
+  return forbidden(`client '${client.id}' may only publish requests to clients/${encodeURIComponent(client.id)}/requests`);
 }
 
 /** A topic payload as JSON; an empty payload means "no input" where that is allowed. */

@@ -22,6 +22,14 @@ export interface HubConfig {
   mqttPassword?: string;
   /** Broker URL put in twin TD MQTT forms; default from --mqtt-url, or --public-url's host, or the listen host. */
   mqttPublicUrl?: string;
+  /** Embedded broker: connections not yet authenticated (more are closed at once). */
+  mqttMaxPendingConnections: number;
+  /** Embedded broker: seconds a new connection may take to send CONNECT. */
+  mqttConnectTimeoutSeconds: number;
+  /** Embedded broker: persistent MQTT sessions per hub client. */
+  mqttMaxPersistentSessions: number;
+  /** Embedded broker: seconds an offline persistent MQTT session lives. */
+  mqttSessionExpirySeconds: number;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
@@ -67,6 +75,10 @@ export const SETTINGS: Setting[] = [
   { flag: 'mqtt-public-url', env: 'TWINHUB_MQTT_PUBLIC_URL', kind: 'string', help: 'mqtt(s)://host:port put in twin TD MQTT forms (default: see README)', apply: (c, v) => (c.mqttPublicUrl = v as string) },
   { flag: 'mqtt-username', env: 'TWINHUB_MQTT_USERNAME', kind: 'string', help: 'username at the external broker', apply: (c, v) => (c.mqttUsername = v as string) },
   { flag: 'mqtt-password', env: 'TWINHUB_MQTT_PASSWORD', kind: 'string', help: 'password at the external broker', apply: (c, v) => (c.mqttPassword = v as string) },
+  { flag: 'mqtt-max-pending-connections', env: 'TWINHUB_MQTT_MAX_PENDING_CONNECTIONS', kind: 'integer', help: 'embedded broker: connections not yet authenticated; more are closed at once (default 256)', apply: (c, v) => (c.mqttMaxPendingConnections = v as number) },
+  { flag: 'mqtt-connect-timeout', env: 'TWINHUB_MQTT_CONNECT_TIMEOUT', kind: 'integer', help: 'embedded broker: seconds a new connection may take to send CONNECT (default 5)', apply: (c, v) => (c.mqttConnectTimeoutSeconds = v as number) },
+  { flag: 'mqtt-max-persistent-sessions', env: 'TWINHUB_MQTT_MAX_PERSISTENT_SESSIONS', kind: 'integer', help: 'embedded broker: persistent (clean=false) sessions per client; a new one evicts the oldest offline one (default 10)', apply: (c, v) => (c.mqttMaxPersistentSessions = v as number) },
+  { flag: 'mqtt-session-expiry', env: 'TWINHUB_MQTT_SESSION_EXPIRY', kind: 'integer', help: 'embedded broker: seconds an offline persistent session lives (default 86400)', apply: (c, v) => (c.mqttSessionExpirySeconds = v as number) },
   { flag: 'tls-cert', env: 'TWINHUB_TLS_CERT', kind: 'string', help: 'PEM certificate file: serve HTTPS/WSS/MQTTS', apply: (c, v) => (c.tlsCert = v as string) },
   { flag: 'tls-key', env: 'TWINHUB_TLS_KEY', kind: 'string', help: 'PEM private key file for --tls-cert', apply: (c, v) => (c.tlsKey = v as string) },
   { flag: 'log-level', env: 'TWINHUB_LOG_LEVEL', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (default warn)', apply: (c, v) => (c.logLevel = v as string) },
@@ -100,6 +112,10 @@ export function defaultConfig(): HubConfig {
     httpPort: 8080,
     mqtt: true,
     mqttPort: 1883,
+    mqttMaxPendingConnections: 256,
+    mqttConnectTimeoutSeconds: 5,
+    mqttMaxPersistentSessions: 10,
+    mqttSessionExpirySeconds: 86_400,
     logLevel: 'warn',
     requestTtlSeconds: 24 * 3600,
     requestRetentionSeconds: 24 * 3600,

@@ -69,7 +69,19 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       createMqttBinding({
         hub,
         logger: logger.child({ module: 'mqtt' }),
-        mode: external ? { external } : { embedded: { port: config.mqttPort, host: config.host, ...(tls ? { tls } : {}) } },
+        mode: external
+          ? { external }
+          : {
+              embedded: {
+                port: config.mqttPort,
+                host: config.host,
+                maxPendingConnections: config.mqttMaxPendingConnections,
+                connectTimeoutMs: config.mqttConnectTimeoutSeconds * 1000,
+                maxPersistentSessionsPerClient: config.mqttMaxPersistentSessions,
+                sessionExpirySeconds: config.mqttSessionExpirySeconds,
+                ...(tls ? { tls } : {}),
+              },
+            },
         publicUrl: () => forms?.mqtt,
       }),
     );

@@ -1,0 +1,109 @@
+// The test fixtures of this package's tests (not exported): a hub on a memory store with the
+// embedded broker on 127.0.0.1 port 0 and tokens for two agents, an operator and a viewer; and
+// what the external-broker tests need to run their own Mosquitto.
+
+import { existsSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { createHub, type Hub, type HubApi, type HubLimits, type ThingDescription } from '@twinhub/core';
+import { MemoryStore } from '@twinhub/storage-memory';
+import pino, { type Logger } from 'pino';
+import type { EmbeddedBrokerOptions } from './embedded.js';
+import { createMqttBinding, type MqttBinding } from './index.js';
+
+export const LAMP = 'urn:dev:ops:mqtt-lamp/1+x';
+export const OTHER = 'urn:dev:ops:mqtt-fan-2';
+
+export function td(id: string, title: string): ThingDescription {
+  return {
+    '@context': 'https://www.w3.org/2022/wot/td/v1.1',
+    id,
+    title,
+    securityDefinitions: { nosec_sc: { scheme: 'nosec' } },
+    security: 'nosec_sc',
+    properties: {
+      brightness: { type: 'integer', minimum: 0, maximum: 100, observable: true, forms: [{ href: 'http://device.local/brightness' }] },
+      status: { type: 'string', readOnly: true, forms: [{ href: 'http://device.local/status' }] },
+    },
+    actions: { fade: { input: { type: 'integer' }, forms: [{ href: 'http://device.local/fade' }] } },
+    events: { overheating: { data: { type: 'number' }, forms: [{ href: 'http://device.local/overheating' }] } },
+  };
+}
+
+export type Credentials = { username: string; password: string };
+
+export interface Fixture {
+  hub: Hub;
+  binding: MqttBinding;
+  url: string;
+  tokens: Record<'agentA' | 'agentB' | 'operator' | 'viewer', Credentials>;
+  close(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  /** Wraps the hub the binding sees (e.g. a HoldingHub). */
+  wrap?: (hub: Hub) => HubApi;
+  /** Embedded broker options beyond port and host. */
+  broker?: Omit<EmbeddedBrokerOptions, 'port' | 'host'>;
+  limits?: Partial<HubLimits>;
+  logger?: Logger;
+}
+
+export async function startHub(options: FixtureOptions = {}): Promise<Fixture> {
+  const hub = await createHub({ store: new MemoryStore(), ...(options.limits ? { limits: options.limits } : {}) });
+  const binding = createMqttBinding({
+    hub: options.wrap ? options.wrap(hub) : hub,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    mode: { embedded: { port: 0, host: '127.0.0.1', ...options.broker } },
+  });
+  hub.addTwinTdContributor(binding.contributor);
+  const { url } = await binding.start();
+  const credentials = async (id: string, role: 'agent' | 'operator' | 'viewer') => ({ username: id, password: (await hub.tokens.create({ id, role })).token });
+  return {
+    hub,
+    binding,
+    url,
+    tokens: {
+      agentA: await credentials('agent-a', 'agent'),
+      agentB: await credentials('agent-b', 'agent'),
+      operator: await credentials('operator-1', 'operator'),
+      viewer: await credentials('viewer-1', 'viewer'),
+    },
+    async close() {
+      await binding.close();
+      await hub.close();
+    },
+  };
+}
+
+/** mosquitto on PATH (Debian puts it in /usr/sbin, which a non-root PATH may lack). */
+export function findMosquitto(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+  return dirs.map((dir) => join(dir, 'mosquitto')).find((path) => path.startsWith('/') && existsSync(path));
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = netConnect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export const MOSQUITTO_SKIP_HINT = 'mosquitto not found on PATH; run .ci/mosquitto.sh (apt-get install mosquitto mosquitto-clients) to enable';
