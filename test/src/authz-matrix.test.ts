@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
 import { connectWs, refusedUpgrade, type WsTestClient } from '@twinhub/binding-ws/testing';
-import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
+import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
 import { ALL_OPERATIONS, type RequestRecord, type Client, type HubRequest, type Operation, type ResponseMessage, type ThingDescription, type TwinState } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type JsonResponse } from '@twinhub/binding-http/testing';
 import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
-import { connectMqtt, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
+import { connectMqtt, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
 import { DEFAULT_LIMITS, type Client, type HubLimits, type HubRequest, type Problem, type ProblemDetailItem, type ResponseMessage, type ThingDescription } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';

@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { jsonRequest, lampTd } from '@twinhub/binding-http/testing';
 import { connectWs, refusedUpgrade, type WsTestClient } from '@twinhub/binding-ws/testing';
-import { connectMqtt, connectRefusal, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
+import { connectMqtt, connectRefusal, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
 import { DEFAULT_LIMITS, type RequestRecord, type Client, type HubLimits } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonRequest, type JsonResponse } from '@twinhub/binding-http/testing';
 import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
-import { connectMqtt, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
+import { connectMqtt, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
 import type { RequestRecord, AgentRequestMessage, ThingDescription } from '@twinhub/core';
 import { cliToken, spawnHub, tempDataDir, type ChildHub } from './support.js';
 

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
-import { connectMqtt, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
+import { connectMqtt, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
 import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
 import type { RequestRecord, NotificationMessage } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, type JsonResponse } from '@twinhub/binding-http/testing';
 import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
-import { connectMqtt, type MqttTestClient } from '@twinhub/binding-mqtt/test-helpers';
+import { connectMqtt, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
 import type { ResponseMessage, ThingDescription } from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { cliToken, createTokens, spawnHub, startTestHub, tempDataDir, type ChildHub, type Tokens } from './support.js';

@@ -4,7 +4,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
-import { connectMqtt, connectRefusal, eventually, quiet } from './test-helpers.js';
+import { connectMqtt, connectRefusal, eventually, quiet } from './testing.js';
 import { startHub, type Fixture } from './test-fixture.js';
 
 async function idleSockets(url: string, count: number): Promise<Socket[]> {

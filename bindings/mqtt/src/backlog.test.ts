@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectMqtt, eventually, quiet } from './test-helpers.js';
+import { connectMqtt, eventually, quiet } from './testing.js';
 import { LAMP, startHub, td, type Fixture } from './test-fixture.js';
 import { topics } from './topics.js';
 

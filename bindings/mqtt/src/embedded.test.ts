@@ -7,7 +7,7 @@ import { HoldingHub } from '@twinhub/core/testing';
 import { MemoryStore } from '@twinhub/storage-memory';
 import pino from 'pino';
 import { createMqttBinding } from './index.js';
-import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient, type MqttTestClientOptions } from './test-helpers.js';
+import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient, type MqttTestClientOptions } from './testing.js';
 import { LAMP, OTHER, startHub, td, type Fixture } from './test-fixture.js';
 import { topics } from './topics.js';
 

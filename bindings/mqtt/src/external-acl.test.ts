@@ -8,7 +8,7 @@ import { createHub, type Hub } from '@twinhub/core';
 import { MemoryStore } from '@twinhub/storage-memory';
 import pino from 'pino';
 import { createMqttBinding, type MqttBinding } from './index.js';
-import { connectMqtt, quiet, type MqttTestClient } from './test-helpers.js';
+import { connectMqtt, quiet, type MqttTestClient } from './testing.js';
 import { findMosquitto, freePort, MOSQUITTO_SKIP_HINT, waitForPort } from './test-fixture.js';
 import { topics } from './topics.js';
 

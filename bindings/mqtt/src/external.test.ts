@@ -8,7 +8,7 @@ import { createHub, type Hub, type ResponseMessage, type ThingDescription } from
 import { MemoryStore } from '@twinhub/storage-memory';
 import pino from 'pino';
 import { createMqttBinding, type MqttBinding } from './index.js';
-import { connectMqtt, quiet, type MqttTestClient, type MqttTestClientOptions } from './test-helpers.js';
+import { connectMqtt, quiet, type MqttTestClient, type MqttTestClientOptions } from './testing.js';
 import { findMosquitto, freePort, MOSQUITTO_SKIP_HINT, waitForPort } from './test-fixture.js';
 import { topics } from './topics.js';
 

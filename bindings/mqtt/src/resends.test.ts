@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { eventually, quiet } from './test-helpers.js';
+import { eventually, quiet } from './testing.js';
 import { LAMP, startHub, td, type Credentials, type Fixture } from './test-fixture.js';
 import { topics } from './topics.js';
 

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { createHub, type Hub, type HubApi, type HubLimits, type ThingDescription } from '@twinhub/core';
-import { MemoryStore } from '@twinhub/storage-memory';
+import type { Hub, HubApi, HubLimits, ThingDescription } from '@twinhub/core';
+import { startFixture } from '@twinhub/testkit';
 import pino, { type Logger } from 'pino';
 import type { EmbeddedBrokerOptions } from './embedded.js';
 import { createMqttBinding, type MqttBinding } from './index.js';
@@ -49,30 +49,29 @@ export interface FixtureOptions {
   logger?: Logger;
 }
 
+/** The test kit's fixture with the embedded broker, and MQTT credentials for the clients the tests name. */
 export async function startHub(options: FixtureOptions = {}): Promise<Fixture> {
-  const hub = await createHub({ store: new MemoryStore(), ...(options.limits ? { limits: options.limits } : {}) });
-  const binding = createMqttBinding({
-    hub: options.wrap ? options.wrap(hub) : hub,
-    logger: options.logger ?? pino({ level: 'silent' }),
-    mode: { embedded: { port: 0, host: '127.0.0.1', ...options.broker } },
+  const fixture = await startFixture({
+    bindings: (hub) => [
+      createMqttBinding({ hub, logger: options.logger ?? pino({ level: 'silent' }), mode: { embedded: { port: 0, host: '127.0.0.1', ...options.broker } } }),
+    ],
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.wrap ? { wrap: options.wrap } : {}),
   });
-  hub.addTwinTdContributor(binding.contributor);
-  const { url } = await binding.start();
+  const { hub } = fixture;
+  const [binding] = fixture.bindings;
   const credentials = async (id: string, role: 'agent' | 'operator' | 'viewer') => ({ username: id, password: (await hub.tokens.create({ id, role })).token });
   return {
     hub,
     binding,
-    url,
+    url: fixture.urls[binding.name],
     tokens: {
       agentA: await credentials('agent-a', 'agent'),
       agentB: await credentials('agent-b', 'agent'),
       operator: await credentials('operator-1', 'operator'),
       viewer: await credentials('viewer-1', 'viewer'),
     },
-    async close() {
-      await binding.close();
-      await hub.close();
-    },
+    close: fixture.close,
   };
 }
 

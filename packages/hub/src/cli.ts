@@ -32,7 +32,6 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   if (running.firstAdminToken) {
     lines.push('', 'First start: an admin token was created. It is shown only this once (only its hash is stored):', `  ${running.firstAdminToken}`);
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -48,6 +47,9 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The banner says "ready": a supervisor may signal us as soon as it reads it, so the handlers
+  // are installed first (otherwise such a SIGTERM kills the process without a graceful stop).
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 async function token(args: string[], flags: Record<string, string | boolean | undefined>): Promise<void> {

@@ -1,10 +1,12 @@
-// A small promise-based MQTT client for tests (this package's and the e2e tests in /test): it
-// buffers every message it receives, so a test can await the next one on a topic, send request
-// envelopes and await their response, or check that nothing arrived.
+// A small promise-based MQTT client for tests (subpath `@twinhub/binding-mqtt/testing`, for this
+// package's tests and the e2e tests in /test): it keeps every message it receives in the test
+// kit's Inbox, so a test can await the next one on a topic, send request envelopes and await their
+// response, or check that nothing arrived.
 
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { AgentRequestMessage, HubRequest, NotificationMessage, ResponseMessage } from '@twinhub/core';
+import { Inbox } from '@twinhub/testkit';
 import { disableNagle } from './nodelay.js';
 import { topicMatches, topics } from './topics.js';
 import type { PublishError } from './inbound.js';
@@ -60,11 +62,6 @@ export interface MqttTestClient {
   close(force?: boolean): Promise<void>;
 }
 
-interface Waiter {
-  match: (message: ReceivedMessage) => boolean;
-  resolve(message: ReceivedMessage): void;
-}
-
 function matcher(match: MessageMatch): (message: ReceivedMessage) => boolean {
   return typeof match === 'string' ? (message) => topicMatches(match, message.topic) : match;
 }
@@ -81,15 +78,9 @@ export async function connectMqtt(url: string, options: MqttTestClientOptions = 
     ...options.mqtt,
   });
   disableNagle(client);
-  const pending: ReceivedMessage[] = [];
-  const all: ReceivedMessage[] = [];
-  const waiters: Waiter[] = [];
+  const inbox = new Inbox<ReceivedMessage>({ keepHistory: true });
   client.on('message', (topic, payload, packet) => {
-    const message: ReceivedMessage = { topic, payload, retain: packet.retain, json: () => JSON.parse(payload.toString('utf8')) };
-    all.push(message);
-    const index = waiters.findIndex((waiter) => waiter.match(message));
-    if (index >= 0) waiters.splice(index, 1)[0].resolve(message);
-    else pending.push(message);
+    inbox.push({ topic, payload, retain: packet.retain, json: () => JSON.parse(payload.toString('utf8')) });
   });
   const sessionPresent = await new Promise<boolean>((resolve, reject) => {
     client.once('connect', (connack) => resolve(connack.sessionPresent));
@@ -101,25 +92,8 @@ export async function connectMqtt(url: string, options: MqttTestClientOptions = 
   });
   client.on('error', () => {}); // later errors surface as failed operations
 
-  const nextMessage = (match: MessageMatch, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ReceivedMessage> => {
-    const test = matcher(match);
-    const index = pending.findIndex(test);
-    if (index >= 0) return Promise.resolve(pending.splice(index, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        match: test,
-        resolve: (message) => {
-          clearTimeout(timer);
-          resolve(message);
-        },
-      };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        reject(new Error(`no message matching ${typeof match === 'string' ? match : 'the predicate'} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      waiters.push(waiter);
-    });
-  };
+  const nextMessage = (match: MessageMatch, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ReceivedMessage> =>
+    inbox.take(matcher(match), timeoutMs, `message matching ${typeof match === 'string' ? match : 'the predicate'}`);
 
   const subscribe = async (filter: string | string[], qos: 0 | 1 | 2 = 1): Promise<number[]> => {
     try {
@@ -174,7 +148,9 @@ export async function connectMqtt(url: string, options: MqttTestClientOptions = 
       );
       return message.json() as NotificationMessage;
     },
-    received: all,
+    get received() {
+      return inbox.items;
+    },
     async close(force = false) {
       await client.endAsync(force);
     },
