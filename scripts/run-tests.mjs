@@ -18,7 +18,10 @@ function collect(dir, out) {
 }
 
 const filter = process.argv.slice(2);
-const files = roots.flatMap((root) => collect(root, [])).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
+const files = roots
+  .flatMap((root) => collect(root, []))
+  .filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)))
+  .sort();
 if (files.length === 0) {
   console.error('no test files found: run `tsc -b` first');
   process.exit(1);

@@ -21,7 +21,10 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport
 };
 
 const args = process.argv.slice(2);
-const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({
+  args,
+  options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+});
 if (values.help) {
   process.stdout.write(`Usage: npm run bench [-- --quick] [--only ${Object.keys(SCENARIOS).join(',')}] [--profile]\n`);
   process.exit(0);
@@ -29,7 +32,10 @@ if (values.help) {
 const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
 for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario '${name}'; known: ${Object.keys(SCENARIOS).join(', ')}`);
 
-const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}` : `node bench/dist/run.js ${args.join(' ')}`.trim();
+const command =
+  process.env.npm_lifecycle_event === 'bench'
+    ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
+    : `node bench/dist/run.js ${args.join(' ')}`.trim();
 const meta = runMeta(values.quick ? 'quick' : 'full', command);
 const ctx: ScenarioContext = { quick: values.quick ?? false, profile: values.profile ?? false, log: (line) => process.stdout.write(`${line}\n`) };
 
@@ -45,7 +51,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const started = performance.now();
 const failures: string[] = [];
-process.stdout.write(`twinhub benchmarks (${meta.mode}): ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memoryGiB} GiB, Node ${meta.node}, commit ${meta.commit}${meta.dirty ? '+' : ''}\n`);
+process.stdout.write(
+  `twinhub benchmarks (${meta.mode}): ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memoryGiB} GiB, Node ${meta.node}, commit ${meta.commit}${meta.dirty ? '+' : ''}\n`,
+);
 try {
   for (const name of names) {
     const t0 = performance.now();

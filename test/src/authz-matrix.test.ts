@@ -11,7 +11,16 @@ import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type SseConnection } from '@twinhub/binding-http/testing';
 import { connectWs, refusedUpgrade, type WsTestClient } from '@twinhub/binding-ws/testing';
 import { connectMqtt, connectRefusal, eventually, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
-import { ALL_OPERATIONS, type RequestRecord, type Client, type HubRequest, type Operation, type ResponseMessage, type ThingDescription, type TwinState } from '@twinhub/core';
+import {
+  ALL_OPERATIONS,
+  type RequestRecord,
+  type Client,
+  type HubRequest,
+  type Operation,
+  type ResponseMessage,
+  type ThingDescription,
+  type TwinState,
+} from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
@@ -109,7 +118,11 @@ const THING = 'urn:dev:authz:lamp'; // agent-1's
 const DISPOSABLE = 'urn:dev:authz:disposable'; // agent-1's, for deleteTD
 const OTHER = 'urn:dev:authz:other'; // agent-2's
 const CLIENT_IDS: Record<Role, string> = { admin: 'admin-1', agent: 'agent-1', other: 'agent-2', operator: 'operator-1', viewer: 'viewer-1' };
-const AS: Record<'admin' | 'agent' | 'other', Client> = { admin: { id: 'admin-1', role: 'admin' }, agent: { id: 'agent-1', role: 'agent' }, other: { id: 'agent-2', role: 'agent' } };
+const AS: Record<'admin' | 'agent' | 'other', Client> = {
+  admin: { id: 'admin-1', role: 'admin' },
+  agent: { id: 'agent-1', role: 'agent' },
+  other: { id: 'agent-2', role: 'agent' },
+};
 const enc = encodeURIComponent;
 const thingPath = (id: string, suffix = '') => `/things/${enc(id)}${suffix}`;
 
@@ -120,7 +133,8 @@ describe('authorization matrix: every role x every operation x every binding', (
   let data: Awaited<ReturnType<typeof tempDataDir>>;
   let running: RunningHub;
   let tokens: Tokens;
-  const tokenOf = (role: Role) => ({ admin: tokens.admin, agent: tokens.agent, other: tokens.otherAgent, operator: tokens.operator, viewer: tokens.viewer })[role];
+  const tokenOf = (role: Role) =>
+    ({ admin: tokens.admin, agent: tokens.agent, other: tokens.otherAgent, operator: tokens.operator, viewer: tokens.viewer })[role];
   const ws = {} as Record<Role, WsTestClient>;
   const mqtt = {} as Record<Role, MqttTestClient>;
   const extra: { close(): unknown }[] = [];
@@ -131,7 +145,8 @@ describe('authorization matrix: every role x every operation x every binding', (
     return result.output;
   };
   /** A request queued for agent-1's Thing (agent-1 is not receiving requests, so it stays pending). */
-  const pendingAction = async () => ((await run(AS.admin, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1 } })) as RequestRecord).actionId;
+  const pendingAction = async () =>
+    ((await run(AS.admin, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1 } })) as RequestRecord).actionId;
 
   /** The request for `operation`, after whatever setup it needs (fresh pending actions, a Thing to delete). */
   async function requestFor(operation: Operation): Promise<HubRequest> {
@@ -190,32 +205,58 @@ describe('authorization matrix: every role x every operation x every binding', (
   function httpCallFor(request: HubRequest): HttpCall | undefined {
     const thing = thingPath(request.thingId ?? THING);
     switch (request.operation) {
-      case 'readproperty': return { method: 'GET', path: `${thing}/properties/brightness` };
-      case 'readallproperties': return { method: 'GET', path: `${thing}/properties` };
-      case 'readmultipleproperties': return { method: 'GET', path: `${thing}/properties?name=brightness` };
-      case 'readstate': return { method: 'GET', path: `${thing}/state` };
-      case 'observeproperty': return { method: 'GET', path: `${thing}/properties/brightness/observe`, sse: true };
-      case 'observeallproperties': return { method: 'GET', path: `${thing}/properties/observe`, sse: true };
-      case 'subscribeevent': return { method: 'GET', path: `${thing}/events/overheated`, sse: true };
-      case 'subscribeallevents': return { method: 'GET', path: `${thing}/events`, sse: true };
-      case 'queryaction': return { method: 'GET', path: `${thing}/actions/fade/${request.actionId}` };
-      case 'queryallactions': return { method: 'GET', path: `${thing}/actions` };
-      case 'writeproperty': return { method: 'PUT', path: `${thing}/properties/brightness`, body: request.input };
-      case 'invokeaction': return { method: 'POST', path: `${thing}/actions/fade`, body: request.input };
-      case 'cancelaction': return { method: 'DELETE', path: `${thing}/actions/fade/${request.actionId}` };
-      case 'retrieveTD': return { method: 'GET', path: thing };
-      case 'listTDs': return { method: 'GET', path: '/things' };
-      case 'subscribedirectory': return { method: 'GET', path: '/events', sse: true };
-      case 'readtwin': return { method: 'GET', path: `${thing}/twin` };
-      case 'updatetags': return { method: 'PUT', path: `${thing}/tags`, body: request.input };
-      case 'updateTD': return { method: 'PUT', path: thing, body: request.input };
-      case 'patchTD': return { method: 'PATCH', path: thing, body: request.input, headers: { 'Content-Type': 'application/merge-patch+json' } };
-      case 'deleteTD': return { method: 'DELETE', path: thing };
-      case 'updateproperty': return { method: 'PUT', path: `/agent${thing}/properties/brightness`, body: request.input };
-      case 'publishevent': return { method: 'POST', path: `/agent${thing}/events/overheated`, body: request.input };
-      case 'updateactionstatus': return { method: 'POST', path: `/agent/requests/${request.actionId}`, body: request.input };
-      case 'subscriberequests': return { method: 'GET', path: '/agent/requests', sse: true };
-      default: return undefined; // unsubscribe*: an HTTP client closes the stream
+      case 'readproperty':
+        return { method: 'GET', path: `${thing}/properties/brightness` };
+      case 'readallproperties':
+        return { method: 'GET', path: `${thing}/properties` };
+      case 'readmultipleproperties':
+        return { method: 'GET', path: `${thing}/properties?name=brightness` };
+      case 'readstate':
+        return { method: 'GET', path: `${thing}/state` };
+      case 'observeproperty':
+        return { method: 'GET', path: `${thing}/properties/brightness/observe`, sse: true };
+      case 'observeallproperties':
+        return { method: 'GET', path: `${thing}/properties/observe`, sse: true };
+      case 'subscribeevent':
+        return { method: 'GET', path: `${thing}/events/overheated`, sse: true };
+      case 'subscribeallevents':
+        return { method: 'GET', path: `${thing}/events`, sse: true };
+      case 'queryaction':
+        return { method: 'GET', path: `${thing}/actions/fade/${request.actionId}` };
+      case 'queryallactions':
+        return { method: 'GET', path: `${thing}/actions` };
+      case 'writeproperty':
+        return { method: 'PUT', path: `${thing}/properties/brightness`, body: request.input };
+      case 'invokeaction':
+        return { method: 'POST', path: `${thing}/actions/fade`, body: request.input };
+      case 'cancelaction':
+        return { method: 'DELETE', path: `${thing}/actions/fade/${request.actionId}` };
+      case 'retrieveTD':
+        return { method: 'GET', path: thing };
+      case 'listTDs':
+        return { method: 'GET', path: '/things' };
+      case 'subscribedirectory':
+        return { method: 'GET', path: '/events', sse: true };
+      case 'readtwin':
+        return { method: 'GET', path: `${thing}/twin` };
+      case 'updatetags':
+        return { method: 'PUT', path: `${thing}/tags`, body: request.input };
+      case 'updateTD':
+        return { method: 'PUT', path: thing, body: request.input };
+      case 'patchTD':
+        return { method: 'PATCH', path: thing, body: request.input, headers: { 'Content-Type': 'application/merge-patch+json' } };
+      case 'deleteTD':
+        return { method: 'DELETE', path: thing };
+      case 'updateproperty':
+        return { method: 'PUT', path: `/agent${thing}/properties/brightness`, body: request.input };
+      case 'publishevent':
+        return { method: 'POST', path: `/agent${thing}/events/overheated`, body: request.input };
+      case 'updateactionstatus':
+        return { method: 'POST', path: `/agent/requests/${request.actionId}`, body: request.input };
+      case 'subscriberequests':
+        return { method: 'GET', path: '/agent/requests', sse: true };
+      default:
+        return undefined; // unsubscribe*: an HTTP client closes the stream
     }
   }
 
@@ -227,7 +268,11 @@ describe('authorization matrix: every role x every operation x every binding', (
       if (stream.status !== 200) assert.equal(JSON.parse(stream.body).status, stream.status);
       return stream.status;
     }
-    const response = await jsonRequest(running.urls.http, call.method, call.path, { token, ...(call.body !== undefined ? { body: call.body } : {}), ...(call.headers ? { headers: call.headers } : {}) });
+    const response = await jsonRequest(running.urls.http, call.method, call.path, {
+      token,
+      ...(call.body !== undefined ? { body: call.body } : {}),
+      ...(call.headers ? { headers: call.headers } : {}),
+    });
     if (response.status >= 400) {
       assert.equal(response.headers.get('content-type'), 'application/problem+json');
       assert.equal((response.body as { status: number }).status, response.status);
@@ -300,7 +345,10 @@ describe('authorization matrix: every role x every operation x every binding', (
     for (const operation of ALL_OPERATIONS) {
       const call = httpCallFor(await requestFor(operation));
       if (!call) continue;
-      for (const [label, token] of [['no token', null], ['unknown token', 'th_not-a-real-token']] as const) {
+      for (const [label, token] of [
+        ['no token', null],
+        ['unknown token', 'th_not-a-real-token'],
+      ] as const) {
         actual[`${label} ${operation}`] = await httpStatus(call, token);
         want[`${label} ${operation}`] = 401;
       }
@@ -408,7 +456,15 @@ describe('authorization matrix: every role x every operation x every binding', (
         return 204;
       },
     };
-    const success: Record<string, number> = { observeproperty: 200, subscribeevent: 200, writeproperty: 202, invokeaction: 201, updateproperty: 204, publishevent: 204, subscriberequests: 204 };
+    const success: Record<string, number> = {
+      observeproperty: 200,
+      subscribeevent: 200,
+      writeproperty: 202,
+      invokeaction: 201,
+      updateproperty: 204,
+      publishevent: 204,
+      subscriberequests: 204,
+    };
     const actual: Outcomes = {};
     const want: Outcomes = {};
     for (const role of ROLES) {
@@ -433,7 +489,10 @@ describe('authorization matrix: every role x every operation x every binding', (
       await run(AS.admin, { operation: 'updatetags', thingId: THING, input: { secret } });
       // Consumers do see them.
       const byTag = await jsonRequest(running.urls.http, 'GET', `/things?tag=secret:${secret}`, { token: tokens.viewer });
-      assert.deepEqual((byTag.body as ThingDescription[]).map((td) => td.id), [THING]);
+      assert.deepEqual(
+        (byTag.body as ThingDescription[]).map((td) => td.id),
+        [THING],
+      );
       for (const role of ['agent', 'other'] as const) {
         const http = await jsonRequest(running.urls.http, 'GET', `/things?tag=secret:${secret}`, { token: tokenOf(role) });
         assert.equal(http.status, 403, http.text);
@@ -490,9 +549,15 @@ describe('authorization matrix: every role x every operation x every binding', (
         assert.equal((await client.request({ operation: 'updateactionstatus', actionId, input: { status: 'completed' } })).status, 403);
       }
       await quiet(200);
-      assert.deepEqual(sseOther.events.filter((e) => e.event === 'request'), []);
+      assert.deepEqual(
+        sseOther.events.filter((e) => e.event === 'request'),
+        [],
+      );
       await assert.rejects(wsOther.nextAgentRequest(50));
-      assert.deepEqual(mqttOther.received.filter((m) => m.topic.startsWith('agents/')), []);
+      assert.deepEqual(
+        mqttOther.received.filter((m) => m.topic.startsWith('agents/')),
+        [],
+      );
       // The owner does get it (the request was live all along).
       const owner = await connectWs(running.urls.ws, { token: tokens.agent });
       extra.push(owner);
@@ -504,19 +569,34 @@ describe('authorization matrix: every role x every operation x every binding', (
         delivered.push(request.actionId);
       }
       assert.ok(delivered.includes(actionId), 'the owning agent receives the request');
-      assert.equal((await run(AS.admin, { operation: 'queryaction', actionId }) as RequestRecord).status, 'delivered');
+      assert.equal(((await run(AS.admin, { operation: 'queryaction', actionId })) as RequestRecord).status, 'delivered');
       await owner.close();
     });
 
     it("MQTT wildcard subscriptions never leak another agent's values, requests or responses", async () => {
-      const filters = ['#', 'things/#', 'things/+/properties/+', 'things/+/events/+', 'agents/+/requests', 'clients/+/responses', 'clients/+/notifications', 'clients/+/errors', '+/+/+', '+/+/+/+'];
+      const filters = [
+        '#',
+        'things/#',
+        'things/+/properties/+',
+        'things/+/events/+',
+        'agents/+/requests',
+        'clients/+/responses',
+        'clients/+/notifications',
+        'clients/+/errors',
+        '+/+/+',
+        '+/+/+/+',
+      ];
       const spies: Record<'other' | 'viewer', MqttTestClient> = {
         other: await connectMqtt(running.urls.mqtt!, { username: 'agent-2', password: tokens.otherAgent, subscribeOwnTopics: false }),
         viewer: await connectMqtt(running.urls.mqtt!, { username: 'viewer-1', password: tokens.viewer, subscribeOwnTopics: false }),
       };
       for (const spy of Object.values(spies)) {
         extra.push({ close: () => spy.close(true) });
-        assert.deepEqual(await spy.subscribe(filters), filters.map(() => 1), 'wildcards are granted, filtered per message');
+        assert.deepEqual(
+          await spy.subscribe(filters),
+          filters.map(() => 1),
+          'wildcards are granted, filtered per message',
+        );
       }
       // Traffic: agent-1 receives and answers a request, reports; the operator gets a response,
       // an error and action notifications; agent-2 reports on its own Thing (the control).
@@ -525,10 +605,17 @@ describe('authorization matrix: every role x every operation x every binding', (
       const operator = await connectMqtt(running.urls.mqtt!, { username: 'operator-1', password: tokens.operator });
       extra.push({ close: () => operator.close(true) });
       await owner.subscribe('agents/agent-1/requests');
-      assert.equal((await operator.request({ operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 42 }, correlationId: 'op-invoke' })).status, 201);
+      assert.equal(
+        (await operator.request({ operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 42 }, correlationId: 'op-invoke' })).status,
+        201,
+      );
       let request = await owner.nextAgentRequest();
-      while (!(request.input as { level?: number } | undefined)?.level || (request.input as { level: number }).level !== 42) request = await owner.nextAgentRequest();
-      assert.equal((await owner.request({ operation: 'updateactionstatus', actionId: request.actionId, input: { status: 'completed', output: { reached: 42 } } })).status, 200);
+      while (!(request.input as { level?: number } | undefined)?.level || (request.input as { level: number }).level !== 42)
+        request = await owner.nextAgentRequest();
+      assert.equal(
+        (await owner.request({ operation: 'updateactionstatus', actionId: request.actionId, input: { status: 'completed', output: { reached: 42 } } })).status,
+        200,
+      );
       await operator.nextNotification((n) => n.operation === 'actionstatus' && (n.data as RequestRecord).status === 'completed');
       await owner.publish(`things/${enc(THING)}/properties/brightness/reported`, 77);
       await owner.publish(`things/${enc(THING)}/events/overheated/reported`, 99);
@@ -542,7 +629,7 @@ describe('authorization matrix: every role x every operation x every binding', (
       // agent-2: its own Thing's topics only (retained values included), nothing of agent-1 or the operator.
       const otherTopics = [...new Set(spies.other.received.map((m) => m.topic))];
       for (const topic of otherTopics) assert.ok(topic.startsWith(`things/${enc(OTHER)}/`), `agent-2 received ${topic}`);
-      assert.ok(!spies.other.received.some((m) => m.payload.toString().includes(THING)), 'no payload mentions agent-1\'s Thing');
+      assert.ok(!spies.other.received.some((m) => m.payload.toString().includes(THING)), "no payload mentions agent-1's Thing");
       // The viewer: Thing values and events (it may read them), but no one's requests, responses, notifications or errors.
       const viewerTopics = [...new Set(spies.viewer.received.map((m) => m.topic))];
       for (const topic of viewerTopics) assert.match(topic, /^things\/[^/]+\/(properties|events)\/[^/]+$/, `viewer received ${topic}`);
@@ -578,7 +665,10 @@ describe('authorization matrix: every role x every operation x every binding', (
         notifications.push(notification);
       }
       for (const item of [...notifications, ...stream.events, ...directory.events]) {
-        assert.ok(!JSON.stringify(item).includes('urn:dev:authz:lamp') && !JSON.stringify(item).includes(DISPOSABLE), `leaked: ${JSON.stringify(item).slice(0, 200)}`);
+        assert.ok(
+          !JSON.stringify(item).includes('urn:dev:authz:lamp') && !JSON.stringify(item).includes(DISPOSABLE),
+          `leaked: ${JSON.stringify(item).slice(0, 200)}`,
+        );
       }
     });
   });

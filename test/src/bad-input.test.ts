@@ -10,7 +10,16 @@ import assert from 'node:assert/strict';
 import { jsonRequest, lampTd, openSse, type JsonResponse } from '@twinhub/binding-http/testing';
 import { connectWs, type WsTestClient } from '@twinhub/binding-ws/testing';
 import { connectMqtt, quiet, type MqttTestClient } from '@twinhub/binding-mqtt/testing';
-import { DEFAULT_LIMITS, type Client, type HubLimits, type HubRequest, type Problem, type ProblemDetailItem, type ResponseMessage, type ThingDescription } from '@twinhub/core';
+import {
+  DEFAULT_LIMITS,
+  type Client,
+  type HubLimits,
+  type HubRequest,
+  type Problem,
+  type ProblemDetailItem,
+  type ResponseMessage,
+  type ThingDescription,
+} from '@twinhub/core';
 import type { RunningHub } from '@twinhub/hub';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
@@ -70,6 +79,7 @@ function fromEnvelope(response: ResponseMessage): Refusal {
 
 function invalidTd(id: string): ThingDescription {
   // any: the test breaks the TD on purpose, reaching into nested members.
+  // biome-ignore lint/suspicious/noExplicitAny: the test breaks the TD in arbitrary places
   const td = lampTd(id) as Record<string, any>;
   delete td.title;
   td.properties.brightness.type = 'float';
@@ -180,8 +190,10 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
   });
 
   describe('HTTP', () => {
-    const problem = (method: string, route: string, token: () => string, options: Parameters<typeof http>[3] = {}) => async () =>
-      fromHttp(await http(method, route, token(), options));
+    const problem =
+      (method: string, route: string, token: () => string, options: Parameters<typeof http>[3] = {}) =>
+      async () =>
+        fromHttp(await http(method, route, token(), options));
 
     it('malformed JSON bodies: 400 saying the body is not JSON', async () => {
       const cases: [string, string, () => string, string, Record<string, string>?][] = [
@@ -202,33 +214,114 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
     });
 
     it('invalid TDs (create, replace, merge patch): 400 listing every problem with a pointer', async () => {
-      const created = await refused(problem('PUT', thingPath('urn:dev:ops:new-2'), () => tokens.agent, { body: invalidTd('urn:dev:ops:new-2') }), 400, /Thing Description is invalid/, stillServes.http);
+      const created = await refused(
+        problem('PUT', thingPath('urn:dev:ops:new-2'), () => tokens.agent, { body: invalidTd('urn:dev:ops:new-2') }),
+        400,
+        /Thing Description is invalid/,
+        stillServes.http,
+      );
       assert.deepEqual(created.errors?.map((e) => e.pointer).sort(), ['/properties/brightness/type', '/title']);
-      const anonymous = await refused(problem('POST', '/things', () => tokens.agent, { body: { ...invalidTd('x'), id: undefined } }), 400, /Thing Description is invalid/, stillServes.http);
+      const anonymous = await refused(
+        problem('POST', '/things', () => tokens.agent, { body: { ...invalidTd('x'), id: undefined } }),
+        400,
+        /Thing Description is invalid/,
+        stillServes.http,
+      );
       assert.ok(anonymous.errors?.some((e) => e.pointer === '/title'));
-      const replaced = await refused(problem('PUT', thingPath(THING), () => tokens.agent, { body: invalidTd(THING) }), 400, /Thing Description is invalid/, stillServes.http);
+      const replaced = await refused(
+        problem('PUT', thingPath(THING), () => tokens.agent, { body: invalidTd(THING) }),
+        400,
+        /Thing Description is invalid/,
+        stillServes.http,
+      );
       assert.ok(replaced.errors?.some((e) => e.pointer === '/properties/brightness/type'));
       const patchHeaders = { 'Content-Type': 'application/merge-patch+json' };
-      const untitled = await refused(problem('PATCH', thingPath(THING), () => tokens.agent, { body: { title: null }, headers: patchHeaders }), 400, /title/, stillServes.http);
-      assert.deepEqual(untitled.errors?.map((e) => e.pointer), ['/title']);
-      await refused(problem('PATCH', thingPath(THING), () => tokens.agent, { body: { properties: { brightness: { type: 'float' } } }, headers: patchHeaders }), 400, /brightness\/type/, stillServes.http);
-      await refused(problem('PUT', thingPath('urn:dev:ops:new-3'), () => tokens.agent, { body: ['not', 'a', 'TD'] }), 400, /JSON object/, stillServes.http);
-      await refused(problem('PUT', thingPath('urn:dev:ops:new-4'), () => tokens.agent, { body: { ...lampTd('urn:dev:ops:other') } }), 400, /differs/, stillServes.http);
+      const untitled = await refused(
+        problem('PATCH', thingPath(THING), () => tokens.agent, { body: { title: null }, headers: patchHeaders }),
+        400,
+        /title/,
+        stillServes.http,
+      );
+      assert.deepEqual(
+        untitled.errors?.map((e) => e.pointer),
+        ['/title'],
+      );
+      await refused(
+        problem('PATCH', thingPath(THING), () => tokens.agent, { body: { properties: { brightness: { type: 'float' } } }, headers: patchHeaders }),
+        400,
+        /brightness\/type/,
+        stillServes.http,
+      );
+      await refused(
+        problem('PUT', thingPath('urn:dev:ops:new-3'), () => tokens.agent, { body: ['not', 'a', 'TD'] }),
+        400,
+        /JSON object/,
+        stillServes.http,
+      );
+      await refused(
+        problem('PUT', thingPath('urn:dev:ops:new-4'), () => tokens.agent, { body: { ...lampTd('urn:dev:ops:other') } }),
+        400,
+        /differs/,
+        stillServes.http,
+      );
     });
 
     it('a TD over maxTdBytes: 413 (new and replacing)', async () => {
-      await refused(problem('PUT', thingPath('urn:dev:ops:huge'), () => tokens.agent, { body: oversizedTd('urn:dev:ops:huge') }), 413, /limit/, stillServes.http);
-      await refused(problem('PUT', thingPath(THING), () => tokens.agent, { body: oversizedTd(THING) }), 413, /limit/, stillServes.http);
-      await refused(problem('PATCH', thingPath(THING), () => tokens.agent, { body: { description: bigString(LIMITS.maxTdBytes) }, headers: { 'Content-Type': 'application/merge-patch+json' } }), 413, /limit/, stillServes.http);
+      await refused(
+        problem('PUT', thingPath('urn:dev:ops:huge'), () => tokens.agent, { body: oversizedTd('urn:dev:ops:huge') }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
+      await refused(
+        problem('PUT', thingPath(THING), () => tokens.agent, { body: oversizedTd(THING) }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
+      await refused(
+        problem('PATCH', thingPath(THING), () => tokens.agent, {
+          body: { description: bigString(LIMITS.maxTdBytes) },
+          headers: { 'Content-Type': 'application/merge-patch+json' },
+        }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
     });
 
     it('a payload over maxPayloadBytes: 413 (write, invoke, report, event, tags)', async () => {
       const big = bigString(LIMITS.maxPayloadBytes + 1);
-      await refused(problem('PUT', thingPath(THING, '/properties/brightness'), () => tokens.operator, { body: big }), 413, /limit/, stillServes.http);
-      await refused(problem('POST', thingPath(THING, '/actions/fade'), () => tokens.operator, { body: { level: 1, note: big } }), 413, /limit/, stillServes.http);
-      await refused(problem('PUT', `/agent${thingPath(THING, '/properties/blob')}`, () => tokens.agent, { body: big }), 413, /limit/, stillServes.http);
-      await refused(problem('POST', `/agent${thingPath(THING, '/events/overheated')}`, () => tokens.agent, { body: big }), 413, /limit/, stillServes.http);
-      await refused(problem('PUT', thingPath(THING, '/tags'), () => tokens.operator, { body: { note: big } }), 413, /limit/, stillServes.http);
+      await refused(
+        problem('PUT', thingPath(THING, '/properties/brightness'), () => tokens.operator, { body: big }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
+      await refused(
+        problem('POST', thingPath(THING, '/actions/fade'), () => tokens.operator, { body: { level: 1, note: big } }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
+      await refused(
+        problem('PUT', `/agent${thingPath(THING, '/properties/blob')}`, () => tokens.agent, { body: big }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
+      await refused(
+        problem('POST', `/agent${thingPath(THING, '/events/overheated')}`, () => tokens.agent, { body: big }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
+      await refused(
+        problem('PUT', thingPath(THING, '/tags'), () => tokens.operator, { body: { note: big } }),
+        413,
+        /limit/,
+        stillServes.http,
+      );
     });
 
     it('unknown Thing, property, action, request: 404 naming what is missing (and what exists)', async () => {
@@ -276,34 +369,75 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
 
     it("Thing IDs with '#', '..', whitespace or control characters, or no scheme: 400 on registration and on use", async () => {
       for (const [id, reason] of BAD_IDS) {
-        const registered = await refused(problem('PUT', thingPath(id), () => tokens.agent, { body: lampTd(id) }), 400, reason, stillServes.http);
-        assert.ok(registered.errors?.some((e) => e.pointer === '/id'), JSON.stringify(registered));
-        await refused(problem('GET', thingPath(id), () => tokens.viewer), 400, reason, stillServes.http);
-        await refused(problem('PUT', thingPath(id, '/properties/brightness'), () => tokens.operator, { body: 5 }), 400, reason, stillServes.http);
-        await refused(problem('PUT', `/agent${thingPath(id, '/properties/brightness')}`, () => tokens.agent, { body: 5 }), 400, reason, stillServes.http);
+        const registered = await refused(
+          problem('PUT', thingPath(id), () => tokens.agent, { body: lampTd(id) }),
+          400,
+          reason,
+          stillServes.http,
+        );
+        assert.ok(
+          registered.errors?.some((e) => e.pointer === '/id'),
+          JSON.stringify(registered),
+        );
+        await refused(
+          problem('GET', thingPath(id), () => tokens.viewer),
+          400,
+          reason,
+          stillServes.http,
+        );
+        await refused(
+          problem('PUT', thingPath(id, '/properties/brightness'), () => tokens.operator, { body: 5 }),
+          400,
+          reason,
+          stillServes.http,
+        );
+        await refused(
+          problem('PUT', `/agent${thingPath(id, '/properties/brightness')}`, () => tokens.agent, { body: 5 }),
+          400,
+          reason,
+          stillServes.http,
+        );
       }
       // Malformed percent-encoding cannot even name a Thing.
-      await refused(problem('GET', '/things/urn%3Adev%ZZ', () => tokens.viewer), 400, /percent-encoding/, stillServes.http);
+      await refused(
+        problem('GET', '/things/urn%3Adev%ZZ', () => tokens.viewer),
+        400,
+        /percent-encoding/,
+        stillServes.http,
+      );
     });
 
     it("affordance names with '/', '#', '+', whitespace or control characters: 400 on registration", async () => {
       for (const [name, reason] of BAD_NAMES) {
         const id = 'urn:dev:ops:bad-name';
-        const result = await refused(problem('PUT', thingPath(id), () => tokens.agent, { body: tdWithProperty(id, name) }), 400, reason, stillServes.http);
-        assert.ok(result.errors?.some((e) => e.pointer.startsWith('/properties/')), JSON.stringify(result.errors));
+        const result = await refused(
+          problem('PUT', thingPath(id), () => tokens.agent, { body: tdWithProperty(id, name) }),
+          400,
+          reason,
+          stillServes.http,
+        );
+        assert.ok(
+          result.errors?.some((e) => e.pointer.startsWith('/properties/')),
+          JSON.stringify(result.errors),
+        );
       }
     });
   });
 
   describe('SSE', () => {
-    const stream = (route: string, options: { token?: string; lastEventId?: string } = {}) => async () => {
-      const connection = await openSse(running.urls.http, route, { token: options.token ?? tokens.viewer, ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}) });
-      connection.close();
-      assert.equal(connection.headers['content-type'], 'application/problem+json');
-      const problem = JSON.parse(connection.body) as Problem;
-      assert.equal(problem.status, connection.status);
-      return { status: connection.status, detail: problem.detail };
-    };
+    const stream =
+      (route: string, options: { token?: string; lastEventId?: string } = {}) =>
+      async () => {
+        const connection = await openSse(running.urls.http, route, {
+          token: options.token ?? tokens.viewer,
+          ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),
+        });
+        connection.close();
+        assert.equal(connection.headers['content-type'], 'application/problem+json');
+        const problem = JSON.parse(connection.body) as Problem;
+        assert.equal(problem.status, connection.status);
+        return { status: connection.status, detail: problem.detail };
+      };
 
     it('streams of unknown Things, properties and events: 404 problem instead of a stream', async () => {
       await refused(stream(thingPath(NOPE, '/properties/brightness/observe')), 404, /no Thing with id/, stillServes.sse);
@@ -313,14 +447,17 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
       await refused(stream('/events/thing_exploded'), 404, /no directory event/, stillServes.sse);
     });
 
-    it("streams of unusable Thing IDs: 400", async () => {
+    it('streams of unusable Thing IDs: 400', async () => {
       for (const [id, reason] of BAD_IDS) {
         await refused(stream(thingPath(id, '/properties/brightness/observe')), 400, reason, stillServes.sse);
       }
     });
 
     it('a garbage Last-Event-ID is ignored: the stream still opens', async () => {
-      const connection = await openSse(running.urls.http, thingPath(THING, '/properties/brightness/observe'), { token: tokens.viewer, lastEventId: 'not-a-number' });
+      const connection = await openSse(running.urls.http, thingPath(THING, '/properties/brightness/observe'), {
+        token: tokens.viewer,
+        lastEventId: 'not-a-number',
+      });
       connection.close();
       assert.equal(connection.status, 200);
     });
@@ -366,7 +503,12 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
     });
 
     it('invalid TDs: 400 with every problem listed; TDs and envelopes over the limits: 413', async () => {
-      const created = await refused(envelope(agent, { operation: 'updateTD', input: invalidTd('urn:dev:ops:new-ws') }), 400, /Thing Description is invalid/, servesAgent);
+      const created = await refused(
+        envelope(agent, { operation: 'updateTD', input: invalidTd('urn:dev:ops:new-ws') }),
+        400,
+        /Thing Description is invalid/,
+        servesAgent,
+      );
       assert.deepEqual(created.errors?.map((e) => e.pointer).sort(), ['/properties/brightness/type', '/title']);
       await refused(envelope(agent, { operation: 'updateTD', input: invalidTd(THING) }), 400, /Thing Description is invalid/, servesAgent);
       await refused(envelope(agent, { operation: 'updateTD', input: 42 }), 400, /must be a JSON object/, servesAgent);
@@ -375,16 +517,29 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
       await refused(envelope(agent, { operation: 'patchTD', thingId: THING, input: { title: null } }), 400, /title/, servesAgent);
       await refused(envelope(agent, { operation: 'patchTD', thingId: THING, input: [1] }), 400, /merge patch/, servesAgent);
       await refused(envelope(agent, { operation: 'updateTD', input: oversizedTd('urn:dev:ops:huge-ws') }), 413, /at most 16384/, servesAgent);
-      await refused(envelope(agent, { operation: 'patchTD', thingId: THING, input: { description: bigString(LIMITS.maxTdBytes) } }), 413, /at most 16384/, servesAgent);
+      await refused(
+        envelope(agent, { operation: 'patchTD', thingId: THING, input: { description: bigString(LIMITS.maxTdBytes) } }),
+        413,
+        /at most 16384/,
+        servesAgent,
+      );
       // Beyond the envelope limit (max(TD, payload) + 4 KiB) the message is not even parsed.
-      const tooBig = JSON.stringify({ operation: 'updateTD', input: { ...lampTd('urn:dev:ops:huge-ws'), description: bigString(LIMITS.maxTdBytes + 8 * 1024) } });
+      const tooBig = JSON.stringify({
+        operation: 'updateTD',
+        input: { ...lampTd('urn:dev:ops:huge-ws'), description: bigString(LIMITS.maxTdBytes + 8 * 1024) },
+      });
       await refused(raw(agent, tooBig), 413, /limit/, servesAgent);
     });
 
     it('payloads over maxPayloadBytes: 413', async () => {
       const big = bigString(LIMITS.maxPayloadBytes + 1);
       await refused(envelope(operator, { operation: 'writeproperty', thingId: THING, name: 'brightness', input: big }), 413, /limit is 2048/, servesOperator);
-      await refused(envelope(operator, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1, note: big } }), 413, /limit is 2048/, servesOperator);
+      await refused(
+        envelope(operator, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1, note: big } }),
+        413,
+        /limit is 2048/,
+        servesOperator,
+      );
       await refused(envelope(agent, { operation: 'updateproperty', thingId: THING, name: 'blob', input: big }), 413, /limit is 2048/, servesAgent);
       await refused(envelope(agent, { operation: 'updateproperty', thingId: THING, input: { blob: big } }), 413, /limit is 2048/, servesAgent);
       await refused(envelope(agent, { operation: 'publishevent', thingId: THING, name: 'overheated', input: big }), 413, /limit is 2048/, servesAgent);
@@ -480,14 +635,20 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
         [agent, `${THING_TOPIC}/properties/brightness/reported`, '{', /not valid JSON/],
         [agent, `${THING_TOPIC}/events/overheated/reported`, 'hot', /not valid JSON/],
       ];
-      for (const [client, topic, payload, detail] of cases) await refused(topicPublish(client, topic, payload), 400, detail, client === agent ? servesAgent : servesOperator);
+      for (const [client, topic, payload, detail] of cases)
+        await refused(topicPublish(client, topic, payload), 400, detail, client === agent ? servesAgent : servesOperator);
       await refused(rawEnvelope(operator, 'operator-1', '{"operation":'), 400, /not valid JSON/, servesOperator);
       await refused(rawEnvelope(operator, 'operator-1', '{"operation": "fly"}'), 400, /not a known operation/, servesOperator);
       await refused(rawEnvelope(operator, 'operator-1', '[]'), 400, /JSON object/, servesOperator);
     });
 
     it('invalid TDs: 400; TDs and payloads over the limits: 413', async () => {
-      const created = await refused(envelope(agent, { operation: 'updateTD', input: invalidTd('urn:dev:ops:new-mqtt') }), 400, /Thing Description is invalid/, servesAgent);
+      const created = await refused(
+        envelope(agent, { operation: 'updateTD', input: invalidTd('urn:dev:ops:new-mqtt') }),
+        400,
+        /Thing Description is invalid/,
+        servesAgent,
+      );
       assert.deepEqual(created.errors?.map((e) => e.pointer).sort(), ['/properties/brightness/type', '/title']);
       await refused(envelope(agent, { operation: 'patchTD', thingId: THING, input: { title: null } }), 400, /title/, servesAgent);
       await refused(envelope(agent, { operation: 'updateTD', input: oversizedTd('urn:dev:ops:huge-mqtt') }), 413, /at most 16384/, servesAgent);
@@ -498,7 +659,12 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
       await refused(topicPublish(operator, `${THING_TOPIC}/properties/brightness/set`, bigJson), 413, /limit is 2048/, servesOperator);
       await refused(topicPublish(operator, `${THING_TOPIC}/actions/fade`, JSON.stringify({ level: 1, note: big })), 413, /limit is 2048/, servesOperator);
       await refused(envelope(agent, { operation: 'updateproperty', thingId: THING, name: 'blob', input: big }), 413, /limit is 2048/, servesAgent);
-      await refused(rawEnvelope(agent, 'agent-1', JSON.stringify({ operation: 'updateTD', input: oversizedTd('urn:dev:ops:huger'), description: bigString(8 * 1024) })), 413, /limit/, servesAgent);
+      await refused(
+        rawEnvelope(agent, 'agent-1', JSON.stringify({ operation: 'updateTD', input: oversizedTd('urn:dev:ops:huger'), description: bigString(8 * 1024) })),
+        413,
+        /limit/,
+        servesAgent,
+      );
     });
 
     it('unknown Thing, property, action, event: 404 on clients/{id}/errors', async () => {
@@ -511,7 +677,8 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
         [agent, `${THING_TOPIC}/events/nope/reported`, '5', /no event 'nope'/],
         [agent, `things/${enc(NOPE)}/properties/brightness/reported`, '5', /no Thing with id/],
       ];
-      for (const [client, topic, payload, detail] of cases) await refused(topicPublish(client, topic, payload), 404, detail, client === agent ? servesAgent : servesOperator);
+      for (const [client, topic, payload, detail] of cases)
+        await refused(topicPublish(client, topic, payload), 404, detail, client === agent ? servesAgent : servesOperator);
       await refused(envelope(operator, { operation: 'readproperty', thingId: THING, name: 'nope' }), 404, /no property 'nope'/, servesOperator);
     });
 
@@ -524,7 +691,8 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
         [agent, `${THING_TOPIC}/properties/brightness/reported`, '"dim"', /must be of type integer/],
         [agent, `${THING_TOPIC}/events/overheated/reported`, '"hot"', /must be of type number/],
       ];
-      for (const [client, topic, payload, detail] of cases) await refused(topicPublish(client, topic, payload), 400, detail, client === agent ? servesAgent : servesOperator);
+      for (const [client, topic, payload, detail] of cases)
+        await refused(topicPublish(client, topic, payload), 400, detail, client === agent ? servesAgent : servesOperator);
     });
 
     it("Thing IDs with '#', '..', whitespace or control characters, or no scheme: 400 (envelopes and encoded topics)", async () => {
@@ -558,14 +726,23 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
         '$SYS/broker/uptime',
       ];
       for (const topic of outside) await refused(topicPublish(operator, topic, '5'), 404, /not part of the twinhub MQTT topic scheme/, servesOperator);
-      const hubOnly = [`${THING_TOPIC}/properties/brightness`, `${THING_TOPIC}/events/overheated`, 'agents/agent-1/requests', 'clients/operator-1/responses', 'clients/operator-1/notifications', 'clients/operator-1/errors'];
+      const hubOnly = [
+        `${THING_TOPIC}/properties/brightness`,
+        `${THING_TOPIC}/events/overheated`,
+        'agents/agent-1/requests',
+        'clients/operator-1/responses',
+        'clients/operator-1/notifications',
+        'clients/operator-1/errors',
+      ];
       for (const topic of hubOnly) await refused(topicPublish(operator, topic, '55'), 403, /published by the hub only/, servesOperator);
       // An envelope on someone else's request topic: refused on the publisher's own responses topic.
       const reader = await mqttClient('viewer-1', tokens.viewer);
       await refused(
         async () => {
           await mqttOperator.publish('clients/viewer-1/requests', { operation: 'listTDs', correlationId: 'not-yours' });
-          const response = await mqttOperator.nextMessage((m) => m.topic === 'clients/operator-1/responses' && (m.json() as ResponseMessage).correlationId === 'not-yours');
+          const response = await mqttOperator.nextMessage(
+            (m) => m.topic === 'clients/operator-1/responses' && (m.json() as ResponseMessage).correlationId === 'not-yours',
+          );
           return fromEnvelope(response.json() as ResponseMessage);
         },
         403,
@@ -573,7 +750,11 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
         servesOperator,
       );
       await quiet(100);
-      assert.deepEqual(reader.received.map((m) => m.topic), [], 'the viewer hears nothing of it');
+      assert.deepEqual(
+        reader.received.map((m) => m.topic),
+        [],
+        'the viewer hears nothing of it',
+      );
       // A retained publish on the value topic is refused and not retained: subscribers get the hub's value.
       await mqttOperator.mqtt.publishAsync(`${THING_TOPIC}/properties/brightness`, '99', { qos: 1, retain: true });
       await mqttOperator.nextError(`${THING_TOPIC}/properties/brightness`);
@@ -583,7 +764,7 @@ describe('bad input on every binding: clear errors, nothing stored, the hub keep
       assert.equal(retained.json(), 10);
     });
 
-    it('subscriptions outside the scheme or to someone else\'s topics: SUBACK 0x80 and an error message', async () => {
+    it("subscriptions outside the scheme or to someone else's topics: SUBACK 0x80 and an error message", async () => {
       const cases: [string, number][] = [
         ['foo/bar', 404],
         [`${THING_TOPIC}/properties`, 404],

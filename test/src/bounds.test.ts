@@ -35,7 +35,10 @@ after(async () => {
 async function hubWith(limits: Partial<HubLimits>): Promise<Fixture> {
   const data = await tempDataDir();
   const running = await startTestHub(data.dir, { memory: true, limits: { ...DEFAULT_LIMITS, ...limits } });
-  cleanups.push(() => data.remove(), () => running.close());
+  cleanups.push(
+    () => data.remove(),
+    () => running.close(),
+  );
   const tokens = await createTokens(running);
   const call = (method: string, path: string, token: string, body?: unknown) =>
     jsonRequest(running.urls.http, method, path, { token, ...(body !== undefined ? { body } : {}) });
@@ -89,7 +92,11 @@ describe('resource bounds', { timeout: 60_000 }, () => {
     assert.equal((await operatorMqtt.nextError(setTopic)).status, 429);
 
     const stored = (await call('GET', thingPath('/actions'), tokens.operator)).body as RequestRecord[];
-    assert.deepEqual(stored.map((r) => r.actionId), queued, 'only the three accepted requests exist');
+    assert.deepEqual(
+      stored.map((r) => r.actionId),
+      queued,
+      'only the three accepted requests exist',
+    );
 
     // The bound counts requests not yet ended: once the agent finishes one, there is room again.
     const done = await call('POST', `/agent/requests/${queued[0]}`, tokens.agent, { status: 'completed', output: { reached: 1 } });
@@ -141,7 +148,11 @@ describe('resource bounds', { timeout: 60_000 }, () => {
     await replacement.close();
 
     const mqttClients: MqttTestClient[] = [];
-    for (const [id, token] of [['viewer-1', tokens.viewer], ['operator-1', tokens.operator], ['agent-1', tokens.agent]] as const) {
+    for (const [id, token] of [
+      ['viewer-1', tokens.viewer],
+      ['operator-1', tokens.operator],
+      ['agent-1', tokens.agent],
+    ] as const) {
       mqttClients.push(await connectMqtt(running.urls.mqtt!, { username: id, password: token, subscribeOwnTopics: false }));
     }
     try {
@@ -263,7 +274,10 @@ describe('resource bounds', { timeout: 60_000 }, () => {
     }
     gc();
     const grown = footprint() - before;
-    assert.ok(grown < 16 * 1024 * 1024, `heap + external grew by ${(grown / 1048576).toFixed(1)} MB while flooding ${reports} x 60 KB at two clients that do not read`);
+    assert.ok(
+      grown < 16 * 1024 * 1024,
+      `heap + external grew by ${(grown / 1048576).toFixed(1)} MB while flooding ${reports} x 60 KB at two clients that do not read`,
+    );
 
     // Once they read again, both find their connection ended by the hub; the reading one got everything.
     pausedSocket.resume();

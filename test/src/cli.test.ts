@@ -22,7 +22,9 @@ interface Served {
 
 /** Starts `twinhub serve` and waits for the lines it prints once listening. */
 async function serve(dataDir: string): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--http-port', '0', '--mqtt-port', '0', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--http-port', '0', '--mqtt-port', '0', '--log-level', 'silent'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {

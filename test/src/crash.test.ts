@@ -27,7 +27,8 @@ const enc = encodeURIComponent;
 function sensorTd(): ThingDescription {
   const properties: Record<string, unknown> = {};
   for (const binding of ['http', 'ws', 'mqtt']) {
-    for (let i = 0; i < REPORTERS; i++) properties[`${binding}${i}`] = { type: 'integer', readOnly: true, observable: true, forms: [{ href: `p/${binding}${i}` }] };
+    for (let i = 0; i < REPORTERS; i++)
+      properties[`${binding}${i}`] = { type: 'integer', readOnly: true, observable: true, forms: [{ href: `p/${binding}${i}` }] };
   }
   return {
     '@context': 'https://www.w3.org/2022/wot/td/v1.1',
@@ -78,12 +79,18 @@ interface Writer {
 
 const http2xx = (response: JsonResponse): Outcome =>
   response.status >= 200 && response.status < 300
-    ? { acked: true, ...(typeof (response.body as RequestRecord | undefined)?.actionId === 'string' ? { actionId: (response.body as RequestRecord).actionId } : {}) }
+    ? {
+        acked: true,
+        ...(typeof (response.body as RequestRecord | undefined)?.actionId === 'string' ? { actionId: (response.body as RequestRecord).actionId } : {}),
+      }
     : { acked: false, status: response.status, detail: response.text };
 
 const wsOk = (response: { status: number; output?: unknown; error?: { detail?: string } }): Outcome =>
   response.status < 300
-    ? { acked: true, ...(typeof (response.output as RequestRecord | undefined)?.actionId === 'string' ? { actionId: (response.output as RequestRecord).actionId } : {}) }
+    ? {
+        acked: true,
+        ...(typeof (response.output as RequestRecord | undefined)?.actionId === 'string' ? { actionId: (response.output as RequestRecord).actionId } : {}),
+      }
     : { acked: false, status: response.status, detail: response.error?.detail ?? '' };
 
 interface Clients {
@@ -144,7 +151,8 @@ function writers(c: Clients, tokens: { agent: string; operator: string }, phase:
       id: `p${phase}-${binding}-write`,
       kind: 'write',
       value,
-      owns: (r) => (r.operation === 'writeproperty' && typeof r.input === 'number' && Math.floor(r.input / 1_000_000) === code ? r.input % 1_000_000 : undefined),
+      owns: (r) =>
+        r.operation === 'writeproperty' && typeof r.input === 'number' && Math.floor(r.input / 1_000_000) === code ? r.input % 1_000_000 : undefined,
       op: async (n) => {
         if (binding === 'http') return http2xx(await http('PUT', `/things/${enc(ACTUATOR)}/properties/target`, tokens.operator, value(n)));
         if (binding === 'ws') return wsOk(await c.operatorWs.request({ operation: 'writeproperty', thingId: ACTUATOR, name: 'target', input: value(n) }));
@@ -210,7 +218,9 @@ async function runLoad(hub: ChildHub, list: Writer[], acksBeforeSignal: number, 
   const loops = list.map(loop);
   const exit = await Promise.race([
     hub.exited,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`load did not reach ${acksBeforeSignal} acknowledgements: ${anomalies.join('; ')}`)), 20_000).unref()),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`load did not reach ${acksBeforeSignal} acknowledgements: ${anomalies.join('; ')}`)), 20_000).unref(),
+    ),
   ]);
   const exitMs = Date.now() - signalledAt;
   await Promise.all(loops);
@@ -343,7 +353,11 @@ describe('crash durability and graceful shutdown of twinhub serve', { timeout: 6
     assert.deepEqual(load.anomalies, [], 'nothing was refused during the load');
     assert.equal(load.exit.signal, 'SIGKILL');
     const refusals = [...clients.agentMqtt.received, ...clients.operatorMqtt.received].filter((m) => m.topic.endsWith('/errors'));
-    assert.deepEqual(refusals.map((m) => m.payload.toString()), [], 'no MQTT publish was refused');
+    assert.deepEqual(
+      refusals.map((m) => m.payload.toString()),
+      [],
+      'no MQTT publish was refused',
+    );
 
     // Restart on the same folder: everything acknowledged is there.
     await start();
@@ -391,7 +405,10 @@ describe('crash durability and graceful shutdown of twinhub serve', { timeout: 6
       await again.close();
       await againMqtt.close();
     }
-    assert.ok((await actuatorRecords()).every((r) => r.status === 'running'), 'every request is acknowledged now');
+    assert.ok(
+      (await actuatorRecords()).every((r) => r.status === 'running'),
+      'every request is acknowledged now',
+    );
   });
 
   it('on SIGTERM mid-load exits 0 promptly, keeps everything acknowledged, and the data folder opens again', async () => {

@@ -97,7 +97,9 @@ describe('bindings mixed on one hub', () => {
     assert.deepEqual([request.actionId, request.name, request.input], [actionId, 'fade', { level: 40 }]);
     await ok(agent.request({ operation: 'updateactionstatus', actionId, input: { status: 'completed', output: { reached: 40 } } }));
 
-    const done = await consumer.nextNotification((n: NotificationMessage) => n.operation === 'actionstatus' && (n.data as RequestRecord).status === 'completed');
+    const done = await consumer.nextNotification(
+      (n: NotificationMessage) => n.operation === 'actionstatus' && (n.data as RequestRecord).status === 'completed',
+    );
     assert.equal((done.data as RequestRecord).actionId, actionId);
     assert.deepEqual((done.data as RequestRecord).output, { reached: 40 });
   });
@@ -132,7 +134,9 @@ describe('bindings mixed on one hub', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const copies = again.received.filter((m) => m.topic === 'agents/agent-1/requests' && (m.json() as { actionId: string }).actionId === actionId);
     assert.equal(copies.length, 1, 'delivered exactly once');
-    const status = await jsonRequest(running.urls.http, 'GET', new URL(invoked.headers.get('location')!, running.urls.http).pathname, { token: tokens.operator });
+    const status = await jsonRequest(running.urls.http, 'GET', new URL(invoked.headers.get('location')!, running.urls.http).pathname, {
+      token: tokens.operator,
+    });
     assert.equal((status.body as RequestRecord).status, 'completed');
   });
 });

@@ -44,13 +44,20 @@ describe('HTTP + SSE end to end, across a restart', () => {
     for (const query of ['agent=agent-1', 'type=Light']) {
       const list = await call('GET', `/things?${query}`, tokens.viewer);
       assert.equal(list.status, 200);
-      assert.deepEqual((list.body as Array<{ id: string }>).map((td) => td.id), [THING], query);
+      assert.deepEqual(
+        (list.body as Array<{ id: string }>).map((td) => td.id),
+        [THING],
+        query,
+      );
     }
     const none = await call('GET', '/things?type=Thermostat', tokens.viewer);
     assert.deepEqual(none.body, []);
     const td = (await call('GET', path(), tokens.viewer)).body as { properties: Record<string, { forms: Array<{ href: string }> }> };
     const hrefs = td.properties.brightness.forms.map((f) => f.href);
-    assert.ok(hrefs.some((href) => href.startsWith(running.urls.http)), `forms point at the hub: ${hrefs.join(', ')}`);
+    assert.ok(
+      hrefs.some((href) => href.startsWith(running.urls.http)),
+      `forms point at the hub: ${hrefs.join(', ')}`,
+    );
   });
 
   it('queues a write for the offline agent, delivers it on connect, and streams the reported value', async () => {
@@ -100,7 +107,11 @@ describe('HTTP + SSE end to end, across a restart', () => {
     assert.equal(((await call('GET', path(`/actions/fade/${expiring.actionId}`), tokens.operator)).body as RequestRecord).status, 'expired');
     assert.equal(((await call('GET', path(`/actions/fade/${cancelled.actionId}`), tokens.operator)).body as RequestRecord).status, 'cancelled');
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.deepEqual(requestsFrom(agentStream).map((r) => r.actionId), [actionId], 'expired and cancelled requests never reach the agent');
+    assert.deepEqual(
+      requestsFrom(agentStream).map((r) => r.actionId),
+      [actionId],
+      'expired and cancelled requests never reach the agent',
+    );
   });
 
   it('refuses wrong or missing tokens with 401 and forbidden operations with 403', async () => {

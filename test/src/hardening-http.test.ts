@@ -26,7 +26,10 @@ after(async () => {
 async function hubWith(limits: Partial<HubLimits> = {}): Promise<{ running: RunningHub; tokens: Tokens }> {
   const data = await tempDataDir();
   const running = await startTestHub(data.dir, { memory: true, mqtt: false, limits: { ...DEFAULT_LIMITS, ...limits } });
-  cleanups.push(() => data.remove(), () => running.close());
+  cleanups.push(
+    () => data.remove(),
+    () => running.close(),
+  );
   const tokens = await createTokens(running);
   const registered = await jsonRequest(running.urls.http, 'PUT', `/things/${enc(THING)}`, { token: tokens.agent, body: lampTd(THING) });
   assert.equal(registered.status, 201, registered.text);
@@ -39,7 +42,10 @@ describe('backlog delivery with flow control', { timeout: 120_000 }, () => {
     const operator = (await running.hub.authenticate(tokens.operator)) as Client;
     const pad = 'p'.repeat(1000);
     const invoke = async (level: number) => {
-      const result = await running.hub.handle({ operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: level % 100, pad } }, { client: operator });
+      const result = await running.hub.handle(
+        { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: level % 100, pad } },
+        { client: operator },
+      );
       assert.ok(result.ok, `request ${level}`);
       return (result.output as RequestRecord).actionId;
     };
@@ -83,7 +89,9 @@ describe('backlog delivery with flow control', { timeout: 120_000 }, () => {
 });
 
 /** A hub with these settings whose warn+ log lines are collected (parsed JSON). */
-async function loggedHub(overrides: Partial<HubConfig>): Promise<{ running: RunningHub; tokens: Tokens; logs(): Array<Record<string, unknown>>; raw: string[] }> {
+async function loggedHub(
+  overrides: Partial<HubConfig>,
+): Promise<{ running: RunningHub; tokens: Tokens; logs(): Array<Record<string, unknown>>; raw: string[] }> {
   const data = await tempDataDir();
   const raw: string[] = [];
   const sink = new Writable({
@@ -93,7 +101,10 @@ async function loggedHub(overrides: Partial<HubConfig>): Promise<{ running: Runn
     },
   });
   const running = await startHub(testConfig(data.dir, { memory: true, mqtt: false, ...overrides }), pino({ level: 'warn' }, sink));
-  cleanups.push(() => data.remove(), () => running.close());
+  cleanups.push(
+    () => data.remove(),
+    () => running.close(),
+  );
   const tokens = await createTokens(running);
   return {
     running,
@@ -145,8 +156,14 @@ describe('unauthenticated sockets', { timeout: 60_000 }, () => {
     const idle: Array<Awaited<ReturnType<typeof idleSocket>>> = [];
     for (let i = 0; i < 30; i++) idle.push(await idleSocket(running.urls.http));
     await eventually(() => idle.filter((s) => s.isClosed()).length === 10, 'the 10 sockets beyond the bound to be closed', 5000);
-    assert.ok(idle.slice(0, 10).every((s) => s.isClosed()), 'the oldest ones went');
-    assert.ok(idle.slice(10).every((s) => !s.isClosed()), 'the newest 20 stay until their timeout');
+    assert.ok(
+      idle.slice(0, 10).every((s) => s.isClosed()),
+      'the oldest ones went',
+    );
+    assert.ok(
+      idle.slice(10).every((s) => !s.isClosed()),
+      'the newest 20 stay until their timeout',
+    );
 
     // A new client that authenticates still gets in (evicting one more idle socket), and the
     // authenticated connections made before the flood are untouched.

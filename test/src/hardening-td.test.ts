@@ -48,7 +48,12 @@ describe('ReDoS: TD patterns run in linear time (hub in a child process, so a fr
   async function http(method: string, route: string, token: string | undefined, body?: unknown): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = body === undefined ? {} : { 'Content-Type': 'application/json' };
     if (token) headers.Authorization = `Bearer ${token}`;
-    const response = await fetch(new URL(route, hub.urls.http), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+    const response = await fetch(new URL(route, hub.urls.http), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+    });
     return { status: response.status, text: await response.text() };
   }
 
@@ -70,7 +75,10 @@ describe('ReDoS: TD patterns run in linear time (hub in a child process, so a fr
     const created = await http('PUT', thingPath(THING), agent, patternTd(THING, '^(a+)+$'));
     assert.equal(created.status, 201, created.text);
     ws = [await connectWs(hub.urls.ws, { token: agent }), await connectWs(hub.urls.ws, { token: operator })];
-    mqtt = [await connectMqtt(hub.urls.mqtt!, { username: 'agent-1', password: agent }), await connectMqtt(hub.urls.mqtt!, { username: 'operator-1', password: operator })];
+    mqtt = [
+      await connectMqtt(hub.urls.mqtt!, { username: 'agent-1', password: agent }),
+      await connectMqtt(hub.urls.mqtt!, { username: 'operator-1', password: operator }),
+    ];
     const [wsAgent, wsOperator] = ws;
     const [mqttAgent, mqttOperator] = mqtt;
     const topic = `things/${enc(THING)}`;
@@ -116,7 +124,11 @@ describe('ReDoS: TD patterns run in linear time (hub in a child process, so a fr
       const answer = await http('PUT', thingPath(id), agent, patternTd(id, pattern));
       assert.equal(answer.status, 400, answer.text);
       const problem = JSON.parse(answer.text) as { errors: { pointer: string; message: string }[] };
-      assert.deepEqual(problem.errors.map((e) => e.pointer).sort(), ['/actions/run/input/properties/code/pattern', '/events/seen/data/pattern', '/properties/code/pattern']);
+      assert.deepEqual(problem.errors.map((e) => e.pointer).sort(), [
+        '/actions/run/input/properties/code/pattern',
+        '/events/seen/data/pattern',
+        '/properties/code/pattern',
+      ]);
       assert.match(problem.errors[0].message, /RE2/);
     }
     assert.equal((await http('GET', thingPath(id), operator)).status, 404, 'nothing stored');
@@ -132,8 +144,12 @@ describe('TD refusals over every binding: nothing stored, GET /things keeps work
   let wsAgent: WsTestClient;
   let mqttAgent: MqttTestClient;
 
-  const http = (method: string, route: string, token: string, options: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<JsonResponse> =>
-    jsonRequest(running.urls.http, method, route, { token, ...options });
+  const http = (
+    method: string,
+    route: string,
+    token: string,
+    options: { body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<JsonResponse> => jsonRequest(running.urls.http, method, route, { token, ...options });
   /** The TDs every client sees; must answer 200. */
   async function listed(): Promise<string[]> {
     const list = await http('GET', '/things', tokens.admin);
@@ -239,7 +255,10 @@ describe('TD refusals over every binding: nothing stored, GET /things keeps work
     const answers = [
       await http('PUT', thingPath(deep), tokens.agent, { raw: deepTdText(deep, 3000) }),
       await http('POST', '/things', tokens.agent, { raw: deepTdText(deep, 3000).replace(`"id":"${deep}",`, '') }),
-      await http('PATCH', thingPath(MINE), tokens.agent, { raw: `{"extra":${'{"a":'.repeat(2500)}1${'}'.repeat(2500)}}`, headers: { 'Content-Type': 'application/merge-patch+json' } }),
+      await http('PATCH', thingPath(MINE), tokens.agent, {
+        raw: `{"extra":${'{"a":'.repeat(2500)}1${'}'.repeat(2500)}}`,
+        headers: { 'Content-Type': 'application/merge-patch+json' },
+      }),
     ].map((r) => ({ status: r.status, detail: (r.body as { detail: string }).detail }));
     wsAgent.sendRaw(`{"type":"request","operation":"updateTD","correlationId":"deep","input":${deepTdText(deep, 3000)}}`);
     answers.push(refusal(await wsAgent.nextResponse()));

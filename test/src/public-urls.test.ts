@@ -68,15 +68,19 @@ describeHub('--host 0.0.0.0 --public-url https://hub.example.com', { host: '0.0.
   for (const href of forms.mqtt) assert.ok(href.startsWith(`mqtt://hub.example.com:${mqttPort(running)}/things/`), href);
 });
 
-describeHub('--host 0.0.0.0 --public-url https://hub.example.com --mqtt-public-url mqtts://mqtt.example.com:8883', {
-  host: '0.0.0.0',
-  publicUrl: 'https://hub.example.com',
-  mqttPublicUrl: 'mqtts://mqtt.example.com:8883',
-}, (forms) => {
-  for (const href of forms.http) assert.ok(href.startsWith('https://hub.example.com/things/'), href);
-  for (const href of forms.ws) assert.equal(href, 'wss://hub.example.com/ws');
-  for (const href of forms.mqtt) assert.ok(href.startsWith('mqtts://mqtt.example.com:8883/things/'), href);
-});
+describeHub(
+  '--host 0.0.0.0 --public-url https://hub.example.com --mqtt-public-url mqtts://mqtt.example.com:8883',
+  {
+    host: '0.0.0.0',
+    publicUrl: 'https://hub.example.com',
+    mqttPublicUrl: 'mqtts://mqtt.example.com:8883',
+  },
+  (forms) => {
+    for (const href of forms.http) assert.ok(href.startsWith('https://hub.example.com/things/'), href);
+    for (const href of forms.ws) assert.equal(href, 'wss://hub.example.com/ws');
+    for (const href of forms.mqtt) assert.ok(href.startsWith('mqtts://mqtt.example.com:8883/things/'), href);
+  },
+);
 
 describeHub('--host 0.0.0.0 without a public URL', { host: '0.0.0.0' }, (forms, running) => {
   // The machine's name, as a URL spells it (lower case).

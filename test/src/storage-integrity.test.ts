@@ -38,7 +38,11 @@ async function serve(dir: string): Promise<Started | { code: number | null; out:
     });
   });
   const exited = once(child, 'exit') as Promise<[number | null]>;
-  const first = await Promise.race([listening.then(() => 'listening' as const), exited.then(() => 'exited' as const), new Promise((r) => setTimeout(r, 15_000, 'timeout'))]);
+  const first = await Promise.race([
+    listening.then(() => 'listening' as const),
+    exited.then(() => 'exited' as const),
+    new Promise((r) => setTimeout(r, 15_000, 'timeout')),
+  ]);
   if (first === 'exited') return { code: (await exited)[0], out, err };
   assert.equal(first, 'listening', `twinhub serve did not start: ${out}${err}`);
   return {

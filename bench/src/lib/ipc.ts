@@ -36,7 +36,12 @@ export function serveCalls(handlers: Record<string, Handler>): void {
  * Error to reject with, or undefined to keep waiting. Rejects if the child exits first or the time
  * runs out.
  */
-export function awaitMessage<T>(child: ChildProcess, pick: (message: unknown) => { value: T } | Error | undefined, timeoutMs: number, what: string): Promise<T> {
+export function awaitMessage<T>(
+  child: ChildProcess,
+  pick: (message: unknown) => { value: T } | Error | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`${what}: nothing from child ${child.pid} within ${timeoutMs} ms`)), timeoutMs);
     const onMessage = (message: unknown) => {

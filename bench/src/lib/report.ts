@@ -56,7 +56,12 @@ export function runMeta(mode: 'full' | 'quick', command: string): RunMeta {
     mode,
     command,
     node: process.version,
-    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, platform: `${os.platform()} ${os.release()}` },
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      platform: `${os.platform()} ${os.release()}`,
+    },
     commit: git('rev-parse', '--short', 'HEAD') || 'unknown',
     dirty: git('status', '--porcelain', '--untracked-files=no') !== '',
     loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
@@ -69,7 +74,7 @@ function resultFile(scenario: string, mode: RunMeta['mode']): string {
 
 export function writeResult(meta: RunMeta, report: ScenarioReport): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(resultFile(report.scenario, meta.mode), JSON.stringify({ meta, ...report }, null, 2) + '\n');
+  writeFileSync(resultFile(report.scenario, meta.mode), `${JSON.stringify({ meta, ...report }, null, 2)}\n`);
 }
 
 export function renderTable(table: ScenarioReport['table']): string {
@@ -85,7 +90,10 @@ function renderTargets(targets: Target[]): string {
 
 export function renderScenario(report: ScenarioReport, meta?: RunMeta): string {
   const parts = [`### ${report.title}`];
-  if (meta) parts.push(`_${meta.date}, commit ${meta.commit}${meta.dirty ? ' (+ uncommitted changes)' : ''}, load average ${meta.loadAverage ?? '?'} at start, \`${meta.command}\`_`);
+  if (meta)
+    parts.push(
+      `_${meta.date}, commit ${meta.commit}${meta.dirty ? ' (+ uncommitted changes)' : ''}, load average ${meta.loadAverage ?? '?'} at start, \`${meta.command}\`_`,
+    );
   parts.push(renderTable(report.table));
   const targets = renderTargets(report.targets);
   if (targets) parts.push(targets);

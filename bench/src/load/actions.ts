@@ -51,7 +51,12 @@ export async function actions(p: ActionsParams): Promise<ActionsResult> {
       while (next < p.count) {
         const i = next++;
         const t = performance.now();
-        const response = await operator.request({ operation: 'invokeaction', thingId: p.agent.thingIds[i % p.agent.thingIds.length], name: 'run', input: { n: i } });
+        const response = await operator.request({
+          operation: 'invokeaction',
+          thingId: p.agent.thingIds[i % p.agent.thingIds.length],
+          name: 'run',
+          input: { n: i },
+        });
         queueLatencies.push(performance.now() - t);
         const actionId = (response.output as { actionId?: string } | undefined)?.actionId;
         if (response.status !== undefined && response.status < 300 && actionId) queued.add(actionId);

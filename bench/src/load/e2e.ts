@@ -160,7 +160,12 @@ export async function e2e(p: E2eParams): Promise<E2eResult> {
   const consumers = {} as Record<ConsumerBinding, ConsumerResult>;
   for (const c of ['sse', 'ws', 'mqtt'] as const) {
     const t = tallies[c];
-    consumers[c] = { received: t.latencies.length, dropped: sent - publishErrors - t.latencies.length, duplicates: t.duplicates, latency: summarize(t.latencies) };
+    consumers[c] = {
+      received: t.latencies.length,
+      dropped: sent - publishErrors - t.latencies.length,
+      duplicates: t.duplicates,
+      latency: summarize(t.latencies),
+    };
   }
   return {
     publisher: p.publisher,

@@ -82,7 +82,9 @@ export async function ingest(p: IngestParams): Promise<IngestResult> {
   lastAny = performance.now();
   while (performance.now() - lastAny < 300) await sleep(100);
 
-  const agents: MqttClient[] = await Promise.all(p.agents.map((a) => mqttConnect(p.url, p.target === 'hub' ? a : undefined, p.target === 'hub' ? undefined : `${a.id}-${process.pid}`)));
+  const agents: MqttClient[] = await Promise.all(
+    p.agents.map((a) => mqttConnect(p.url, p.target === 'hub' ? a : undefined, p.target === 'hub' ? undefined : `${a.id}-${process.pid}`)),
+  );
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   const publishers = p.agents.map((agent, a) =>

@@ -7,6 +7,7 @@ import { e2e } from '../load/e2e.js';
 import { ingest } from '../load/ingest.js';
 
 // any: the parameters come over IPC untyped; each job declares the shape it expects.
+// biome-ignore lint/suspicious/noExplicitAny: each job takes its own parameter type, checked at the IPC boundary by the job itself
 const JOBS: Record<string, (params: any) => Promise<unknown>> = { ingest, e2e, register, cannon, actions };
 
 process.on('disconnect', () => process.exit(0));

@@ -11,7 +11,9 @@ export interface RawBody {
 }
 
 // Bodies come over IPC: a page of TDs is too long for a command line.
-const bodies = await new Promise<{ item: RawBody; list: RawBody }>((resolve) => process.once('message', (m) => resolve((m as { params: { item: RawBody; list: RawBody } }).params)));
+const bodies = await new Promise<{ item: RawBody; list: RawBody }>((resolve) =>
+  process.once('message', (m) => resolve((m as { params: { item: RawBody; list: RawBody } }).params)),
+);
 const item = { type: bodies.item.contentType, bytes: Buffer.from(bodies.item.base64, 'base64') };
 const list = { type: bodies.list.contentType, bytes: Buffer.from(bodies.list.base64, 'base64') };
 

@@ -21,7 +21,15 @@ for (let from = 0; from < count; from += BATCH) {
   for (let i = from; i < Math.min(count, from + BATCH); i++) {
     const agentId = `scale-agent-${i % AGENTS}`;
     const thingId = benchThingId(agentId, Math.floor(i / AGENTS));
-    const twin: Twin = { thingId, td: benchTd(thingId, `BenchType${i % 10}`), agentId, created: now, modified: now, version: 1, tags: { site: `site-${i % 50}` } };
+    const twin: Twin = {
+      thingId,
+      td: benchTd(thingId, `BenchType${i % 10}`),
+      agentId,
+      created: now,
+      modified: now,
+      version: 1,
+      tags: { site: `site-${i % 50}` },
+    };
     const state: TwinState = {
       thingId,
       properties: { level: { value: i * 0.5, updated: now }, status: { value: 'ok', updated: now } },

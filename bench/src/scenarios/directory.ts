@@ -23,7 +23,9 @@ export async function directoryScenario(ctx: ScenarioContext): Promise<ScenarioR
   try {
     const setup = await hub.setup({ agents: Array.from({ length: AGENTS }, (_, i) => ({ id: `dir-agent-${i}`, things: 0 })), viewers: ['dir-viewer'] });
     const agents = setup.agents.map((a) => ({ ...a, thingIds: Array.from({ length: total / AGENTS }, (_, i) => benchThingId(a.id, i)) }));
-    const registration = await hub.measure('register', () => runLoad<RegisterResult>('register', { http: hub.urls.http, agents, types: TYPES, concurrency: CONNECTIONS } satisfies RegisterParams, 300_000));
+    const registration = await hub.measure('register', () =>
+      runLoad<RegisterResult>('register', { http: hub.urls.http, agents, types: TYPES, concurrency: CONNECTIONS } satisfies RegisterParams, 300_000),
+    );
     ctx.log(`  registered ${int(registration.registered)} TDs at ${int(registration.perSecond)}/s (${registration.failed} failed)`);
 
     const viewer = setup.viewers[0].token;

@@ -25,15 +25,28 @@ export async function e2eScenario(ctx: ScenarioContext): Promise<ScenarioReport>
     for (const rate of rates) {
       for (const publisher of PUBLISHERS) {
         const cpuBefore = (await hub.stats()).cpuMs;
-        const result = await hub.measure(`${publisher}-${rate}`, () => runLoad<E2eResult>(
-          'e2e',
-          { urls: { http: hub.urls.http, ws: hub.urls.ws, mqtt: hub.urls.mqtt! }, agent: setup.agents[0], consumers, publisher, rate, durationMs, drainMs, base } satisfies E2eParams,
-          durationMs + drainMs + 30_000,
-        ));
+        const result = await hub.measure(`${publisher}-${rate}`, () =>
+          runLoad<E2eResult>(
+            'e2e',
+            {
+              urls: { http: hub.urls.http, ws: hub.urls.ws, mqtt: hub.urls.mqtt! },
+              agent: setup.agents[0],
+              consumers,
+              publisher,
+              rate,
+              durationMs,
+              drainMs,
+              base,
+            } satisfies E2eParams,
+            durationMs + drainMs + 30_000,
+          ),
+        );
         base += 1e7;
         const hubCpuMs = (await hub.stats()).cpuMs - cpuBefore;
         runs.push({ ...result, hubCpuMs });
-        ctx.log(`  ${publisher} @ ${rate}/s: ` + CONSUMERS.map((c) => `${c} p99 ${fmt(result.consumers[c].latency.p99)} ms, dropped ${result.consumers[c].dropped}`).join('; '));
+        ctx.log(
+          `  ${publisher} @ ${rate}/s: ${CONSUMERS.map((c) => `${c} p99 ${fmt(result.consumers[c].latency.p99)} ms, dropped ${result.consumers[c].dropped}`).join('; ')}`,
+        );
       }
     }
   } finally {

@@ -30,11 +30,23 @@ export async function ingestScenario(ctx: ScenarioContext): Promise<ScenarioRepo
     for (const qos of [0, 1] as const) {
       const before = await hub.versions(thingIds);
       const cpuBefore = (await hub.stats()).cpuMs;
-      const result = await hub.measure(`qos${qos}`, () => runLoad<IngestResult>(
-        'ingest',
-        { target: 'hub', url: hub.urls.mqtt!, agents, subscriber: setup.viewers[0], messagesPerAgent, qos, window: WINDOW, base: (qos + 1) * 1e9, timeoutMs } satisfies IngestParams,
-        timeoutMs + 30_000,
-      ));
+      const result = await hub.measure(`qos${qos}`, () =>
+        runLoad<IngestResult>(
+          'ingest',
+          {
+            target: 'hub',
+            url: hub.urls.mqtt!,
+            agents,
+            subscriber: setup.viewers[0],
+            messagesPerAgent,
+            qos,
+            window: WINDOW,
+            base: (qos + 1) * 1e9,
+            timeoutMs,
+          } satisfies IngestParams,
+          timeoutMs + 30_000,
+        ),
+      );
       const hubCpuMs = (await hub.stats()).cpuMs - cpuBefore;
       const persisted = (await hub.versions(thingIds)) - before;
       runs.push({ target: 'hub', qos, result, persisted, hubCpuMs });
@@ -84,14 +96,24 @@ export async function ingestScenario(ctx: ScenarioContext): Promise<ScenarioRepo
     title: `1. MQTT ingest: ${AGENTS} agents x ${THINGS_PER_AGENT} Things, ${int(AGENTS * messagesPerAgent)} values per run`,
     params: { agents: AGENTS, thingsPerAgent: THINGS_PER_AGENT, messagesPerAgent, windowPerAgent: WINDOW },
     table: {
-      headers: ['broker', 'QoS', 'received / sent', 'values/s', 'persisted/s', 'hub/raw', 'PUBACK ms p50/p95/p99', 'publish→subscriber ms p50/p95/p99', 'hub CPU'],
+      headers: [
+        'broker',
+        'QoS',
+        'received / sent',
+        'values/s',
+        'persisted/s',
+        'hub/raw',
+        'PUBACK ms p50/p95/p99',
+        'publish→subscriber ms p50/p95/p99',
+        'hub CPU',
+      ],
       rows,
     },
     targets,
     notes: [
       `Each agent keeps ${WINDOW} publishes in flight (QoS 1: until PUBACK; QoS 0: until written), so latencies are those of a saturated broker, mostly queueing.`,
       'Hub: agents publish to things/{id}/properties/level/reported; the subscriber (a viewer) reads the retained value topics things/+/properties/+ that the hub republishes after validating and persisting. Bare aedes: same publishers, subscriber on things/+/properties/+/reported.',
-      'persisted/s = growth of the Things\' state versions (one per accepted report, read back from the hub after the run) over the run time; the hub only republishes after the write is durable.',
+      "persisted/s = growth of the Things' state versions (one per accepted report, read back from the hub after the run) over the run time; the hub only republishes after the write is durable.",
     ],
     data: runs,
   };

@@ -39,7 +39,19 @@ async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {
 /** Starts the CLI and resolves once it printed its URLs (and, on a first start, the admin token). */
 async function startCli(dataDir: string, profile: boolean): Promise<{ child: ChildProcess; readyMs: number; token?: string; http: string }> {
   const t0 = performance.now();
-  const args = [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), CLI, 'serve', '--data', dataDir, '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1'];
+  const args = [
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    CLI,
+    'serve',
+    '--data',
+    dataDir,
+    '--http-port',
+    '0',
+    '--mqtt-port',
+    '0',
+    '--host',
+    '127.0.0.1',
+  ];
   const child = spawnNode(args);
   let out = '';
   let err = '';
@@ -88,7 +100,9 @@ export async function scaleScenario(ctx: ScenarioContext): Promise<ScenarioRepor
       const first = await measure(dir, undefined, ctx.profile);
       const restart = await measure(dir, first.token, ctx.profile);
       results.push({ twins, setupMs: done.ms, storeJsonBytes: done.bytes, first: first.start, restart: restart.start });
-      ctx.log(`  ${int(twins)} twins: ready in ${int(first.start.readyMs)} ms (restart ${int(restart.start.readyMs)} ms), RSS ${mib(restart.start.rssBytes)}, listed ${restart.start.listed}`);
+      ctx.log(
+        `  ${int(twins)} twins: ready in ${int(first.start.readyMs)} ms (restart ${int(restart.start.readyMs)} ms), RSS ${mib(restart.start.rssBytes)}, listed ${restart.start.listed}`,
+      );
     } finally {
       await removeTempDir(dir);
     }
@@ -99,7 +113,10 @@ export async function scaleScenario(ctx: ScenarioContext): Promise<ScenarioRepor
   const full = largest.twins >= 100_000;
   return {
     scenario: 'scale',
-    title: `5. Scale: a fresh hub process (twinhub serve) on ${sizes.filter((s) => s > 0).map(int).join(' and ')} stored twins`,
+    title: `5. Scale: a fresh hub process (twinhub serve) on ${sizes
+      .filter((s) => s > 0)
+      .map(int)
+      .join(' and ')} stored twins`,
     params: { sizes },
     table: {
       headers: ['twins', 'first start ms', 'restart ms', 'RSS after restart', 'peak RSS', 'RSS per twin (over empty)', 'stop ms', 'listed'],
@@ -115,8 +132,16 @@ export async function scaleScenario(ctx: ScenarioContext): Promise<ScenarioRepor
       ]),
     },
     targets: [
-      { target: '100k twins under 1 GiB RSS', measured: `${mib(largest.restart.peakRssBytes)} peak, ${mib(largest.restart.rssBytes)} after start (${int(largest.twins)} twins)`, met: full ? largest.restart.peakRssBytes < GIB : undefined },
-      { target: '100k twins: restart under 5 s', measured: `${int(largest.restart.readyMs)} ms (${int(largest.twins)} twins)`, met: full ? largest.restart.readyMs < 5000 : undefined },
+      {
+        target: '100k twins under 1 GiB RSS',
+        measured: `${mib(largest.restart.peakRssBytes)} peak, ${mib(largest.restart.rssBytes)} after start (${int(largest.twins)} twins)`,
+        met: full ? largest.restart.peakRssBytes < GIB : undefined,
+      },
+      {
+        target: '100k twins: restart under 5 s',
+        measured: `${int(largest.restart.readyMs)} ms (${int(largest.twins)} twins)`,
+        met: full ? largest.restart.readyMs < 5000 : undefined,
+      },
     ],
     notes: [
       'Each store is filled directly through the storage API (bucket layout of the core), then `node packages/hub/dist/cli.js serve` is spawned on it: ready = spawn until it printed its URLs (includes Node start-up and module loading). "restart" is the second start on the same folder; RSS is read from /proc 0.5 s after ready.',

@@ -6,7 +6,15 @@ import { AUTH_FAILURE_LOG_INTERVAL_MS, AuthFailures, MAX_TRACKED_ADDRESSES } fro
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) }));
+  const logger = pino(
+    { level: 'warn' },
+    new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    }),
+  );
   return { lines, logger };
 }
 
@@ -18,7 +26,13 @@ describe('AuthFailures', () => {
     const failure = { remoteAddress: '10.0.0.1', binding: 'http', reason: 'unknown or revoked token' };
     for (let i = 0; i < 4; i++) failures.record(failure);
     failures.record({ ...failure, remoteAddress: '10.0.0.2' });
-    assert.deepEqual(lines.map((l) => [l.remoteAddress, l.failures]), [['10.0.0.1', 1], ['10.0.0.2', 1]]);
+    assert.deepEqual(
+      lines.map((l) => [l.remoteAddress, l.failures]),
+      [
+        ['10.0.0.1', 1],
+        ['10.0.0.2', 1],
+      ],
+    );
     now += AUTH_FAILURE_LOG_INTERVAL_MS;
     failures.record(failure);
     assert.deepEqual(lines.at(-1)?.failures, 4, 'the three suppressed failures and this one');

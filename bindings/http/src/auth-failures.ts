@@ -59,7 +59,10 @@ export class AuthFailures {
     entry.lastFailureAt = now;
     entry.unlogged += 1;
     if (now - entry.loggedAt >= AUTH_FAILURE_LOG_INTERVAL_MS) {
-      this.logger.warn({ remoteAddress: failure.remoteAddress, binding: failure.binding, reason: failure.reason, failures: entry.unlogged }, 'authentication failed');
+      this.logger.warn(
+        { remoteAddress: failure.remoteAddress, binding: failure.binding, reason: failure.reason, failures: entry.unlogged },
+        'authentication failed',
+      );
       entry.loggedAt = now;
       entry.unlogged = 0;
     }

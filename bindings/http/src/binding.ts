@@ -110,7 +110,11 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
       return sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${url.pathname}; see GET / for the entry points` });
     }
     if (found.kind === 'method') {
-      return sendProblem(res, { status: 405, title: 'Method Not Allowed', detail: `${method} is not supported on ${url.pathname}; use ${found.allow.join(', ')}` }, { Allow: found.allow.join(', ') });
+      return sendProblem(
+        res,
+        { status: 405, title: 'Method Not Allowed', detail: `${method} is not supported on ${url.pathname}; use ${found.allow.join(', ')}` },
+        { Allow: found.allow.join(', ') },
+      );
     }
     const { route, params } = found.match;
     let client = ANONYMOUS;
@@ -141,7 +145,11 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
         res.setHeader('Connection', 'close');
         return sendProblem(
           res,
-          { status: 503, title: 'Service Unavailable', detail: `the hub already serves ${hub.limits.maxConnections} HTTP connections, the limit; retry shortly` },
+          {
+            status: 503,
+            title: 'Service Unavailable',
+            detail: `the hub already serves ${hub.limits.maxConnections} HTTP connections, the limit; retry shortly`,
+          },
           { 'Retry-After': '5' },
         );
       }
@@ -173,7 +181,11 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   const server: http.Server = options.tls
     ? https.createServer({ ...timeouts, key: options.tls.key, cert: options.tls.cert, handshakeTimeout: handshakeTimeoutMs }, onRequest)
     : http.createServer(timeouts, onRequest);
-  const admission = admitConnections(server, { maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, handshakeTimeoutMs }, logger);
+  const admission = admitConnections(
+    server,
+    { maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, handshakeTimeoutMs },
+    logger,
+  );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
 
   return {
@@ -187,7 +199,14 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
           server.off('error', reject);
           const address = server.address() as AddressInfo;
           // An unspecified address (0.0.0.0, ::) is no destination: this process reaches it on loopback.
-          const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '[::1]' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          const host =
+            address.address === '0.0.0.0'
+              ? '127.0.0.1'
+              : address.address === '::'
+                ? '[::1]'
+                : address.family === 'IPv6'
+                  ? `[${address.address}]`
+                  : address.address;
           listenUrl = `${scheme}://${host}:${address.port}`;
           logger.info({ url: listenUrl }, 'HTTP binding listening');
           resolve({ url: listenUrl });

@@ -116,8 +116,7 @@ export function registerConsumerRoutes(router: HttpRouter, deps: BindingDeps): v
       switch (record.status) {
         case 'completed':
           return sendJson(res, record.output === undefined ? 204 : 200, record.output, applied);
-        case 'failed':
-        {
+        case 'failed': {
           // RFC 9457 extension member: which request failed, to query it later.
           const problem: Problem & { actionId: string } = {
             status: 502,
@@ -128,7 +127,11 @@ export function registerConsumerRoutes(router: HttpRouter, deps: BindingDeps): v
           return sendProblem(res, problem, applied);
         }
         case 'expired':
-          return sendProblem(res, { status: 504, title: 'Gateway Timeout', detail: `the request expired before the agent handled it (action ${record.actionId})` }, applied);
+          return sendProblem(
+            res,
+            { status: 504, title: 'Gateway Timeout', detail: `the request expired before the agent handled it (action ${record.actionId})` },
+            applied,
+          );
         case 'cancelled':
           return sendProblem(res, { status: 409, title: 'Conflict', detail: `the request was cancelled (action ${record.actionId})` }, applied);
         default:

@@ -149,10 +149,13 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
     sse: true,
     async handle(ctx) {
       if (!DIRECTORY_EVENTS.includes(ctx.params.kind)) {
-        return sendProblem(ctx.res, { status: 404, title: 'Not Found', detail: `no directory event ${JSON.stringify(ctx.params.kind)}; use one of ${DIRECTORY_EVENTS.join(', ')}` });
+        return sendProblem(ctx.res, {
+          status: 404,
+          title: 'Not Found',
+          detail: `no directory event ${JSON.stringify(ctx.params.kind)}; use one of ${DIRECTORY_EVENTS.join(', ')}`,
+        });
       }
       return directoryStream(ctx.params.kind)(ctx);
     },
   });
 }
-

@@ -192,7 +192,10 @@ describe('HTTP directory listing', () => {
 
   test('an agent lists only its own Things', async () => {
     const res = await fx.request('GET', '/things', { token: fx.tokens.otherAgent });
-    assert.deepEqual((res.body as { id: string }[]).map((td) => td.id), ['urn:dev:list:4']);
+    assert.deepEqual(
+      (res.body as { id: string }[]).map((td) => td.id),
+      ['urn:dev:list:4'],
+    );
   });
 });
 

@@ -110,7 +110,15 @@ describe('HTTP handler exceptions', () => {
   test('an exception becomes a 500 problem without internals, and a log line', async () => {
     const fx = await startHttpHub();
     const lines: string[] = [];
-    const logger = pino({ level: 'error' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+    const logger = pino(
+      { level: 'error' },
+      new Writable({
+        write: (chunk, _enc, done) => {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
     // A hub whose handle() breaks its contract (it must never throw): the binding still answers.
     const broken: HubApi = Object.create(fx.hub, {
       handle: { value: () => Promise.reject(new Error('secret internal detail')) },

@@ -33,14 +33,23 @@ describe('HTTP forms in twin TDs', () => {
   test('bearer security definition is the Thing default; no form overrides it (node-wot 0.8.16 cannot sign form-level schemes)', () => {
     assert.deepEqual(td.securityDefinitions.bearer_sc, { scheme: 'bearer', in: 'header', name: 'Authorization' });
     assert.deepEqual(td.security, ['bearer_sc']);
-    const all = [td.forms, ...Object.values(td.properties).map((p) => p.forms), ...Object.values(td.actions).map((a) => a.forms), ...Object.values(td.events).map((e) => e.forms)].flatMap(httpForms);
+    const all = [
+      td.forms,
+      ...Object.values(td.properties).map((p) => p.forms),
+      ...Object.values(td.actions).map((a) => a.forms),
+      ...Object.values(td.events).map((e) => e.forms),
+    ].flatMap(httpForms);
     assert.ok(all.length > 10);
     for (const form of all) assert.equal(form.security, undefined, form.href);
   });
 
   test('property forms: read, write unless readOnly, observe by long polling first, then SSE', () => {
     const brightness = td.properties.brightness.forms;
-    assert.deepEqual(find(brightness, 'readproperty'), { ...find(brightness, 'readproperty')!, href: `${base}/properties/brightness`, 'htv:methodName': 'GET' });
+    assert.deepEqual(find(brightness, 'readproperty'), {
+      ...find(brightness, 'readproperty')!,
+      href: `${base}/properties/brightness`,
+      'htv:methodName': 'GET',
+    });
     assert.equal(find(brightness, 'writeproperty')?.['htv:methodName'], 'PUT');
     const observe = httpForms(brightness).filter((f) => f.op.includes('observeproperty'));
     assert.deepEqual(

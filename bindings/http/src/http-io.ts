@@ -120,7 +120,10 @@ export async function readJsonBody(req: IncomingMessage, options: JsonBodyOption
     const accepted = options.types ? options.types.includes(type) : isJsonType(type);
     if (!accepted) {
       const expected = options.types ? options.types.join(', ') : 'application/json';
-      throw unsupportedMediaType(`Content-Type ${type} is not supported here; send ${expected}`, options.types ? { 'Accept-Patch': options.types.join(', ') } : {});
+      throw unsupportedMediaType(
+        `Content-Type ${type} is not supported here; send ${expected}`,
+        options.types ? { 'Accept-Patch': options.types.join(', ') } : {},
+      );
     }
   }
   const body = await readBody(req, options.maxBytes);

@@ -21,7 +21,12 @@ describe('JsonCache', () => {
   it('stays within its byte budget, dropping the least recently used text first', () => {
     const serialized: number[] = [0, 0, 0, 0, 0];
     // toJSON counts how often each object is actually serialized.
-    const objects = serialized.map((_, n) => ({ toJSON: () => (serialized[n]++, { n, pad: 'p'.repeat(20) }) }));
+    const objects = serialized.map((_, n) => ({
+      toJSON: () => {
+        serialized[n]++;
+        return { n, pad: 'p'.repeat(20) };
+      },
+    }));
     const cache = new JsonCache(3 * JSON.stringify(objects[0]).length); // room for three
     serialized[0] = 0;
     for (const o of objects.slice(0, 3)) cache.json(o);

@@ -109,9 +109,17 @@ describe('HTTP long polling: sessions', () => {
       await fx.request('PUT', T, { token: fx.tokens.agent, body: lampTd(ID) });
       const waiting = poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer);
       // While it waits, the viewer's only session is taken.
-      await eventually(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 429, 'the poll to hold a session', 5000);
+      await eventually(
+        async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 429,
+        'the poll to hold a session',
+        5000,
+      );
       waiting.abort();
-      await eventually(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200, 'the session to be freed', 5000);
+      await eventually(
+        async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200,
+        'the session to be freed',
+        5000,
+      );
       // Answered polls free theirs too.
       const answered = poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer);
       let done = false;
@@ -121,7 +129,11 @@ describe('HTTP long polling: sessions', () => {
         await Promise.race([answered.response, new Promise((resolve) => setTimeout(resolve, 100))]);
       }
       assert.equal((await answered.response).status, 200);
-      await eventually(async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200, 'the answered poll to free its session', 5000);
+      await eventually(
+        async () => (await poll(fx, `${T}/properties/brightness/longpoll`, fx.tokens.viewer, 'HEAD').response).status === 200,
+        'the answered poll to free its session',
+        5000,
+      );
     } finally {
       await fx.close();
     }

@@ -127,7 +127,10 @@ describe('HTTP SSE streams', () => {
     const invoked = await fx.request('POST', `${T}/actions/fade`, { token: fx.tokens.operator, body: { level: 5 } });
     const actionId = (invoked.body as RequestRecord).actionId;
     const request = await agentStream.next();
-    await fx.request('POST', `/agent/requests/${enc(JSON.parse(request.data).actionId)}`, { token: fx.tokens.agent, body: { status: 'completed', output: { reached: 5 } } });
+    await fx.request('POST', `/agent/requests/${enc(JSON.parse(request.data).actionId)}`, {
+      token: fx.tokens.agent,
+      body: { status: 'completed', output: { reached: 5 } },
+    });
     let status: RequestRecord | undefined;
     while (status?.status !== 'completed') {
       const event = await sse.next();
@@ -228,7 +231,15 @@ describe('HTTP SSE limits', () => {
 
   test('a client that does not read is dropped once its send buffer passes the limit', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write: (chunk, _enc, done) => {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
     const fx = await startHttpHub({ limits: { maxSendBufferBytes: 64 * 1024 }, logger });
     try {
       await fx.request('PUT', T, { token: fx.tokens.agent, body: lampTd(ID) });
@@ -248,7 +259,10 @@ describe('HTTP SSE limits', () => {
         const res = await fx.request('PUT', `/agent${T}/properties/blob`, { token: fx.tokens.agent, body: `${sent}${value}` });
         assert.equal(res.status, 204);
       }
-      assert.ok(lines.some((l) => l.includes('dropping slow SSE client')), `not dropped after ${sent} values`);
+      assert.ok(
+        lines.some((l) => l.includes('dropping slow SSE client')),
+        `not dropped after ${sent} values`,
+      );
       socket.resume();
       let received = 0;
       socket.on('data', (chunk: Buffer) => (received += chunk.length));

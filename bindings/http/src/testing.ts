@@ -182,4 +182,3 @@ export function openSse(baseUrl: string, path: string, options: SseOptions = {})
     req.on('error', reject);
   });
 }
-

@@ -103,7 +103,10 @@ describe('MQTT binding (embedded aedes broker)', () => {
     assert.equal((await agent.nextError()).status, 400);
 
     await quiet();
-    assert.deepEqual(viewer.received.filter((m) => m.topic === topics.propertyValue(LAMP, 'brightness') && m.json() !== 7).map((m) => m.json()), []);
+    assert.deepEqual(
+      viewer.received.filter((m) => m.topic === topics.propertyValue(LAMP, 'brightness') && m.json() !== 7).map((m) => m.json()),
+      [],
+    );
     const state = await fixture.hub.handle({ operation: 'readproperty', thingId: LAMP, name: 'brightness' }, { client: { id: 'viewer-1', role: 'viewer' } });
     assert.equal(state.ok && state.output, 7);
   });
@@ -152,7 +155,10 @@ describe('MQTT binding (embedded aedes broker)', () => {
     const [first] = await expectTwoWritesOnce(agent);
 
     // The requester hears how its write ended.
-    const status = await operator.nextNotification((n) => n.operation === 'actionstatus' && (n.data as { actionId: string }).actionId === first.actionId && (n.data as { status: string }).status === 'completed');
+    const status = await operator.nextNotification(
+      (n) =>
+        n.operation === 'actionstatus' && (n.data as { actionId: string }).actionId === first.actionId && (n.data as { status: string }).status === 'completed',
+    );
     assert.equal(status.thingId, LAMP);
 
     // Reconnecting again delivers nothing more.
@@ -219,18 +225,29 @@ describe('MQTT binding (embedded aedes broker)', () => {
 
     await agentA.publish(topics.propertyReported(LAMP, 'brightness'), 55);
     await agentB.publish(topics.propertyReported(OTHER, 'brightness'), 66);
-    const value = (thingId: string, expected: number) => (m: { topic: string; json(): unknown }) => m.topic === topics.propertyValue(thingId, 'brightness') && m.json() === expected;
+    const value = (thingId: string, expected: number) => (m: { topic: string; json(): unknown }) =>
+      m.topic === topics.propertyValue(thingId, 'brightness') && m.json() === expected;
     await viewer.nextMessage(value(LAMP, 55));
     await viewer.nextMessage(value(OTHER, 66));
     await agentB.nextMessage(value(OTHER, 66));
     await quiet();
-    const leaked = agentB.received.filter((m) => m.topic.startsWith(`things/${encodeURIComponent(LAMP)}/`) || m.topic.startsWith('clients/agent-a') || m.topic.startsWith('agents/agent-a'));
-    assert.deepEqual(leaked.map((m) => m.topic), []);
+    const leaked = agentB.received.filter(
+      (m) => m.topic.startsWith(`things/${encodeURIComponent(LAMP)}/`) || m.topic.startsWith('clients/agent-a') || m.topic.startsWith('agents/agent-a'),
+    );
+    assert.deepEqual(
+      leaked.map((m) => m.topic),
+      [],
+    );
     // The viewer's '#' sees values, but never another client's private topics or inbound publishes.
-    assert.ok(viewer.received.every((m) => m.topic.startsWith('things/') ? !m.topic.endsWith('/reported') && !m.topic.endsWith('/set') : m.topic.startsWith('clients/viewer-1/')), JSON.stringify(viewer.received.map((m) => m.topic)));
+    assert.ok(
+      viewer.received.every((m) =>
+        m.topic.startsWith('things/') ? !m.topic.endsWith('/reported') && !m.topic.endsWith('/set') : m.topic.startsWith('clients/viewer-1/'),
+      ),
+      JSON.stringify(viewer.received.map((m) => m.topic)),
+    );
   });
 
-  it('refuses topics outside the scheme and other clients\' private topics', async () => {
+  it("refuses topics outside the scheme and other clients' private topics", async () => {
     const operator = await connect(fixture.tokens.operator);
     await operator.publish('foo/bar', 1);
     const outside = await operator.nextError();
@@ -294,7 +311,11 @@ describe('MQTT binding (embedded aedes broker)', () => {
     const write = brightness.find((f) => (f.op as string[]).includes('writeproperty'))!;
     assert.equal(write['mqv:topic'], topics.propertySet(LAMP, 'brightness'));
     assert.equal(write['mqv:retain'], false);
-    assert.equal(mqttForms(twin.properties.status.forms).some((f) => (f.op as string[]).includes('writeproperty')), false, 'readOnly: no write form');
+    assert.equal(
+      mqttForms(twin.properties.status.forms).some((f) => (f.op as string[]).includes('writeproperty')),
+      false,
+      'readOnly: no write form',
+    );
     const actions = twin.actions as Record<string, { forms: Record<string, unknown>[] }>;
     assert.equal(mqttForms(actions.fade.forms)[0].href, `${fixture.url}/${topics.action(LAMP, 'fade')}`);
     const events = twin.events as Record<string, { forms: Record<string, unknown>[] }>;
@@ -353,10 +374,22 @@ describe('MQTT binding (embedded) pipelining', () => {
     await envelope({ operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1000, correlationId: 'c3' });
     // Every one reached the hub although the first answer is still held back.
     await eventually(() => assert.equal(holding.calls.length, 6));
-    assert.deepEqual(holding.calls.map((c) => c.input ?? c.correlationId), [1, 'c2', 2, 3, 4, 1000]);
+    assert.deepEqual(
+      holding.calls.map((c) => c.input ?? c.correlationId),
+      [1, 'c2', 2, 3, 4, 1000],
+    );
     holding.release();
     await eventually(() => assert.equal(responses().length - before, 3));
-    assert.deepEqual(responses().slice(before).map((r) => [r.correlationId, r.status]), [['c1', 204], ['c2', 200], ['c3', 400]]);
+    assert.deepEqual(
+      responses()
+        .slice(before)
+        .map((r) => [r.correlationId, r.status]),
+      [
+        ['c1', 204],
+        ['c2', 200],
+        ['c3', 400],
+      ],
+    );
     assert.equal(responses()[before + 1].output, 1, 'c2 sees the value c1 reported before it');
     // Values reach subscribers in the order they were published.
     await eventually(() => assert.deepEqual(viewer.received.map((m) => m.json()).slice(-4), [1, 2, 3, 4]));
@@ -420,5 +453,4 @@ describe('MQTT binding start-up', () => {
       await hub.close();
     }
   });
-
 });

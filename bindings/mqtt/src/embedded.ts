@@ -9,7 +9,18 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { envelopeLimitBytes, forbidden, peekCorrelationId, isHubError, notFound, toErrorMessage, type Client, type HubApi, type Problem, type Session } from '@twinhub/core';
+import {
+  envelopeLimitBytes,
+  forbidden,
+  peekCorrelationId,
+  isHubError,
+  notFound,
+  toErrorMessage,
+  type Client,
+  type HubApi,
+  type Problem,
+  type Session,
+} from '@twinhub/core';
 import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from './inbound.js';
 import { AuthFailureLog, PendingConnections } from './admission.js';
 import { createPacketSizeGuard } from './packet-guard.js';
@@ -99,11 +110,11 @@ async function forgetSession(aedes: Aedes, mqttClientId: string): Promise<void> 
   // aedes' persistence API takes a client-like { id }; its typings do not declare the instance's persistence.
   const { persistence } = aedes as unknown as {
     persistence: {
-    cleanSubscriptions(client: { id: string }): Promise<void>;
-    cleanIncoming(client: { id: string }): Promise<void>;
-    outgoingStream(client: { id: string }): AsyncIterable<{ messageId?: number }>;
-    outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
-    delWill(client: { id: string; brokerId: string }): Promise<unknown>;
+      cleanSubscriptions(client: { id: string }): Promise<void>;
+      cleanIncoming(client: { id: string }): Promise<void>;
+      outgoingStream(client: { id: string }): AsyncIterable<{ messageId?: number }>;
+      outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
+      delWill(client: { id: string; brokerId: string }): Promise<unknown>;
     };
   };
   const client = { id: mqttClientId };
@@ -293,7 +304,18 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       if (claimRefused === 'too-many-persistent-sessions') {
         return done(refusal(`client '${client.id}' already has ${maxPersistentPerClient} persistent sessions connected, the limit`, SERVER_UNAVAILABLE), false);
       }
-      const conn: Connection = { mqtt, client, receivesRequests: false, pushedRequests: new Set(), work: Promise.resolve(), inFlight: 0, queuedBytes: 0, backlogged: false, drainWaiters: [], closed: false };
+      const conn: Connection = {
+        mqtt,
+        client,
+        receivesRequests: false,
+        pushedRequests: new Set(),
+        work: Promise.resolve(),
+        inFlight: 0,
+        queuedBytes: 0,
+        backlogged: false,
+        drainWaiters: [],
+        closed: false,
+      };
       try {
         conn.session = openSession(conn);
       } catch (error) {
@@ -325,10 +347,14 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     // A QoS 1/2 resend (DUP=1) of a publish the hub handled or is handling: acknowledge it once the
     // original is, without a second request (MQTT 3.1.1 §4.3.2: the receiver must not apply it twice).
-    const resendKeys = packet.qos > 0 ? RecentPublishes.keys(conn.mqtt.id, packet.messageId, correlationIdOf(packet.topic, payload, envelopeLimitBytes(hub.limits))) : [];
+    const resendKeys =
+      packet.qos > 0 ? RecentPublishes.keys(conn.mqtt.id, packet.messageId, correlationIdOf(packet.topic, payload, envelopeLimitBytes(hub.limits))) : [];
     const original = packet.dup ? recentPublishes.original(conn.client.id, resendKeys) : undefined;
     if (original) {
-      logger.debug({ clientId: conn.client.id, topic: packet.topic, messageId: packet.messageId }, 'mqtt: resent publish acknowledged without running it again');
+      logger.debug(
+        { clientId: conn.client.id, topic: packet.topic, messageId: packet.messageId },
+        'mqtt: resent publish acknowledged without running it again',
+      );
       pipeline(conn, original, (acknowledged) => (acknowledged ? done(null) : done(new Error('hub failure; the resent publish stays unacknowledged'))));
       return;
     }
@@ -350,7 +376,11 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     );
     // A hub failure (5xx) is neither accepted nor refused: it is not acknowledged (a QoS 1 client resends it).
     const failed = outcome.then(({ result }) => !result.ok && result.status >= 500);
-    recentPublishes.remember(conn.client.id, resendKeys, failed.then((hubFailed) => !hubFailed));
+    recentPublishes.remember(
+      conn.client.id,
+      resendKeys,
+      failed.then((hubFailed) => !hubFailed),
+    );
     // QoS 0 has no acknowledgement to hold: let aedes read on while the hub works (up to a bound).
     const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES && unsentBytes(conn) < lowWaterBytes;
     if (released) done(null);
@@ -381,11 +411,15 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       case 'event':
         return hub.authorize(client, 'subscribeevent', route.thingId);
       case 'agentRequests':
-        return route.clientId === client.id ? hub.authorize(client, 'subscriberequests') : forbidden(`client '${client.id}' may only subscribe to its own agents/{clientId}/requests`).problem;
+        return route.clientId === client.id
+          ? hub.authorize(client, 'subscriberequests')
+          : forbidden(`client '${client.id}' may only subscribe to its own agents/{clientId}/requests`).problem;
       case 'clientResponses':
       case 'clientNotifications':
       case 'clientErrors':
-        return route.clientId === client.id ? undefined : forbidden(`client '${client.id}' may only subscribe to its own clients/{clientId}/... topics`).problem;
+        return route.clientId === client.id
+          ? undefined
+          : forbidden(`client '${client.id}' may only subscribe to its own clients/{clientId}/... topics`).problem;
       default:
         return forbidden(`'${filter}' is a topic clients publish to; nothing is delivered on it. ${SCHEME_HINT}`).problem;
     }
@@ -468,7 +502,9 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       socket.destroy();
     });
   };
-  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert, handshakeTimeout: connectTimeoutMs }, accept) : createServer(accept);
+  const server: Server = options.tls
+    ? createTlsServer({ key: options.tls.key, cert: options.tls.cert, handshakeTimeout: connectTimeoutMs }, accept)
+    : createServer(accept);
   try {
     mirror = await startMirror(hub, logger, (topic, payload, { qos, retain }) => {
       aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => {

@@ -55,7 +55,11 @@ describe('MQTT external broker: the documented Mosquitto ACL stops forgeries', {
     hub = await createHub({ store: new MemoryStore() });
     await hub.tokens.create({ id: 'operator-1', role: 'operator' });
     await hub.tokens.create({ id: 'viewer-1', role: 'viewer' });
-    binding = createMqttBinding({ hub, logger: pino({ level: 'silent' }), mode: { external: { url, username: 'twinhub', password: 'twinhub-secret', clientId: 'twinhub' } } });
+    binding = createMqttBinding({
+      hub,
+      logger: pino({ level: 'silent' }),
+      mode: { external: { url, username: 'twinhub', password: 'twinhub-secret', clientId: 'twinhub' } },
+    });
     await binding.start();
   });
   after(async () => {
@@ -84,6 +88,9 @@ describe('MQTT external broker: the documented Mosquitto ACL stops forgeries', {
     // The hub's own answer arrives: the operator's subscriptions work, and a forgery would have come first.
     assert.equal((await operator.request({ operation: 'listTDs' })).status, 200);
     await quiet(200);
-    assert.deepEqual(operator.received.filter((m) => m.payload.toString().includes('forged')).map((m) => m.topic), []);
+    assert.deepEqual(
+      operator.received.filter((m) => m.payload.toString().includes('forged')).map((m) => m.topic),
+      [],
+    );
   });
 });

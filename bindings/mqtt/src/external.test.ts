@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -81,7 +81,10 @@ describe('MQTT binding (external broker: Mosquitto)', { skip: mosquitto ? false 
     const error = await agent.nextError(topics.propertyReported(THING, 'level'));
     assert.equal(error.status, 400);
     await quiet();
-    assert.deepEqual(viewer.received.filter((m) => m.topic === topics.propertyValue(THING, 'level')).map((m) => m.json()), [4]);
+    assert.deepEqual(
+      viewer.received.filter((m) => m.topic === topics.propertyValue(THING, 'level')).map((m) => m.json()),
+      [4],
+    );
 
     const late = await connect('operator-1', { subscribeOwnTopics: false });
     await late.subscribe(topics.propertyValue(THING, 'level'));

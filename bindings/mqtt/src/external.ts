@@ -137,7 +137,7 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
           // MQTT 5 request/response, confined to the requester's own topics.
           const { responseTopic, correlationData } = packet.properties ?? {};
           const own = `clients/${encodeLevel(clientId)}/`;
-          if (responseTopic && responseTopic.startsWith(own) && !responseTopic.includes('+') && !responseTopic.includes('#')) {
+          if (responseTopic?.startsWith(own) && !responseTopic.includes('+') && !responseTopic.includes('#')) {
             publish(responseTopic, json(message), { qos: 1, retain: false, properties: correlationData ? { correlationData } : {} });
           } else {
             publish(topics.clientResponses(clientId), json(message), { qos: 1, retain: false });

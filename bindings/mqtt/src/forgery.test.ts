@@ -37,10 +37,14 @@ describe('MQTT binding (embedded): only the hub publishes on hub topics', () => 
     topics.agentRequests('agent-a'),
   ];
 
-  it('never forwards a viewer\'s publish on a hub topic (QoS 0, QoS 1, retained), and answers it with a 403', async () => {
+  it("never forwards a viewer's publish on a hub topic (QoS 0, QoS 1, retained), and answers it with a 403", async () => {
     for (const topic of hubTopics()) {
       for (const qos of [0, 1] as const) {
-        await viewer.publish(topic, { ...FORGED, actionId: 'forged-1', type: 'request', operation: 'invokeaction', thingId: LAMP, name: 'fade' }, { qos, retain: true });
+        await viewer.publish(
+          topic,
+          { ...FORGED, actionId: 'forged-1', type: 'request', operation: 'invokeaction', thingId: LAMP, name: 'fade' },
+          { qos, retain: true },
+        );
       }
       const error = await viewer.nextError(topic);
       assert.equal(error.status, 403, JSON.stringify(error));
@@ -51,7 +55,11 @@ describe('MQTT binding (embedded): only the hub publishes on hub topics', () => 
     await quiet(200);
     for (const client of [operator, agent]) {
       const forged = client.received.filter((m) => isForged(m.payload));
-      assert.deepEqual(forged.map((m) => m.topic), [], 'no forged message reaches a subscriber');
+      assert.deepEqual(
+        forged.map((m) => m.topic),
+        [],
+        'no forged message reaches a subscriber',
+      );
     }
     // Nothing forged was retained: a late subscriber gets the hub's value.
     const late = await connectMqtt(fixture.url, { ...fixture.tokens.operator, subscribeOwnTopics: false });
@@ -60,7 +68,10 @@ describe('MQTT binding (embedded): only the hub publishes on hub topics', () => 
       const retained = await late.nextMessage(topics.propertyValue(LAMP, 'brightness'));
       assert.equal(retained.payload.toString(), '6');
       await quiet(100);
-      assert.deepEqual(late.received.filter((m) => isForged(m.payload)).map((m) => m.topic), []);
+      assert.deepEqual(
+        late.received.filter((m) => isForged(m.payload)).map((m) => m.topic),
+        [],
+      );
     } finally {
       await late.close(true);
     }
@@ -82,11 +93,21 @@ describe('MQTT binding (embedded): only the hub publishes on hub topics', () => 
     // A will on the client's own request topic is fine; it runs as the client's request when the connection drops.
     const own = await connectMqtt(fixture.url, {
       ...fixture.tokens.viewer,
-      mqtt: { will: { topic: topics.clientRequests('viewer-1'), payload: Buffer.from(JSON.stringify({ type: 'request', operation: 'readproperty', thingId: LAMP, name: 'brightness', correlationId: 'forged-will' })), qos: 1, retain: false } },
+      mqtt: {
+        will: {
+          topic: topics.clientRequests('viewer-1'),
+          payload: Buffer.from(JSON.stringify({ type: 'request', operation: 'readproperty', thingId: LAMP, name: 'brightness', correlationId: 'forged-will' })),
+          qos: 1,
+          retain: false,
+        },
+      },
     });
     await own.close(true);
     await quiet(200);
-    assert.deepEqual(operator.received.filter((m) => isForged(m.payload)).map((m) => m.topic), []);
+    assert.deepEqual(
+      operator.received.filter((m) => isForged(m.payload)).map((m) => m.topic),
+      [],
+    );
     await eventually(async () => assert.equal((await operator.request({ operation: 'readproperty', thingId: LAMP, name: 'brightness' })).status, 200));
   });
 });

@@ -170,7 +170,6 @@ export async function connectRefusal(url: string, options: MqttTestClientOptions
   throw new Error('the broker accepted the connection');
 }
 
-
 /** Waits `ms` — for asserting that something does NOT arrive. */
 export const quiet = (ms = 200) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -53,28 +53,36 @@ describe('SseStream', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
 
   /** Serves one stream with `setup` and returns the raw text the client received once `until` holds. */
   async function read(setup: (stream: SseStream) => void, until: (text: string) => boolean): Promise<string> {
     hub = new StubHub();
-    onRequest = (req, res) => {
+    onRequest = (_req, res) => {
       const stream = new SseStream({ hub: hub as unknown as HubApi, client, res, format: valueFormatter((m) => m.name === 'p'), heartbeatSeconds: 0 });
       setup(stream);
     };
     return new Promise((resolve, reject) => {
-      http.get(url, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-          if (until(text)) {
-            res.destroy();
-            resolve(text);
-          }
-        });
-        res.on('end', () => resolve(text));
-      }).on('error', reject);
+      http
+        .get(url, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            if (until(text)) {
+              res.destroy();
+              resolve(text);
+            }
+          });
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
     });
   }
 
@@ -162,7 +170,16 @@ describe('SSE formatters', () => {
     assert.deepEqual(valueFormatter(() => true)(n), { id: 9, data: '{"on":true}' });
     assert.equal(valueFormatter(() => false)(n), undefined);
     assert.equal(agentRequestFormatter(n), undefined);
-    const request = { type: 'request' as const, operation: 'writeproperty' as const, thingId: 't', name: 'p', input: 1, actionId: 'a1', correlationId: 'a1', expiresAt: '' };
+    const request = {
+      type: 'request' as const,
+      operation: 'writeproperty' as const,
+      thingId: 't',
+      name: 'p',
+      input: 1,
+      actionId: 'a1',
+      correlationId: 'a1',
+      expiresAt: '',
+    };
     assert.deepEqual(agentRequestFormatter(request), { id: 'a1', event: 'request', data: JSON.stringify(request) });
     assert.equal(namedNotificationFormatter()(request), undefined);
   });

@@ -164,7 +164,12 @@ export class SseStream {
     const since = Number(lastEventId.trim());
     const missed = this.hub.notificationsSince(since, this.client);
     if (missed === undefined) {
-      this.write(formatFrame({ event: 'reset', data: JSON.stringify({ lastEventId: since, detail: 'Some notifications after this id are no longer available; re-read the current state.' }) }));
+      this.write(
+        formatFrame({
+          event: 'reset',
+          data: JSON.stringify({ lastEventId: since, detail: 'Some notifications after this id are no longer available; re-read the current state.' }),
+        }),
+      );
       return;
     }
     for (const message of missed) {
@@ -200,10 +205,7 @@ export class SseStream {
 
   /** A client that does not read: free its buffer and its session instead of growing memory. */
   private drop(buffered: number): void {
-    this.logger?.warn(
-      { session: this.session.id, client: this.client.id, buffered, limit: this.hub.limits.maxSendBufferBytes },
-      'dropping slow SSE client',
-    );
+    this.logger?.warn({ session: this.session.id, client: this.client.id, buffered, limit: this.hub.limits.maxSendBufferBytes }, 'dropping slow SSE client');
     const wasStarted = this.started;
     this.close('slow client: send buffer limit exceeded');
     if (!wasStarted && !this.res.headersSent) {

@@ -28,9 +28,7 @@ export function bearerTokenOf(request: IncomingMessage): TokenResult {
   const bearer = offered.filter((protocol) => protocol.startsWith(BEARER_SUBPROTOCOL_PREFIX));
   if (bearer.length === 0) {
     return {
-      problem: unauthorized(
-        `send "Authorization: Bearer <token>", or offer the subprotocols "${WS_SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}<token>"`,
-      ).problem,
+      problem: unauthorized(`send "Authorization: Bearer <token>", or offer the subprotocols "${WS_SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}<token>"`).problem,
     };
   }
   if (bearer.length > 1) return { problem: badRequest(`offer exactly one "${BEARER_SUBPROTOCOL_PREFIX}<token>" subprotocol`).problem };

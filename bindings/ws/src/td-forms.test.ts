@@ -8,7 +8,7 @@ describe('wsTwinTdContributor', () => {
   const ops = (kind: 'property' | 'action' | 'event', affordance: Record<string, unknown>) =>
     (contributor.affordanceForms?.(kind, 'urn:t', 'x', affordance) ?? []).flatMap((form) => form.op as string[]);
 
-  it('is named ws and declares the bearer scheme under the HTTP binding\'s name', () => {
+  it("is named ws and declares the bearer scheme under the HTTP binding's name", () => {
     assert.equal(contributor.name, 'ws');
     assert.deepEqual(contributor.securityDefinitions?.(), { bearer_sc: { scheme: 'bearer', in: 'header', name: 'Authorization' } });
   });

@@ -94,7 +94,6 @@ export async function refusedUpgrade(url: string, options: WsTestClientOptions =
   throw new Error(`expected the upgrade to ${url} to be refused, but it succeeded`);
 }
 
-
 function wrap(ws: WebSocket): WsTestClient {
   const pending = new Map<string, (response: ResponseMessage) => void>();
   const responses = new Inbox<ResponseMessage>();

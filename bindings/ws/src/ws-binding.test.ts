@@ -130,7 +130,8 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
     it('serves twin TDs with WS forms pointing at the endpoint', async () => {
       const response = await operator.request({ operation: 'retrieveTD', thingId: THING_ID });
       assert.equal(response.status, 200);
-      const td = response.output as Record<string, any>; // TD JSON, checked field by field below
+      // biome-ignore lint/suspicious/noExplicitAny: TD JSON, checked field by field below
+      const td = response.output as Record<string, any>;
       assert.deepEqual(td.securityDefinitions.bearer_sc, { scheme: 'bearer', in: 'header', name: 'Authorization' });
       const brightness = td.properties.brightness.forms as Record<string, unknown>[];
       const wsForm = brightness.find((form) => form.subprotocol === 'twinhub.v1');
@@ -168,8 +169,16 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
       const actionId = (invoked.output as { actionId: string }).actionId;
 
       const pushed = await agent.nextAgentRequest();
-      assert.deepEqual({ operation: pushed.operation, name: pushed.name, input: pushed.input, actionId: pushed.actionId }, { operation: 'invokeaction', name: 'fade', input: { level: 7 }, actionId });
-      const done = await agent.request({ operation: 'updateactionstatus', thingId: THING_ID, actionId, input: { status: 'completed', output: { reached: 7 } } });
+      assert.deepEqual(
+        { operation: pushed.operation, name: pushed.name, input: pushed.input, actionId: pushed.actionId },
+        { operation: 'invokeaction', name: 'fade', input: { level: 7 }, actionId },
+      );
+      const done = await agent.request({
+        operation: 'updateactionstatus',
+        thingId: THING_ID,
+        actionId,
+        input: { status: 'completed', output: { reached: 7 } },
+      });
       assert.equal(done.status, 200, JSON.stringify(done));
       const status = await operator.nextNotification((n) => n.operation === 'actionstatus' && (n.data as { status: string }).status === 'completed');
       assert.deepEqual((status.data as { output: unknown }).output, { reached: 7 });
@@ -177,16 +186,21 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
 
     it('keeps the order of responses on one socket when requests are pipelined', async () => {
       const values = Array.from({ length: 40 }, (_, i) => i + 1);
-      const responses = await Promise.all(values.map((value) => agent.request({ operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: value })));
+      const responses = await Promise.all(
+        values.map((value) => agent.request({ operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: value })),
+      );
       assert.ok(responses.every((response) => response.status === 204));
       const notifications: NotificationMessage[] = [];
       for (const _ of values) notifications.push(await operator.nextNotification({ operation: 'observeproperty', name: 'brightness' }));
-      assert.deepEqual(notifications.map((n) => n.data), values);
+      assert.deepEqual(
+        notifications.map((n) => n.data),
+        values,
+      );
       const read = await operator.request({ operation: 'readproperty', thingId: THING_ID, name: 'brightness' });
       assert.equal(read.output, 40);
     });
 
-    it('answers a viewer invokeaction with the core\'s 403 and keeps the socket usable', async () => {
+    it("answers a viewer invokeaction with the core's 403 and keeps the socket usable", async () => {
       const viewer = await connect(fixture.tokens.viewer);
       const refused = await viewer.request({ operation: 'invokeaction', thingId: THING_ID, name: 'fade', input: { level: 1 }, correlationId: 'v-1' });
       assert.equal(refused.status, 403);
@@ -220,7 +234,9 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
 
       const done = await back.request({ operation: 'updateactionstatus', thingId: THING_ID, actionId, input: { status: 'completed' } });
       assert.equal(done.status, 200, JSON.stringify(done));
-      const status = await operator.nextNotification((n) => n.operation === 'actionstatus' && (n.data as { actionId: string; status: string }).status === 'completed');
+      const status = await operator.nextNotification(
+        (n) => n.operation === 'actionstatus' && (n.data as { actionId: string; status: string }).status === 'completed',
+      );
       assert.equal((status.data as { actionId: string }).actionId, actionId);
       assert.equal(status.name, 'label');
       await back.close();
@@ -267,7 +283,7 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
       assert.equal((await client.request({ operation: 'listTDs' })).status, 200);
     });
 
-    it('answers a payload over maxPayloadBytes inside an accepted envelope with the core\'s 413', async () => {
+    it("answers a payload over maxPayloadBytes inside an accepted envelope with the core's 413", async () => {
       const big = 'x'.repeat(fixture.hub.limits.maxPayloadBytes + 10);
       const response = await client.request({ operation: 'writeproperty', thingId: THING_ID, name: 'label', input: big });
       assert.equal(response.status, 413, JSON.stringify(response.error));
@@ -275,7 +291,7 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
   });
 
   describe('session lifecycle', () => {
-    it('closes the socket with 1001 when the client\'s token is revoked', async () => {
+    it("closes the socket with 1001 when the client's token is revoked", async () => {
       await fixture.hub.tokens.create({ id: 'temp-1', role: 'viewer' }).then(async ({ token }) => {
         const client = await connectWs(fixture.url, { token });
         assert.equal((await client.request({ operation: 'listTDs' })).status, 200);
@@ -287,7 +303,7 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
       });
     });
 
-    it('ends the agent\'s hub session when its socket closes', async () => {
+    it("ends the agent's hub session when its socket closes", async () => {
       const agent = await connectWs(fixture.url, { token: fixture.tokens.agent });
       await agent.request({ operation: 'subscriberequests' });
       assert.equal(fixture.hub.presence('agent-1').connected, true);
@@ -323,11 +339,22 @@ describe('WebSocket binding pipelining', { timeout: 30_000 }, () => {
       send({ operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: 4, correlationId: 'c4' });
       // All four reach the hub although the first one's answer is held back.
       await eventually(() => holding.calls.length === 4, 'four requests handled at once');
-      assert.deepEqual(holding.calls.map((call) => call.correlationId), ['c1', 'c2', 'c3', 'c4']);
+      assert.deepEqual(
+        holding.calls.map((call) => call.correlationId),
+        ['c1', 'c2', 'c3', 'c4'],
+      );
       assert.equal(holding.inFlight, 4);
       holding.release();
       await eventually(() => responses.length === 4, 'four responses');
-      assert.deepEqual(responses.map((r) => [r.correlationId, r.status]), [['c1', 204], ['c2', 200], ['c3', 400], ['c4', 204]]);
+      assert.deepEqual(
+        responses.map((r) => [r.correlationId, r.status]),
+        [
+          ['c1', 204],
+          ['c2', 200],
+          ['c3', 400],
+          ['c4', 204],
+        ],
+      );
       // c2 was handled after c1 was applied, though before c1 was durable.
       assert.equal(responses[1].output, 1);
       const read = await agent.request({ operation: 'readproperty', thingId: THING_ID, name: 'brightness' });
@@ -349,14 +376,19 @@ describe('WebSocket binding pipelining', { timeout: 30_000 }, () => {
       holding.holding = true;
       const count = MAX_IN_FLIGHT_REQUESTS + 20;
       for (let i = 1; i <= count; i++) {
-        agent.sendRaw(JSON.stringify({ type: 'request', operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: i, correlationId: `c${i}` }));
+        agent.sendRaw(
+          JSON.stringify({ type: 'request', operation: 'updateproperty', thingId: THING_ID, name: 'brightness', input: i, correlationId: `c${i}` }),
+        );
       }
       await eventually(() => holding.calls.length === MAX_IN_FLIGHT_REQUESTS, 'the in-flight bound reached');
       await new Promise((resolve) => setTimeout(resolve, 50)); // give the socket time to deliver the rest
       assert.equal(holding.calls.length, MAX_IN_FLIGHT_REQUESTS, 'requests over the bound wait unstarted');
       holding.release();
       await eventually(() => responses.length === count, 'every request answered');
-      assert.deepEqual(responses.map((r) => r.correlationId), Array.from({ length: count }, (_, i) => `c${i + 1}`));
+      assert.deepEqual(
+        responses.map((r) => r.correlationId),
+        Array.from({ length: count }, (_, i) => `c${i + 1}`),
+      );
       assert.ok(responses.every((r) => r.status === 204));
       assert.ok(holding.maxInFlight <= MAX_IN_FLIGHT_REQUESTS, `max in flight ${holding.maxInFlight}`);
       const read = await agent.request({ operation: 'readproperty', thingId: THING_ID, name: 'brightness' });
@@ -406,14 +438,19 @@ describe('WebSocket binding limits', { timeout: 30_000 }, () => {
       const operator = await connectWs(fixture.url, { token: fixture.tokens.operator });
       const count = 250; // about 1 KiB each: all pushed in one go at subscriberequests, ~4x the limit
       const invoked = await Promise.all(
-        Array.from({ length: count }, (_, i) => operator.request({ operation: 'invokeaction', thingId: THING_ID, name: 'fade', input: { level: i, note: 'n'.repeat(1000) } })),
+        Array.from({ length: count }, (_, i) =>
+          operator.request({ operation: 'invokeaction', thingId: THING_ID, name: 'fade', input: { level: i, note: 'n'.repeat(1000) } }),
+        ),
       );
       assert.ok(invoked.every((response) => response.status === 201));
       const agent = await connectWs(fixture.url, { token: fixture.tokens.agent });
       assert.equal((await agent.request({ operation: 'subscriberequests' })).status, 204);
       const levels: number[] = [];
       for (let i = 0; i < count; i++) levels.push(((await agent.nextAgentRequest()).input as { level: number }).level);
-      assert.deepEqual(levels, Array.from({ length: count }, (_, i) => i));
+      assert.deepEqual(
+        levels,
+        Array.from({ length: count }, (_, i) => i),
+      );
       assert.equal(agent.ws.readyState, agent.ws.OPEN);
       await Promise.all([agent.close(), operator.close()]);
     } finally {
@@ -421,7 +458,7 @@ describe('WebSocket binding limits', { timeout: 30_000 }, () => {
     }
   });
 
-  it('refuses a second session over maxSessionsPerClient with the core\'s 429', async () => {
+  it("refuses a second session over maxSessionsPerClient with the core's 429", async () => {
     const fixture = await startHub({ limits: { maxSessionsPerClient: 1 } });
     try {
       const first = await connectWs(fixture.url, { token: fixture.tokens.viewer });

@@ -4,7 +4,18 @@
 import type http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { envelopeLimitBytes, internalProblem, isHubError, notFound, serviceUnavailable, unauthorized, type HubApi, type HubBinding, type Problem } from '@twinhub/core';
+import {
+  envelopeLimitBytes,
+  internalProblem,
+  isHubError,
+  notFound,
+  serviceUnavailable,
+  unauthorized,
+  type HubApi,
+  type HubBinding,
+  type Problem,
+  type Session,
+} from '@twinhub/core';
 import { admissionOf } from '@twinhub/binding-http/admission';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -96,7 +107,7 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       if (stillFull) return refuse(socket, stillFull);
 
       const connection = new WsConnection({ hub, client, logger, envelopeLimitBytes: envelopeLimit, maxSendBufferBytes: limits.maxSendBufferBytes });
-      let session;
+      let session: Session;
       try {
         session = hub.openSession(client, 'ws', connection.sink);
       } catch (error) {

@@ -27,7 +27,7 @@ describe('change feed between two hubs on one store', () => {
     for (const hub of hubs) await hub.close();
   });
 
-  it('applies and announces the other writer\'s twins, values, requests and tokens', async () => {
+  it("applies and announces the other writer's twins, values, requests and tokens", async () => {
     const store = new MemoryStore();
     const a = await createHub({ store });
     const b = await createHub({ store: store.peer() });
@@ -37,7 +37,14 @@ describe('change feed between two hubs on one store', () => {
     await a.handle({ operation: 'subscribedirectory' }, { client: viewer, session: directory.session });
     const registered = await b.handle({ operation: 'updateTD', input: lampTd() }, { client: agent });
     assert.equal(registered.status, 201);
-    await eventually(() => assert.deepEqual(directory.received.map((m) => m.operation), ['thing_created']), 'thing_created on the other hub');
+    await eventually(
+      () =>
+        assert.deepEqual(
+          directory.received.map((m) => m.operation),
+          ['thing_created'],
+        ),
+      'thing_created on the other hub',
+    );
     assert.equal((await a.handle({ operation: 'retrieveTD', thingId: LAMP }, { client: viewer })).status, 200);
 
     const observer = listen(a, viewer);
@@ -52,9 +59,20 @@ describe('change feed between two hubs on one store', () => {
     const requester = listen(b, operator);
     const invoked = await b.handle({ operation: 'invokeaction', thingId: LAMP, name: 'toggle' }, { client: operator, session: requester.session });
     const record = (invoked as { output: RequestRecord }).output;
-    await eventually(() => assert.equal((device.received[0] as { actionId?: string } | undefined)?.actionId, record.actionId), 'delivered by the hub holding the agent');
-    await eventually(async () => assert.equal(((await a.handle({ operation: 'queryaction', actionId: record.actionId }, { client: operator })) as { output: RequestRecord }).output.status, 'delivered'));
-    assert.equal((await a.handle({ operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed' } }, { client: agent })).status, 200);
+    await eventually(
+      () => assert.equal((device.received[0] as { actionId?: string } | undefined)?.actionId, record.actionId),
+      'delivered by the hub holding the agent',
+    );
+    await eventually(async () =>
+      assert.equal(
+        ((await a.handle({ operation: 'queryaction', actionId: record.actionId }, { client: operator })) as { output: RequestRecord }).output.status,
+        'delivered',
+      ),
+    );
+    assert.equal(
+      (await a.handle({ operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed' } }, { client: agent })).status,
+      200,
+    );
     await eventually(
       () => assert.ok(requester.received.some((m) => m.operation === 'actionstatus' && (m as { data: RequestRecord }).data.status === 'completed')),
       'the requester on the other hub hears it completed',

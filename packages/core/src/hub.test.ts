@@ -93,7 +93,11 @@ describe('Hub', () => {
       const page = await call(hub, viewer, { operation: 'listTDs', query: { offset: 1, limit: 2 } });
       assert.ok(page.ok);
       assert.equal(page.total, 4);
-      assert.deepEqual((page.output as ThingDescription[]).map((t) => t.id), ['urn:test:lamp-1', 'urn:test:lamp-2'], "'urn:dev:…' sorts before 'urn:test:…'");
+      assert.deepEqual(
+        (page.output as ThingDescription[]).map((t) => t.id),
+        ['urn:test:lamp-1', 'urn:test:lamp-2'],
+        "'urn:dev:…' sorts before 'urn:test:…'",
+      );
       await expectProblem(hub, viewer, { operation: 'listTDs', query: { limit: 0 } }, 400);
     });
 
@@ -104,8 +108,13 @@ describe('Hub', () => {
       await expectProblem(hub, viewer, { operation: 'retrieveTD', thingId: 'urn:test:untitled' }, 404);
     });
 
-    it("refuses a Thing ID no Thing can have with a 400 on every operation, not a 404", async () => {
-      for (const [thingId, reason] of [['urn:test:a#b', /'#'/], ['urn:test:a/../b', /'\.\.'/], ['urn:test:a\u0000b', /control characters/], ['lamp', /scheme/]] as const) {
+    it('refuses a Thing ID no Thing can have with a 400 on every operation, not a 404', async () => {
+      for (const [thingId, reason] of [
+        ['urn:test:a#b', /'#'/],
+        ['urn:test:a/../b', /'\.\.'/],
+        ['urn:test:a\u0000b', /control characters/],
+        ['lamp', /scheme/],
+      ] as const) {
         for (const [client, request] of [
           [viewer, { operation: 'retrieveTD', thingId }],
           [viewer, { operation: 'readproperty', thingId, name: 'brightness' }],
@@ -131,7 +140,7 @@ describe('Hub', () => {
       assert.equal(twin.agentId, 'agent-1');
     });
 
-    it('hides other agents\' Things and tags from agents', async () => {
+    it("hides other agents' Things and tags from agents", async () => {
       const list = await call(hub, otherAgent, { operation: 'listTDs' });
       assert.ok(list.ok && list.total === 0);
       await expectProblem(hub, otherAgent, { operation: 'retrieveTD', thingId: LAMP }, 403);
@@ -158,7 +167,10 @@ describe('Hub', () => {
       const created = call(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:gone' } });
       const removed = call(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:gone' });
       const results = await Promise.all([deleted, reported, deletedAgain, created, removed]);
-      assert.deepEqual(results.map((r) => r.status), [204, 404, 404, 201, 204]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [204, 404, 404, 201, 204],
+      );
       // Nothing of the deleted Things is left in memory or in the store (a restart finds neither).
       await hub.close();
       const restarted = await start();
@@ -193,7 +205,10 @@ describe('Hub', () => {
       await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:new' } });
       await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:new', title: 'x' } });
       await expectOk(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:new' });
-      assert.deepEqual(watcher.received.map((m) => m.operation), ['thing_created', 'thing_updated', 'thing_deleted']);
+      assert.deepEqual(
+        watcher.received.map((m) => m.operation),
+        ['thing_created', 'thing_updated', 'thing_deleted'],
+      );
       assert.deepEqual(stranger.received, []);
     });
   });
@@ -206,9 +221,18 @@ describe('Hub', () => {
       assert.equal(await expectOk(hub, viewer, { operation: 'readproperty', thingId: LAMP, name: 'brightness' }), 40);
       assert.deepEqual(await expectOk(hub, viewer, { operation: 'readallproperties', thingId: LAMP }), { brightness: 40, status: 'on' });
       assert.equal(consumer.received.length, 1);
-      assert.deepEqual({ ...consumer.received[0], seq: 0, timestamp: '' }, {
-        type: 'notification', operation: 'observeproperty', thingId: LAMP, name: 'brightness', data: 40, timestamp: '', seq: 0,
-      });
+      assert.deepEqual(
+        { ...consumer.received[0], seq: 0, timestamp: '' },
+        {
+          type: 'notification',
+          operation: 'observeproperty',
+          thingId: LAMP,
+          name: 'brightness',
+          data: 40,
+          timestamp: '',
+          seq: 0,
+        },
+      );
     });
 
     it('refuses a whole report when one value is invalid', async () => {
@@ -225,7 +249,10 @@ describe('Hub', () => {
       await expectProblem(hub, agent, { operation: 'publishevent', thingId: LAMP, name: 'overheating', input: { kelvin: 1 } }, 400);
       const state = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { events: Record<string, { data: unknown }> };
       assert.deepEqual(state.events.overheating.data, { celsius: 81 });
-      assert.deepEqual(consumer.received.map((m) => m.type === 'notification' && m.data), [{ celsius: 81 }]);
+      assert.deepEqual(
+        consumer.received.map((m) => m.type === 'notification' && m.data),
+        [{ celsius: 81 }],
+      );
     });
 
     it('needs a live session to observe, and bounds subscriptions per session', async () => {
@@ -237,15 +264,21 @@ describe('Hub', () => {
       await expectProblem(small, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'status' }, 429, consumer.session);
     });
 
-    it('replays notifications after a sequence number, filtered by the session\'s subscriptions', async () => {
+    it("replays notifications after a sequence number, filtered by the session's subscriptions", async () => {
       const consumer = session(hub, viewer);
       await expectOk(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'status' }, consumer.session);
       await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'status', input: 'on' });
       const seq = (consumer.received[0] as { seq: number }).seq;
       await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 5 });
       await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'status', input: 'off' });
-      assert.deepEqual(hub.notificationsSince(seq - 1, consumer.session)?.map((m) => m.data), ['on', 'off']);
-      assert.deepEqual(hub.notificationsSince(seq - 1, viewer)?.map((m) => m.data), ['on', 5, 'off']);
+      assert.deepEqual(
+        hub.notificationsSince(seq - 1, consumer.session)?.map((m) => m.data),
+        ['on', 'off'],
+      );
+      assert.deepEqual(
+        hub.notificationsSince(seq - 1, viewer)?.map((m) => m.data),
+        ['on', 5, 'off'],
+      );
       assert.deepEqual(hub.notificationsSince(seq - 1, otherAgent), []);
     });
     it('bounds the replay buffer by count and by bytes, and says so when it cannot replay', async () => {
@@ -256,7 +289,10 @@ describe('Hub', () => {
       await expectOk(small, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'config' }, consumer.session);
       for (const name of ['a', 'b', 'c', 'd']) await report({ name });
       const seqs = consumer.received.map((m) => (m as { seq: number }).seq);
-      assert.deepEqual(small.notificationsSince(seqs[0], viewer)?.map((m) => m.data), [{ name: 'b' }, { name: 'c' }, { name: 'd' }]);
+      assert.deepEqual(
+        small.notificationsSince(seqs[0], viewer)?.map((m) => m.data),
+        [{ name: 'b' }, { name: 'c' }, { name: 'd' }],
+      );
       assert.equal(small.notificationsSince(seqs[0] - 1, viewer), undefined, 'by count: the first one was evicted');
       await report({ name: 'x'.repeat(30), tags: ['y'.repeat(30)] });
       await report({ name: 'z'.repeat(32), tags: ['w'.repeat(32), 'v'.repeat(32), 'u'.repeat(32)] });
@@ -269,9 +305,16 @@ describe('Hub', () => {
   describe('request queue', () => {
     it('queues a write while the agent is offline and delivers it when the agent subscribes', async () => {
       const consumer = session(hub, operator);
-      const write = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 70 }, consumer.session)) as RequestRecord;
+      const write = (await expectOk(
+        hub,
+        operator,
+        { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 70 },
+        consumer.session,
+      )) as RequestRecord;
       assert.equal(write.status, 'pending');
-      const state = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { properties: Record<string, { desired?: unknown; pendingWrite?: string }> };
+      const state = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as {
+        properties: Record<string, { desired?: unknown; pendingWrite?: string }>;
+      };
       assert.equal(state.properties.brightness.desired, 70);
       assert.equal(state.properties.brightness.pendingWrite, write.actionId);
       assert.equal(hub.presence('agent-1').connected, false);
@@ -279,17 +322,20 @@ describe('Hub', () => {
       const device = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
       assert.equal(hub.presence('agent-1').connected, true);
-      assert.deepEqual(device.received.map((m) => m.type === 'request' && [m.operation, m.name, m.input, m.actionId]), [
-        ['writeproperty', 'brightness', 70, write.actionId],
-      ]);
+      assert.deepEqual(
+        device.received.map((m) => m.type === 'request' && [m.operation, m.name, m.input, m.actionId]),
+        [['writeproperty', 'brightness', 70, write.actionId]],
+      );
       await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: write.actionId, input: { status: 'completed' } });
       await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 70 });
       const done = (await expectOk(hub, operator, { operation: 'queryaction', actionId: write.actionId })) as RequestRecord;
       assert.equal(done.status, 'completed');
-      const after = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as { properties: Record<string, { value?: unknown; pendingWrite?: string }> };
+      const after = (await expectOk(hub, viewer, { operation: 'readstate', thingId: LAMP })) as {
+        properties: Record<string, { value?: unknown; pendingWrite?: string }>;
+      };
       assert.equal(after.properties.brightness.value, 70);
       assert.equal(after.properties.brightness.pendingWrite, undefined);
-      const statuses = consumer.received.filter((m) => m.operation === 'actionstatus').map((m) => ((m as { data: RequestRecord }).data).status);
+      const statuses = consumer.received.filter((m) => m.operation === 'actionstatus').map((m) => (m as { data: RequestRecord }).data.status);
       assert.deepEqual(statuses, ['delivered', 'completed']);
     });
 
@@ -314,12 +360,18 @@ describe('Hub', () => {
       }
       const first = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, first.session);
-      assert.deepEqual(first.received.map((m) => (m as { actionId: string }).actionId), ids);
+      assert.deepEqual(
+        first.received.map((m) => (m as { actionId: string }).actionId),
+        ids,
+      );
       await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: ids[0], input: { status: 'running' } });
       hub.closeSession(first.session);
       const second = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, second.session);
-      assert.deepEqual(second.received.map((m) => (m as { actionId: string }).actionId), ids.slice(1));
+      assert.deepEqual(
+        second.received.map((m) => (m as { actionId: string }).actionId),
+        ids.slice(1),
+      );
     });
 
     it('pushes a backlog only as fast as the session is ready, in order, new requests queued behind it', async () => {
@@ -348,7 +400,10 @@ describe('Hub', () => {
         hub.resumeDelivery(s);
         assert.ok(received.length > before, 'resumeDelivery pushes more');
       }
-      assert.deepEqual(received.map((m) => (m as { actionId: string }).actionId), ids);
+      assert.deepEqual(
+        received.map((m) => (m as { actionId: string }).actionId),
+        ids,
+      );
       room = 100;
       const last = ((await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord).actionId;
       assert.equal((received.at(-1) as { actionId: string }).actionId, last, 'once drained, new requests go out at once');
@@ -359,7 +414,12 @@ describe('Hub', () => {
       await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
       const record = (await expectOk(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'fade', input: { level: 50 } })) as RequestRecord;
       const waiting = hub.awaitRequest(record.actionId, 5000);
-      await expectProblem(hub, agent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed', output: { reached: 'x' } } }, 400);
+      await expectProblem(
+        hub,
+        agent,
+        { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed', output: { reached: 'x' } } },
+        400,
+      );
       await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: record.actionId, input: { status: 'completed', output: { reached: 50 } } });
       const ended = await waiting;
       assert.equal(ended?.status, 'completed');
@@ -374,7 +434,10 @@ describe('Hub', () => {
       clock.advance(10);
       const device = session(hub, agent);
       await expectOk(hub, agent, { operation: 'subscriberequests' }, device.session);
-      assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [lasting.actionId]);
+      assert.deepEqual(
+        device.received.map((m) => (m as { actionId: string }).actionId),
+        [lasting.actionId],
+      );
       await new Promise((resolve) => setImmediate(resolve));
       const record = (await expectOk(hub, operator, { operation: 'queryaction', actionId: expiring.actionId })) as RequestRecord;
       assert.equal(record.status, 'expired');
@@ -448,7 +511,10 @@ describe('Hub', () => {
       assert.equal(await expectOk(restarted, viewer, { operation: 'readproperty', thingId: LAMP, name: 'brightness' }), 33);
       const device = session(restarted, agent);
       await expectOk(restarted, agent, { operation: 'subscriberequests' }, device.session);
-      assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [a.actionId, b.actionId]);
+      assert.deepEqual(
+        device.received.map((m) => (m as { actionId: string }).actionId),
+        [a.actionId, b.actionId],
+      );
       const c = (await expectOk(restarted, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord;
       assert.ok(c.seq > b.seq, 'sequence numbers keep increasing across restarts');
     });

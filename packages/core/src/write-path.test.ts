@@ -106,7 +106,10 @@ describe('write path', () => {
     await ok(hub, agent, { operation: 'subscriberequests' }, device.session);
     assert.deepEqual(device.received, [], 'space is back: the refused requests still never reach the agent');
     const accepted = (await ok(hub, operator, { operation: 'invokeaction', thingId: LAMP, name: 'toggle' })) as RequestRecord;
-    assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [accepted.actionId]);
+    assert.deepEqual(
+      device.received.map((m) => (m as { actionId: string }).actionId),
+      [accepted.actionId],
+    );
   });
 
   it('a refused cancel or status report leaves the request as it was, still owed to the agent', async () => {
@@ -136,7 +139,7 @@ describe('write path', () => {
     assert.equal((await call(hub, viewer, { operation: 'retrieveTD', thingId: 'urn:test:new' })).status, 404);
     const td = (await ok(hub, viewer, { operation: 'retrieveTD', thingId: LAMP })) as { title: string };
     assert.notEqual(td.title, 'Renamed');
-    assert.equal((await ok(hub, viewer, { operation: 'listTDs' }) as unknown[]).length, 1);
+    assert.equal(((await ok(hub, viewer, { operation: 'listTDs' })) as unknown[]).length, 1);
   });
 
   it('a refused delete leaves the Thing and its queued requests in place', async () => {
@@ -147,7 +150,10 @@ describe('write path', () => {
     await ok(hub, viewer, { operation: 'retrieveTD', thingId: LAMP });
     const device = listen(hub, agent);
     await ok(hub, agent, { operation: 'subscriberequests' }, device.session);
-    assert.deepEqual(device.received.map((m) => (m as { actionId: string }).actionId), [record.actionId]);
+    assert.deepEqual(
+      device.received.map((m) => (m as { actionId: string }).actionId),
+      [record.actionId],
+    );
   });
 
   it('stores one record per reported property, and migrates a v1 whole-Thing state record at load', async () => {
@@ -163,7 +169,12 @@ describe('write path', () => {
         bucket: 'state',
         type: 'put',
         key: LAMP,
-        value: JSON.stringify({ thingId: LAMP, version: 7, properties: { brightness: { value: 42, updated: '2026-01-01T00:00:00.000Z' } }, events: { overheating: { data: { celsius: 1 }, time: '2026-01-01T00:00:00.000Z' } } }),
+        value: JSON.stringify({
+          thingId: LAMP,
+          version: 7,
+          properties: { brightness: { value: 42, updated: '2026-01-01T00:00:00.000Z' } },
+          events: { overheating: { data: { celsius: 1 }, time: '2026-01-01T00:00:00.000Z' } },
+        }),
       },
     ]);
     const migrated = await createHub({ store: legacy });
@@ -196,13 +207,16 @@ describe('write path', () => {
     await ok(hub, agent, { operation: 'patchTD', thingId: 'urn:test:brief', input: { title: 'Brief' } });
     await ok(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:brief' });
     const missed = hub.notificationsSince(cursor, viewer)!;
-    assert.deepEqual(missed.map((m) => [m.operation, m.thingId]), [
-      ['thing_created', 'urn:test:brief'],
-      ['thing_updated', 'urn:test:brief'],
-      ['thing_deleted', 'urn:test:brief'],
-    ]);
+    assert.deepEqual(
+      missed.map((m) => [m.operation, m.thingId]),
+      [
+        ['thing_created', 'urn:test:brief'],
+        ['thing_updated', 'urn:test:brief'],
+        ['thing_deleted', 'urn:test:brief'],
+      ],
+    );
     const stranger: Client = { id: 'agent-2', role: 'agent' };
-    assert.deepEqual(hub.notificationsSince(cursor, stranger), [], "another agent never sees them");
+    assert.deepEqual(hub.notificationsSince(cursor, stranger), [], 'another agent never sees them');
   });
 
   it('keeps ended requests up to a count, oldest pruned first, and pages queryallactions', async () => {
@@ -218,10 +232,17 @@ describe('write path', () => {
     const page = await call(small, operator, { operation: 'queryallactions', thingId: LAMP, query: { offset: 1, limit: 2 } });
     assert.ok(page.ok);
     assert.equal(page.total, 5);
-    assert.deepEqual((page.output as RequestRecord[]).map((r) => r.actionId), ids.slice(1, 3));
+    assert.deepEqual(
+      (page.output as RequestRecord[]).map((r) => r.actionId),
+      ids.slice(1, 3),
+    );
     await (small as unknown as { core: { requests: { sweep(): Promise<void> } } }).core.requests.sweep();
     const kept = (await ok(small, operator, { operation: 'queryallactions', thingId: LAMP })) as RequestRecord[];
-    assert.deepEqual(kept.map((r) => r.actionId), ids.slice(2), 'the two oldest ended ones are pruned');
+    assert.deepEqual(
+      kept.map((r) => r.actionId),
+      ids.slice(2),
+      'the two oldest ended ones are pruned',
+    );
     assert.equal(await memory.bucket('actions').get(ids[0]), undefined, 'and deleted from the store');
     assert.equal((await call(small, operator, { operation: 'queryallactions', thingId: LAMP, query: { limit: 1001 } })).status, 400);
   });
@@ -252,9 +273,12 @@ describe('load', () => {
 });
 
 describe('names inherited from Object.prototype', () => {
-  it('keep each Thing\'s state apart: a reported `toString` is not read from another Thing', async () => {
+  it("keep each Thing's state apart: a reported `toString` is not read from another Thing", async () => {
     const hub = await createHub({ store: new MemoryStore() });
-    const td = (id: string) => ({ ...lampTd({ id }), properties: { toString: { type: 'integer', forms: [{ href: 'p' }] }, valueOf: { type: 'integer', forms: [{ href: 'v' }] } } });
+    const td = (id: string) => ({
+      ...lampTd({ id }),
+      properties: { toString: { type: 'integer', forms: [{ href: 'p' }] }, valueOf: { type: 'integer', forms: [{ href: 'v' }] } },
+    });
     await ok(hub, agent, { operation: 'updateTD', input: td('urn:t:a') });
     await ok(hub, agent, { operation: 'updateTD', input: td('urn:t:b') });
     await ok(hub, agent, { operation: 'updateproperty', thingId: 'urn:t:a', input: { toString: 1337, valueOf: 7 } });
@@ -285,9 +309,15 @@ describe('a stored TD the hub can no longer serve', () => {
       { bucket: 'twins', type: 'put', key: 'urn:t:broken', value: JSON.stringify(broken) },
     ]);
     const hub = await createHub({ store: older });
-    hub.addTwinTdContributor({ name: 'encoding', affordanceForms: (_kind, thingId, name) => [{ href: `/${encodeURIComponent(thingId)}/${encodeURIComponent(name)}` }] });
+    hub.addTwinTdContributor({
+      name: 'encoding',
+      affordanceForms: (_kind, thingId, name) => [{ href: `/${encodeURIComponent(thingId)}/${encodeURIComponent(name)}` }],
+    });
     const listed = (await ok(hub, viewer, { operation: 'listTDs' })) as { id: string }[];
-    assert.deepEqual(listed.map((td) => td.id), [LAMP]);
+    assert.deepEqual(
+      listed.map((td) => td.id),
+      [LAMP],
+    );
     await hub.close();
   });
 });

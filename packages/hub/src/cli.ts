@@ -120,9 +120,10 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   // A StoreError's message already says what happened and what to do (e.g. `twinhub repair`).
-  const message = error instanceof ConfigError || error instanceof StoreError || isHubError(error) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
-    ? (error as Error).message
-    : `twinhub failed: ${(error as Error).message}`;
+  const message =
+    error instanceof ConfigError || error instanceof StoreError || isHubError(error) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      ? (error as Error).message
+      : `twinhub failed: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);
   process.exit(error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
 });

@@ -21,11 +21,14 @@ describe('hub configuration', () => {
     const overridden = resolveConfig({ data: './elsewhere', 'http-port': '0', 'action-ttl': '60' }, env);
     assert.equal(overridden.dataDir, './elsewhere');
     assert.equal(overridden.httpPort, 0);
-    assert.equal(overridden.requestTtlSeconds, 60, "the old --action-ttl name still works");
+    assert.equal(overridden.requestTtlSeconds, 60, 'the old --action-ttl name still works');
   });
 
   it('refuses malformed numbers and a TLS key without a certificate, naming the setting', () => {
-    assert.throws(() => resolveConfig({ 'http-port': 'eighty' }, {}), (error: unknown) => error instanceof ConfigError && /--http-port/.test(error.message));
+    assert.throws(
+      () => resolveConfig({ 'http-port': 'eighty' }, {}),
+      (error: unknown) => error instanceof ConfigError && /--http-port/.test(error.message),
+    );
     assert.throws(() => resolveConfig({}, { TWINHUB_MAX_PAYLOAD_BYTES: '-1' }), /TWINHUB_MAX_PAYLOAD_BYTES/);
     assert.throws(() => resolveConfig({ 'tls-key': 'key.pem' }, {}), /--tls-cert and --tls-key go together/);
   });
@@ -34,14 +37,18 @@ describe('hub configuration', () => {
     const config = resolveConfig({ 'public-url': 'https://hub.example.com' }, { TWINHUB_MQTT_PUBLIC_URL: 'mqtts://mqtt.example.com:8883' });
     assert.equal(config.publicUrl, 'https://hub.example.com');
     assert.equal(config.mqttPublicUrl, 'mqtts://mqtt.example.com:8883');
-    assert.throws(() => resolveConfig({ 'public-url': 'hub.example.com' }, {}), /--public-url \(TWINHUB_PUBLIC_URL\) must be an absolute http:\/\/ or https:\/\/ URL/);
+    assert.throws(
+      () => resolveConfig({ 'public-url': 'hub.example.com' }, {}),
+      /--public-url \(TWINHUB_PUBLIC_URL\) must be an absolute http:\/\/ or https:\/\/ URL/,
+    );
     assert.throws(() => resolveConfig({}, { TWINHUB_PUBLIC_URL: 'ftp://hub.example.com' }), /TWINHUB_PUBLIC_URL/);
     assert.throws(() => resolveConfig({ 'mqtt-public-url': 'https://hub.example.com' }, {}), /--mqtt-public-url .* mqtt:\/\/ or mqtts:\/\//);
   });
 
   it('documents every setting with its environment variable', () => {
     const help = settingsHelp();
-    for (const name of ['--data', 'TWINHUB_DATA', '--mqtt-url', '--mqtt-public-url', 'TWINHUB_MQTT_PUBLIC_URL', '--max-send-buffer-bytes', 'TWINHUB_LOG_LEVEL']) assert.ok(help.includes(name), name);
+    for (const name of ['--data', 'TWINHUB_DATA', '--mqtt-url', '--mqtt-public-url', 'TWINHUB_MQTT_PUBLIC_URL', '--max-send-buffer-bytes', 'TWINHUB_LOG_LEVEL'])
+      assert.ok(help.includes(name), name);
     for (const line of help.split('\n')) assert.match(line, /^ {2}--\S+( <value>)? +\S/, `flag and help are separated: ${line}`);
   });
 });

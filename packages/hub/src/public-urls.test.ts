@@ -72,7 +72,11 @@ describe('publicUrls', () => {
   });
 
   it('lets --mqtt-public-url override the MQTT URL only', () => {
-    for (const settings of [{ host: '0.0.0.0' }, { host: '0.0.0.0', publicUrl: 'https://hub.example.com' }, { host: '127.0.0.1', mqttUrl: 'mqtt://broker.lan:1883' }]) {
+    for (const settings of [
+      { host: '0.0.0.0' },
+      { host: '0.0.0.0', publicUrl: 'https://hub.example.com' },
+      { host: '127.0.0.1', mqttUrl: 'mqtt://broker.lan:1883' },
+    ]) {
       const urls = derive({ ...settings, mqttPublicUrl: 'mqtts://mqtt.example.com:8883/' }, listeningAt('127.0.0.1'));
       assert.equal(urls.mqtt, 'mqtts://mqtt.example.com:8883');
       assert.equal(urls.http, derive(settings, listeningAt('127.0.0.1')).http);

@@ -63,7 +63,11 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   const bindings: HubBinding[] = [http, attachWsBinding({ hub, server: http.server, logger: logger.child({ module: 'ws' }), publicUrl: () => forms?.ws })];
   if (config.mqtt) {
     const external = config.mqttUrl
-      ? { url: config.mqttUrl, ...(config.mqttUsername ? { username: config.mqttUsername } : {}), ...(config.mqttPassword ? { password: config.mqttPassword } : {}) }
+      ? {
+          url: config.mqttUrl,
+          ...(config.mqttUsername ? { username: config.mqttUsername } : {}),
+          ...(config.mqttPassword ? { password: config.mqttPassword } : {}),
+        }
       : undefined;
     bindings.push(
       createMqttBinding({

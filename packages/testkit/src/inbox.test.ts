@@ -23,7 +23,10 @@ describe('Inbox', () => {
     inbox.push('x');
     inbox.push('bee');
     assert.equal(await later, 'bee');
-    await assert.rejects(inbox.waitFor((s) => s === 'never', 20, 'word never'), /no word never within 20 ms \(3 received\)/);
+    await assert.rejects(
+      inbox.waitFor((s) => s === 'never', 20, 'word never'),
+      /no word never within 20 ms \(3 received\)/,
+    );
   });
 
   it('fails pending and later waits once closed', async () => {
@@ -45,7 +48,11 @@ describe('Inbox.take', () => {
     const next = inbox.next(1000);
     inbox.push('b2');
     assert.deepEqual([await b2, await next], ['b2', 'a1'], 'a waiting taker gets the new match; next() gets the oldest untaken');
-    await assert.rejects(inbox.take((s) => s === 'b1', 20), /no matching message within 20 ms/, 'a taken item is not taken twice');
+    await assert.rejects(
+      inbox.take((s) => s === 'b1', 20),
+      /no matching message within 20 ms/,
+      'a taken item is not taken twice',
+    );
     assert.equal(await inbox.waitFor((s) => s === 'b1'), 'b1', 'but waitFor still sees it');
   });
 });

@@ -15,7 +15,10 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-const hasCode = (code: StoreErrorCode) => (error: unknown): boolean => error instanceof StoreError && error.code === code;
+const hasCode =
+  (code: StoreErrorCode) =>
+  (error: unknown): boolean =>
+    error instanceof StoreError && error.code === code;
 
 /**
  * A bucket plus the single-key writes the cases below are phrased in, all made through
@@ -50,8 +53,26 @@ const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve,
 
 /** Keys that share prefixes, contain control characters, non-ASCII and astral characters. */
 const TRICKY_KEYS = [
-  '', 'a', 'a\u0001', 'a/1', 'a/2', 'ab', 'b', 'b/1', 'z', 'zz', 'é', 'éa', '\u4e2d', '\uFFFD',
-  '\u{1F600}', '\u{1F600}x', 'y\uFFFF', 'y\uFFFFz', 'y\uFFFF\uFFFF', 'yz',
+  '',
+  'a',
+  'a\u0001',
+  'a/1',
+  'a/2',
+  'ab',
+  'b',
+  'b/1',
+  'z',
+  'zz',
+  'é',
+  'éa',
+  '\u4e2d',
+  '\uFFFD',
+  '\u{1F600}',
+  '\u{1F600}x',
+  'y\uFFFF',
+  'y\uFFFFz',
+  'y\uFFFF\uFFFF',
+  'yz',
 ];
 /** Sorted by UTF-16 code units, the order the contract promises. */
 const SORTED_KEYS = [...TRICKY_KEYS].sort();
@@ -65,12 +86,14 @@ async function seed(bucket: TestBucket, keys: readonly string[] = TRICKY_KEYS): 
 
 /** What `entries(range)` must yield for the seeded keys, computed from the plain rules. */
 function expected(range: KeyRange, keys: readonly string[] = SORTED_KEYS): string[] {
-  let out = keys.filter((key) =>
-    (range.prefix === undefined || key.startsWith(range.prefix)) &&
-    (range.gt === undefined || key > range.gt) &&
-    (range.gte === undefined || key >= range.gte) &&
-    (range.lt === undefined || key < range.lt) &&
-    (range.lte === undefined || key <= range.lte));
+  let out = keys.filter(
+    (key) =>
+      (range.prefix === undefined || key.startsWith(range.prefix)) &&
+      (range.gt === undefined || key > range.gt) &&
+      (range.gte === undefined || key >= range.gte) &&
+      (range.lt === undefined || key < range.lt) &&
+      (range.lte === undefined || key <= range.lte),
+  );
   if (range.reverse) out = out.reverse();
   if (range.limit !== undefined) out = out.slice(0, range.limit);
   return out;
@@ -158,10 +181,20 @@ export function bucketStoreContract(
 
       it('never leaks iteration across buckets whose names share a prefix', async () => {
         const names = ['x', 'x:y', 'xy', 'x/y', 'w', 'y'];
-        for (const n of names) await use(n).batch([{ type: 'put', key: 'k', value: n }, { type: 'put', key: '', value: n }]);
+        for (const n of names)
+          await use(n).batch([
+            { type: 'put', key: 'k', value: n },
+            { type: 'put', key: '', value: n },
+          ]);
         for (const n of names) {
-          assert.deepEqual(await collect(use(n).entries()), [['', n], ['k', n]]);
-          assert.deepEqual(await collect(use(n).entries({ reverse: true })), [['k', n], ['', n]]);
+          assert.deepEqual(await collect(use(n).entries()), [
+            ['', n],
+            ['k', n],
+          ]);
+          assert.deepEqual(await collect(use(n).entries({ reverse: true })), [
+            ['k', n],
+            ['', n],
+          ]);
         }
         assert.deepEqual(await collect(use('x:').entries()), []);
       });
@@ -193,7 +226,11 @@ export function bucketStoreContract(
           { type: 'put', key: 'new2', value: '2' },
           { type: 'del', key: 'missing' },
         ]);
-        assert.deepEqual(await collect(bucket.entries()), [['new1', '1'], ['new2', '2'], ['old2', 'x']]);
+        assert.deepEqual(await collect(bucket.entries()), [
+          ['new1', '1'],
+          ['new2', '2'],
+          ['old2', 'x'],
+        ]);
         await bucket.batch([]);
         assert.equal((await collect(bucket.keys())).length, 3);
       });
@@ -211,7 +248,11 @@ export function bucketStoreContract(
           { type: 'del', key: 'd' },
           { type: 'put', key: 'd', value: 'after' },
         ]);
-        assert.deepEqual(await collect(bucket.entries()), [['b', '2'], ['c', 'second'], ['d', 'after']]);
+        assert.deepEqual(await collect(bucket.entries()), [
+          ['b', '2'],
+          ['c', 'second'],
+          ['d', 'after'],
+        ]);
       });
 
       it('applies a store batch across buckets as one unit', async () => {
@@ -232,10 +273,11 @@ export function bucketStoreContract(
 
       it('rejects a store batch naming an invalid bucket with StoreError and applies none of it', async () => {
         await assert.rejects(
-          () => store.batch([
-            { bucket: 'ok', type: 'put', key: 'k', value: 'v' },
-            { bucket: 'bad!name', type: 'put', key: 'k', value: 'v' },
-          ]),
+          () =>
+            store.batch([
+              { bucket: 'ok', type: 'put', key: 'k', value: 'v' },
+              { bucket: 'bad!name', type: 'put', key: 'k', value: 'v' },
+            ]),
           hasCode('invalid'),
         );
         assert.equal(await use('ok').get('k'), undefined);
@@ -268,7 +310,10 @@ export function bucketStoreContract(
         const bucket = use('it');
         await seed(bucket);
         const entries = await collect(bucket.entries());
-        assert.deepEqual(entries.map(([k]) => k), SORTED_KEYS);
+        assert.deepEqual(
+          entries.map(([k]) => k),
+          SORTED_KEYS,
+        );
         for (const [k, v] of entries) assert.equal(v, valueFor(k));
         // U+FFFD sorts after U+1F600 by code units (0xFFFD > 0xD83D), before it by code points.
         assert.ok(SORTED_KEYS.indexOf('\uFFFD') > SORTED_KEYS.indexOf('\u{1F600}'));
@@ -331,7 +376,10 @@ export function bucketStoreContract(
         const bucket = use('it');
         await seed(bucket);
         const reversed = await collect(bucket.entries({ reverse: true }));
-        assert.deepEqual(reversed.map(([k]) => k), [...SORTED_KEYS].reverse());
+        assert.deepEqual(
+          reversed.map(([k]) => k),
+          [...SORTED_KEYS].reverse(),
+        );
         for (const [k, v] of reversed) assert.equal(v, valueFor(k));
         assert.deepEqual(await collect(bucket.keys({ reverse: true, gte: 'a/1', lt: 'b' })), ['ab', 'a/2', 'a/1']);
       });
@@ -342,7 +390,10 @@ export function bucketStoreContract(
         const probes = ['', 'a', 'a/', 'ab', 'b0', 'y\uFFFF', 'é', '\u{1F600}', '\uFFFD', '\uFFFF'];
         for (const lower of [undefined, ...probes]) {
           for (const upper of [undefined, ...probes]) {
-            for (const [gtKey, ltKey] of [['gt', 'lt'], ['gte', 'lte']] as const) {
+            for (const [gtKey, ltKey] of [
+              ['gt', 'lt'],
+              ['gte', 'lte'],
+            ] as const) {
               for (const reverse of [false, true]) {
                 const range: KeyRange = { [gtKey]: lower, [ltKey]: upper, reverse, limit: 4 };
                 assert.deepEqual(await collect(bucket.keys(range)), expected(range), JSON.stringify(range));
@@ -367,7 +418,10 @@ export function bucketStoreContract(
           await bucket.batch(chunk.map((key) => ({ type: 'put', key, value: key.slice(4) })));
         }
         const all = await collect(bucket.entries());
-        assert.deepEqual(all.map(([k]) => k), keys);
+        assert.deepEqual(
+          all.map(([k]) => k),
+          keys,
+        );
         assert.ok(all.every(([k, v]) => k === `evt/${v}`));
         assert.deepEqual(await collect(bucket.keys({ reverse: true })), [...keys].reverse());
         assert.deepEqual(await collect(bucket.keys({ gte: 'evt/001000', limit: 700 })), keys.slice(1000, 1700));
@@ -404,7 +458,10 @@ export function bucketStoreContract(
         await store.batch([{ bucket: 'snap', type: 'del', key: 'k5' }]);
         const rest: [string, string][] = [];
         for (let r = await iterator.next(); !r.done; r = await iterator.next()) rest.push(r.value);
-        assert.deepEqual(rest, keys.slice(1).map((k) => [k, `v-${k}`]));
+        assert.deepEqual(
+          rest,
+          keys.slice(1).map((k) => [k, `v-${k}`]),
+        );
         // A walk started now sees the new state.
         assert.deepEqual(await collect(bucket.keys()), ['k0', 'k1', 'k2', 'k2a', 'k3', 'k9']);
       });
@@ -447,7 +504,13 @@ export function bucketStoreContract(
         const seen: number[] = [];
         const a = use('a');
         const b = use('b');
-        for (const [bucket, key] of [[a, 'k'], [b, 'k'], [a, 'k'], [a, 'other'], [b, 'k']] as const) {
+        for (const [bucket, key] of [
+          [a, 'k'],
+          [b, 'k'],
+          [a, 'k'],
+          [a, 'other'],
+          [b, 'k'],
+        ] as const) {
           await bucket.put(key, `${seen.length}`);
           seen.push((await bucket.getEntry(key))!.revision);
         }
@@ -460,7 +523,11 @@ export function bucketStoreContract(
 
       it('a batch gives every key it writes a new revision and leaves the others alone', async () => {
         const bucket = use('b');
-        await bucket.batch([{ type: 'put', key: 'x', value: '1' }, { type: 'put', key: 'y', value: '1' }, { type: 'put', key: 'z', value: '1' }]);
+        await bucket.batch([
+          { type: 'put', key: 'x', value: '1' },
+          { type: 'put', key: 'y', value: '1' },
+          { type: 'put', key: 'z', value: '1' },
+        ]);
         const x = (await bucket.getEntry('x'))!.revision;
         const y = (await bucket.getEntry('y'))!.revision;
         const z = (await bucket.getEntry('z'))!.revision;
@@ -493,11 +560,14 @@ export function bucketStoreContract(
         const r2 = await bucket.compareAndSet('k', 'v2', r1);
         assert.ok(r2 > r1);
         assert.deepEqual(await bucket.getEntry('k'), { value: 'v2', revision: r2 });
-        await assert.rejects(() => bucket.compareAndSet('k', 'stale', r1), (error: unknown) => {
-          assert.ok(error instanceof StoreError && error.code === 'conflict');
-          assert.match(error.message, /retry/);
-          return true;
-        });
+        await assert.rejects(
+          () => bucket.compareAndSet('k', 'stale', r1),
+          (error: unknown) => {
+            assert.ok(error instanceof StoreError && error.code === 'conflict');
+            assert.match(error.message, /retry/);
+            return true;
+          },
+        );
         await assert.rejects(() => bucket.compareAndSet('missing', 'x', r2), hasCode('conflict'));
         assert.equal(await bucket.get('missing'), undefined);
         // A plain write in between makes the revision read before it stale.
@@ -560,24 +630,33 @@ export function bucketStoreContract(
 
     if (peer) {
       describe('change feed (a second writer over the same data)', () => {
-        it('reports the other writer\'s commits, one call per batch in commit order, never its own', async () => {
+        it("reports the other writer's commits, one call per batch in commit order, never its own", async () => {
           const other = peer(store);
           try {
             const heard: (readonly StoreChange[])[] = [];
             const ownHeard: (readonly StoreChange[])[] = [];
             store.watch((changes) => heard.push(changes));
             other.watch((changes) => ownHeard.push(changes));
-            await other.batch([{ bucket: 'twins', type: 'put', key: 't1', value: 'a' }, { bucket: 'state', type: 'put', key: 't1', value: 's' }]);
+            await other.batch([
+              { bucket: 'twins', type: 'put', key: 't1', value: 'a' },
+              { bucket: 'state', type: 'put', key: 't1', value: 's' },
+            ]);
             await other.batch([{ bucket: 'twins', type: 'del', key: 't1' }]);
             const created = await other.bucket('twins').compareAndSet('t2', 'b', 0);
             await settle();
             assert.equal(heard.length, 3, 'one call per committed batch');
             const [first, second, third] = heard;
-            assert.deepEqual(first.map(({ bucket, key, value }) => ({ bucket, key, value })), [
-              { bucket: 'twins', key: 't1', value: 'a' },
-              { bucket: 'state', key: 't1', value: 's' },
-            ]);
-            assert.deepEqual(second.map(({ key, value }) => ({ key, value })), [{ key: 't1', value: undefined }]);
+            assert.deepEqual(
+              first.map(({ bucket, key, value }) => ({ bucket, key, value })),
+              [
+                { bucket: 'twins', key: 't1', value: 'a' },
+                { bucket: 'state', key: 't1', value: 's' },
+              ],
+            );
+            assert.deepEqual(
+              second.map(({ key, value }) => ({ key, value })),
+              [{ key: 't1', value: undefined }],
+            );
             assert.deepEqual(third, [{ bucket: 'twins', key: 't2', value: 'b', revision: created }]);
             const revisions = heard.flat().map((change) => change.revision);
             for (let i = 1; i < revisions.length; i++) assert.ok(revisions[i] > revisions[i - 1], `revisions ${revisions.join(', ')}`);
@@ -605,7 +684,14 @@ export function bucketStoreContract(
             ]);
             assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
             await assert.rejects(() => other.bucket('leases').compareAndSet('agent-1', 'late', base), hasCode('conflict'));
-            await assert.rejects(() => other.bucket('leases').compareAndSet('fresh', 'x', 0).then(() => store.bucket('leases').compareAndSet('fresh', 'y', 0)), hasCode('conflict'));
+            await assert.rejects(
+              () =>
+                other
+                  .bucket('leases')
+                  .compareAndSet('fresh', 'x', 0)
+                  .then(() => store.bucket('leases').compareAndSet('fresh', 'y', 0)),
+              hasCode('conflict'),
+            );
           } finally {
             await other.close();
           }
@@ -676,7 +762,10 @@ export function bucketStoreContract(
           await twins.put('t2', 'two');
           await twins.put('gone', 'x');
           await twins.delete('gone');
-          await twins.batch([{ type: 'put', key: '\u{1F600}', value: 'é' }, { type: 'del', key: 't2' }]);
+          await twins.batch([
+            { type: 'put', key: '\u{1F600}', value: 'é' },
+            { type: 'del', key: 't2' },
+          ]);
           await store.batch([
             { bucket: 'twins', type: 'put', key: 't3', value: 'three' },
             { bucket: 'log', type: 'put', key: '0001', value: 'entry' },
@@ -686,7 +775,11 @@ export function bucketStoreContract(
           const previous = store;
           await previous.close();
           store = await reopen(previous);
-          assert.deepEqual(await collect(use('twins').entries()), [['t1', 'one'], ['t3', 'three'], ['\u{1F600}', 'é']]);
+          assert.deepEqual(await collect(use('twins').entries()), [
+            ['t1', 'one'],
+            ['t3', 'three'],
+            ['\u{1F600}', 'é'],
+          ]);
           assert.equal((await use('twins').getEntry('t1'))?.revision, t1Revision, 'revisions survive');
           assert.equal(await use('log').get('0001'), 'entry');
           await use('twins').put('t4', 'four');

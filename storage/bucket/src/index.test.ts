@@ -39,7 +39,10 @@ describe('keyBounds', () => {
     for (const prefix of probes) {
       for (const gt of probes) {
         for (const lte of probes) {
-          for (const range of [{ prefix, gt, lte }, { prefix, gte: gt, lt: lte }] as KeyRange[]) {
+          for (const range of [
+            { prefix, gt, lte },
+            { prefix, gte: gt, lt: lte },
+          ] as KeyRange[]) {
             for (const key of keys) assert.equal(inBounds(key, range), keyInRange(key, range), `${JSON.stringify(key)} ${JSON.stringify(range)}`);
           }
         }

@@ -16,9 +16,7 @@ export interface KeyRange {
   reverse?: boolean;
 }
 
-export type BucketOperation =
-  | { type: 'put'; key: string; value: string }
-  | { type: 'del'; key: string };
+export type BucketOperation = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
 /** An operation of a store-wide batch: the same as a bucket operation, naming its bucket. */
 export type StoreOperation = BucketOperation & { bucket: string };

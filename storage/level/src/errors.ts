@@ -36,7 +36,10 @@ export function toStoreError(error: unknown, doing: string, dir: string): StoreE
     return new StoreError(`the data in ${dir} is damaged (while ${doing}: ${detail}): ${repairAdvice(dir)}`, { code: 'corrupt', cause: error });
   }
   if (isLockHeld(error)) {
-    return new StoreError(`the data folder ${dir} is in use by another twinhub (its LevelDB lock is held); stop that hub or choose another data folder`, { code: 'unavailable', cause: error });
+    return new StoreError(`the data folder ${dir} is in use by another twinhub (its LevelDB lock is held); stop that hub or choose another data folder`, {
+      code: 'unavailable',
+      cause: error,
+    });
   }
   // Open failures come wrapped in LEVEL_DATABASE_NOT_OPEN too, with the reason as the cause.
   if (causes.length === 1 && (innermost.code === 'LEVEL_DATABASE_NOT_OPEN' || innermost.code === 'LEVEL_ITERATOR_NOT_OPEN')) {

@@ -18,7 +18,17 @@ import { ClassicLevel } from 'classic-level';
 import { StoreError, type BucketStore } from '@twinhub/bucket';
 import { isLockHeld, toStoreError } from './errors.js';
 import { checkAgainstSidecar, inspectFolder, readSidecar, writeSidecar, SIDECAR_FILE, type Sidecar } from './integrity.js';
-import { COUNTER_KEY, decodeCounter, decodeMarker, encodeCounter, encodeMarker, FIRST_BUCKET_KEY, LEGACY_REVISION, MARKER_KEY, type Counter } from './records.js';
+import {
+  COUNTER_KEY,
+  decodeCounter,
+  decodeMarker,
+  encodeCounter,
+  encodeMarker,
+  FIRST_BUCKET_KEY,
+  LEGACY_REVISION,
+  MARKER_KEY,
+  type Counter,
+} from './records.js';
 import { LevelStore, type Db } from './store.js';
 
 /** Where the store reports what it found when opening (a pino logger fits). */
@@ -83,7 +93,10 @@ async function verify(db: Db, dir: string, sidecar: Sidecar | 'repaired' | undef
   } else if (sidecar) {
     checkAgainstSidecar(dir, sidecar, marker === undefined ? undefined : stored!.commits);
     if (!sidecar.cleanClose) {
-      log.warn({ dir, commits: stored!.commits }, 'the hub did not stop cleanly last time: LevelDB replayed its log; what the OS had written is kept (use --fsync to survive power loss)');
+      log.warn(
+        { dir, commits: stored!.commits },
+        'the hub did not stop cleanly last time: LevelDB replayed its log; what the OS had written is kept (use --fsync to survive power loss)',
+      );
     }
   } else if (marker !== undefined) {
     log.warn({ dir, file: SIDECAR_FILE }, 'the integrity file is missing, so this start cannot check for lost writes; it is written again now');
@@ -102,7 +115,8 @@ async function verify(db: Db, dir: string, sidecar: Sidecar | 'repaired' | undef
     ],
     { sync: true },
   );
-  if (first.length > 0) log.info({ dir, commits: counter.commits }, 'adopted a data folder without integrity records (written by an older twinhub, or repaired): checks start now');
+  if (first.length > 0)
+    log.info({ dir, commits: counter.commits }, 'adopted a data folder without integrity records (written by an older twinhub, or repaired): checks start now');
   else log.info({ dir }, 'created a new data folder');
   return counter;
 }

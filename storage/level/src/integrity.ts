@@ -48,13 +48,17 @@ export async function inspectFolder(dir: string): Promise<FolderState> {
   const sidecar = names.includes(SIDECAR_FILE) ? await readSidecar(dir) : undefined;
   if (!names.includes('CURRENT')) {
     const files = names.filter(isLevelDataFile);
-    if (files.length > 0) return Promise.reject(corrupt(dir, `it holds LevelDB files (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''}) but no CURRENT file`));
+    if (files.length > 0)
+      return Promise.reject(corrupt(dir, `it holds LevelDB files (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''}) but no CURRENT file`));
     if (sidecar) return Promise.reject(corrupt(dir, `its integrity file says it held ${sidecar.commits} committed batches, but its LevelDB files are gone`));
     return { fresh: true };
   }
   const manifest = (await readFile(join(dir, 'CURRENT'), 'utf8')).trim();
   if (!/^MANIFEST-\d+$/.test(manifest) || !names.includes(manifest)) {
-    throw corrupt(dir, `its CURRENT file names ${JSON.stringify(manifest.slice(0, 40))}, which is ${/^MANIFEST-\d+$/.test(manifest) ? 'missing' : 'not a LevelDB manifest'}`);
+    throw corrupt(
+      dir,
+      `its CURRENT file names ${JSON.stringify(manifest.slice(0, 40))}, which is ${/^MANIFEST-\d+$/.test(manifest) ? 'missing' : 'not a LevelDB manifest'}`,
+    );
   }
   return { fresh: false, ...(sidecar ? { sidecar } : {}) };
 }
@@ -99,7 +103,10 @@ export async function writeSidecar(dir: string, state: Omit<Sidecar, 'format' | 
  */
 export function checkAgainstSidecar(dir: string, sidecar: Sidecar, commits: number | undefined): void {
   if (commits === undefined) {
-    throw corrupt(dir, `it was in use (its integrity file counts ${sidecar.commits} committed batches) but its marker record is gone, so its contents were lost or replaced`);
+    throw corrupt(
+      dir,
+      `it was in use (its integrity file counts ${sidecar.commits} committed batches) but its marker record is gone, so its contents were lost or replaced`,
+    );
   }
   if (commits < sidecar.commits) {
     const lost = sidecar.commits - commits;

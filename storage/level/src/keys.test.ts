@@ -3,7 +3,24 @@ import { describe, it } from 'node:test';
 import { decodeKey, encodeKey } from './keys.js';
 
 describe('CESU-8 key encoding', () => {
-  const samples = ['', 'a', '\u0000', '\u007f', '\u0080', '\u07ff', '\u0800', '\uD7FF', '\uD83D', '\uDE00', '\u{1F600}', '\uE000', '\uFFFD', '\uFFFF', 'é中\u{1F600}x', '\uDE00\uD83D'];
+  const samples = [
+    '',
+    'a',
+    '\u0000',
+    '\u007f',
+    '\u0080',
+    '\u07ff',
+    '\u0800',
+    '\uD7FF',
+    '\uD83D',
+    '\uDE00',
+    '\u{1F600}',
+    '\uE000',
+    '\uFFFD',
+    '\uFFFF',
+    'é中\u{1F600}x',
+    '\uDE00\uD83D',
+  ];
 
   it('round-trips every kind of code unit, lone surrogates included', () => {
     for (const text of samples) assert.equal(decodeKey(encodeKey(text)), text, JSON.stringify(text));

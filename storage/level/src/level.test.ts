@@ -37,12 +37,14 @@ bucketStoreContract(
 const put = (store: BucketStore, bucket: string, key: string, value: string) => store.batch([{ bucket, type: 'put', key, value }]);
 
 /** Asserts a StoreError with this code whose message matches. */
-const storeError = (code: StoreErrorCode, message: RegExp) => (error: unknown): boolean => {
-  assert.ok(error instanceof StoreError, String(error));
-  assert.equal(error.code, code, error.message);
-  assert.match(error.message, message);
-  return true;
-};
+const storeError =
+  (code: StoreErrorCode, message: RegExp) =>
+  (error: unknown): boolean => {
+    assert.ok(error instanceof StoreError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, message);
+    return true;
+  };
 
 /** A log that keeps what the store reported. */
 function recorder(): StoreLog & { lines: string[] } {
@@ -131,7 +133,10 @@ describe('openLevelStore', () => {
     await old.close();
     const log = recorder();
     const store = await openLevelStore(dir, { log });
-    assert.ok(log.lines.some((l) => /adopted a data folder/.test(l)), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) => /adopted a data folder/.test(l)),
+      log.lines.join('\n'),
+    );
     const twins = store.bucket('twins');
     assert.deepEqual(await twins.getEntry('t1'), { value: '{"title":"lamp"}', revision: 1 });
     assert.deepEqual(await twins.getEntry('t2'), { value: '', revision: 1 });
@@ -158,17 +163,28 @@ describe('openLevelStore', () => {
 
   it('opens a folder after a crash (no clean close) and says so', async () => {
     const dir = join(root, 'crashed');
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       import { openLevelStore } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
       const store = await openLevelStore(${JSON.stringify(dir)});
       await store.batch([{ bucket: 'b', type: 'put', key: 'k', value: 'kept' }]);
       process.exit(0);
-    `], { encoding: 'utf8' });
+    `,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(child.status, 0, child.stderr);
     const log = recorder();
     const store = await openLevelStore(dir, { log });
     assert.equal(await store.bucket('b').get('k'), 'kept', 'an acknowledged write survives the process exiting without close');
-    assert.ok(log.lines.some((l) => /did not stop cleanly/.test(l)), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) => /did not stop cleanly/.test(l)),
+      log.lines.join('\n'),
+    );
     await store.close();
   });
 });
@@ -182,7 +198,10 @@ describe('damaged data folders fail loudly', () => {
     const log = recorder();
     const report = await repairLevelStore(dir, { log });
     assert.deepEqual(report, { buckets: { state: 3 }, commits: 3, expectedCommits: 3 });
-    assert.ok(log.lines.some((l) => /opened a repaired data folder/.test(l)), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) => /opened a repaired data folder/.test(l)),
+      log.lines.join('\n'),
+    );
     assert.ok(!log.lines.some((l) => /integrity file is missing/.test(l)), log.lines.join('\n'));
     const store = await openLevelStore(dir);
     assert.equal(await store.bucket('state').get('thing-2'), 'x'.repeat(1000));
@@ -255,7 +274,9 @@ describe('LevelDB failures map to StoreError codes', () => {
     assert.match(corrupt.message, /twinhub repair --data \/d/);
     assert.equal(toStoreError(coded('LEVEL_IO_ERROR', 'IO error: /d/LOCK: Permission denied'), 'writing', '/d').code, 'unavailable');
     assert.equal(toStoreError(coded('LEVEL_DATABASE_NOT_OPEN', 'Database is not open'), 'reading', '/d').code, 'closed');
-    const wrappedOpen = Object.assign(new Error('Database failed to open', { cause: coded('LEVEL_CORRUPTION', 'Corruption: bad block') }), { code: 'LEVEL_DATABASE_NOT_OPEN' });
+    const wrappedOpen = Object.assign(new Error('Database failed to open', { cause: coded('LEVEL_CORRUPTION', 'Corruption: bad block') }), {
+      code: 'LEVEL_DATABASE_NOT_OPEN',
+    });
     assert.equal(toStoreError(wrappedOpen, 'opening', '/d').code, 'corrupt');
   });
 });

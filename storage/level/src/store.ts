@@ -207,7 +207,9 @@ class LevelBucket implements Bucket {
       const actual = (await this.store.read(encodeKey(key, this.prefix)))?.revision ?? 0;
       if (actual !== expectedRevision) throw conflictError(this.name, key, expectedRevision, actual);
       if (value === undefined && actual === 0) return 0; // deleting an absent key changes nothing
-      const [revision] = await this.store.commit([value === undefined ? { bucket: this.name, type: 'del', key } : { bucket: this.name, type: 'put', key, value }]);
+      const [revision] = await this.store.commit([
+        value === undefined ? { bucket: this.name, type: 'del', key } : { bucket: this.name, type: 'put', key, value },
+      ]);
       return value === undefined ? 0 : revision;
     });
   }

@@ -4,14 +4,20 @@ import { bucketStoreContract } from '@twinhub/bucket/contract';
 import type { KeyRange } from '@twinhub/bucket';
 import { MemoryStore } from './index.js';
 
-bucketStoreContract('memory', async () => new MemoryStore(), undefined, (store) => (store as MemoryStore).peer());
+bucketStoreContract(
+  'memory',
+  async () => new MemoryStore(),
+  undefined,
+  (store) => (store as MemoryStore).peer(),
+);
 
 describe('MemoryStore at scale', () => {
   // Speed at this size is measured by the benchmarks, not asserted here.
   it('keeps 100k randomly inserted keys sorted across block splits, range walks and deletes', async () => {
     const store = new MemoryStore();
     const bucket = store.bucket('big');
-    const write = (keys: string[], type: 'put' | 'del') => store.batch(keys.map((key) => (type === 'put' ? { bucket: 'big', type, key, value: key } : { bucket: 'big', type, key })));
+    const write = (keys: string[], type: 'put' | 'del') =>
+      store.batch(keys.map((key) => (type === 'put' ? { bucket: 'big', type, key, value: key } : { bucket: 'big', type, key })));
     async function* keysOf(range?: KeyRange): AsyncGenerator<string> {
       for await (const [key] of bucket.entries(range)) yield key;
     }

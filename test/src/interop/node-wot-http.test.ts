@@ -64,32 +64,55 @@ describe('node-wot 0.8.16 over HTTP', () => {
 
   it('writeProperty reaches the agent, which reports the value back; readProperty then shows it', async () => {
     await thing.writeProperty('brightness', 42);
-    await repeatUntil(() => agent.received.some((r) => r.operation === 'writeproperty' && r.name === 'brightness' && r.input === 42), async () => undefined, 'the agent to receive the write');
+    await repeatUntil(
+      () => agent.received.some((r) => r.operation === 'writeproperty' && r.name === 'brightness' && r.input === 42),
+      async () => undefined,
+      'the agent to receive the write',
+    );
     let read: unknown;
-    await repeatUntil(() => read === 42, async () => void (read = await (await thing.readProperty('brightness')).value()), 'the reported value');
+    await repeatUntil(
+      () => read === 42,
+      async () => void (read = await (await thing.readProperty('brightness')).value()),
+      'the reported value',
+    );
   });
 
   it('observeProperty (long polling) delivers the values the agent reports, until stopped', async () => {
     const seen: unknown[] = [];
     const errors: Error[] = [];
-    const observation = await thing.observeProperty('brightness', async (output) => void seen.push(await output.value()), (error) => void errors.push(error));
+    const observation = await thing.observeProperty(
+      'brightness',
+      async (output) => void seen.push(await output.value()),
+      (error) => void errors.push(error),
+    );
     const reported: number[] = [];
-    await repeatUntil(() => seen.length >= 1, async (attempt) => {
-      reported.push(60 + attempt);
-      await agent.report('brightness', 60 + attempt);
-    }, 'an observed value');
+    await repeatUntil(
+      () => seen.length >= 1,
+      async (attempt) => {
+        reported.push(60 + attempt);
+        await agent.report('brightness', 60 + attempt);
+      },
+      'an observed value',
+    );
     assert.ok(reported.includes(seen[0] as number), `observed ${String(seen[0])}, reported ${reported.join(', ')}`);
     // The next poll follows on its own: a later report arrives too.
-    await repeatUntil(() => seen.some((v) => v === 99), () => agent.report('brightness', 99), 'a second observed value');
+    await repeatUntil(
+      () => seen.some((v) => v === 99),
+      () => agent.report('brightness', 99),
+      'a second observed value',
+    );
     await observation.stop();
     const count = seen.length;
     await agent.report('brightness', 7);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(seen.length, count, 'nothing after stop()');
-    assert.deepEqual(errors.filter((e) => !/abort/i.test(e.message)), []);
+    assert.deepEqual(
+      errors.filter((e) => !/abort/i.test(e.message)),
+      [],
+    );
   });
 
-  it('invokeAction sends the input and returns the agent\'s output (Prefer: wait)', async () => {
+  it("invokeAction sends the input and returns the agent's output (Prefer: wait)", async () => {
     const output = await thing.invokeAction('fade', { level: 30 });
     assert.deepEqual(await output!.value(), { reached: 30 });
     const request = agent.received.find((r) => r.operation === 'invokeaction' && r.name === 'fade');
@@ -100,10 +123,14 @@ describe('node-wot 0.8.16 over HTTP', () => {
     const seen: unknown[] = [];
     const subscription = await thing.subscribeEvent('overheated', async (output) => void seen.push(await output.value()));
     const published: number[] = [];
-    await repeatUntil(() => seen.length >= 1, async (attempt) => {
-      published.push(80.5 + attempt);
-      await agent.publish('overheated', 80.5 + attempt);
-    }, 'an event');
+    await repeatUntil(
+      () => seen.length >= 1,
+      async (attempt) => {
+        published.push(80.5 + attempt);
+        await agent.publish('overheated', 80.5 + attempt);
+      },
+      'an event',
+    );
     assert.ok(published.includes(seen[0] as number), `got ${String(seen[0])}, published ${published.join(', ')}`);
     await subscription.stop();
   });
@@ -117,7 +144,10 @@ describe('node-wot 0.8.16 over HTTP', () => {
     const denied = await (await wrong.start()).consume(td);
     await assert.rejects(denied.readProperty('brightness'), /Client error: Unauthorized/);
     await assert.rejects(denied.invokeAction('fade', { level: 1 }), /Client error: Unauthorized/);
-    await assert.rejects(denied.observeProperty('brightness', () => undefined), /Client error: Unauthorized/);
+    await assert.rejects(
+      denied.observeProperty('brightness', () => undefined),
+      /Client error: Unauthorized/,
+    );
 
     const anonymous = new Servient();
     servients.push(anonymous);

@@ -74,17 +74,33 @@ describe('node-wot 0.8.16 over MQTT (embedded broker)', () => {
 
   it('writeProperty reaches the agent, which reports the value back; readProperty then shows it', async () => {
     await thing.writeProperty('brightness', 42);
-    await repeatUntil(() => agent.received.some((r) => r.operation === 'writeproperty' && r.name === 'brightness' && r.input === 42), async () => undefined, 'the agent to receive the write');
+    await repeatUntil(
+      () => agent.received.some((r) => r.operation === 'writeproperty' && r.name === 'brightness' && r.input === 42),
+      async () => undefined,
+      'the agent to receive the write',
+    );
     let read: unknown;
-    await repeatUntil(() => read === 42, async () => void (read = await (await thing.readProperty('brightness')).value()), 'the reported value');
+    await repeatUntil(
+      () => read === 42,
+      async () => void (read = await (await thing.readProperty('brightness')).value()),
+      'the reported value',
+    );
   });
 
   it('observeProperty gets the current (retained) value, then what the agent reports, until stopped', async () => {
     const seen: unknown[] = [];
     const observation = await thing.observeProperty('brightness', async (output) => void seen.push(await output.value()));
-    await repeatUntil(() => seen.length >= 1, async () => undefined, 'the retained value');
+    await repeatUntil(
+      () => seen.length >= 1,
+      async () => undefined,
+      'the retained value',
+    );
     assert.equal(seen[0], 42);
-    await repeatUntil(() => seen.includes(61), () => agent.report('brightness', 61), 'a reported value');
+    await repeatUntil(
+      () => seen.includes(61),
+      () => agent.report('brightness', 61),
+      'a reported value',
+    );
     await observation.stop();
     const count = seen.length;
     await agent.report('brightness', 7);
@@ -92,16 +108,24 @@ describe('node-wot 0.8.16 over MQTT (embedded broker)', () => {
     assert.equal(seen.length, count, 'nothing after stop()');
   });
 
-  it('invokeAction delivers the input to the agent (node-wot\'s MQTT client returns no output)', async () => {
+  it("invokeAction delivers the input to the agent (node-wot's MQTT client returns no output)", async () => {
     await thing.invokeAction('fade', { level: 30 });
-    await repeatUntil(() => agent.received.some((r) => r.operation === 'invokeaction' && r.name === 'fade'), async () => undefined, 'the agent to receive fade');
+    await repeatUntil(
+      () => agent.received.some((r) => r.operation === 'invokeaction' && r.name === 'fade'),
+      async () => undefined,
+      'the agent to receive fade',
+    );
     assert.deepEqual(agent.received.find((r) => r.name === 'fade')?.input, { level: 30 });
   });
 
   it('subscribeEvent delivers the events the agent publishes', async () => {
     const seen: unknown[] = [];
     const subscription = await thing.subscribeEvent('overheated', async (output) => void seen.push(await output.value()));
-    await repeatUntil(() => seen.length >= 1, () => agent.publish('overheated', 90.5), 'an event');
+    await repeatUntil(
+      () => seen.length >= 1,
+      () => agent.publish('overheated', 90.5),
+      'an event',
+    );
     assert.equal(seen[0], 90.5);
     await subscription.stop();
   });

@@ -94,14 +94,20 @@ export class TwinDirectory {
     if (growth <= 0) return;
     const agentBytes = (this.bytesByAgent.get(twin.agentId) ?? 0) + growth;
     if (agentBytes > limits.maxTdBytesPerAgent) {
-      throw insufficientStorage(`agent '${twin.agentId}' would hold ${agentBytes} bytes of TDs; its budget is ${limits.maxTdBytesPerAgent}; delete or shrink some first`);
+      throw insufficientStorage(
+        `agent '${twin.agentId}' would hold ${agentBytes} bytes of TDs; its budget is ${limits.maxTdBytesPerAgent}; delete or shrink some first`,
+      );
     }
     if (this.totalBytes + growth > limits.maxTdBytesTotal) {
       throw insufficientStorage(`the directory would hold ${this.totalBytes + growth} bytes of TDs; its budget is ${limits.maxTdBytesTotal}`);
     }
   }
 
-  private prepare(client: Client, td: ThingDescription, options: { pathId?: string; ifVersion?: number; now: string; limits: Pick<HubLimits, 'maxThingsPerAgent'> }): Registration {
+  private prepare(
+    client: Client,
+    td: ThingDescription,
+    options: { pathId?: string; ifVersion?: number; now: string; limits: Pick<HubLimits, 'maxThingsPerAgent'> },
+  ): Registration {
     let thingId = td.id;
     if (options.pathId !== undefined) {
       checkThingId(options.pathId);
@@ -182,7 +188,13 @@ export class TwinDirectory {
       if (!canSee(client, twin)) continue;
       if (query.agent !== undefined && twin.agentId !== query.agent) continue;
       if (query.type !== undefined && !typesOf(twin.td).includes(query.type)) continue;
-      if (title !== undefined && !String(twin.td.title ?? '').toLowerCase().includes(title)) continue;
+      if (
+        title !== undefined &&
+        !String(twin.td.title ?? '')
+          .toLowerCase()
+          .includes(title)
+      )
+        continue;
       if (query.tags && !Object.entries(query.tags).every(([key, value]) => twin.tags[key] === value)) continue;
       if (total >= offset && page.length < limit) page.push(twin);
       total++;

@@ -34,7 +34,10 @@ const fieldValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined
 /** Objects that look like envelopes: known field names (mostly) with values of random types. */
 const envelopeLike = fc.dictionary(
   fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom('type', 'operation', 'thingId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId') },
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom('type', 'operation', 'thingId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId'),
+    },
     { weight: 1, arbitrary: fc.string() },
   ),
   fc.oneof({ weight: 2, arbitrary: fieldValue }, { weight: 1, arbitrary: operation }, { weight: 1, arbitrary: fc.constant('request') }),
@@ -58,7 +61,14 @@ const validEnvelope: fc.Arbitrary<Record<string, unknown>> = fc.record(
     ifVersion: count,
     ttl: count,
     query: fc.record(
-      { agent: fc.string(), type: fc.string(), title: fc.string(), tags: fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }), offset: fc.nat(), limit: fc.nat() },
+      {
+        agent: fc.string(),
+        type: fc.string(),
+        title: fc.string(),
+        tags: fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
+        offset: fc.nat(),
+        limit: fc.nat(),
+      },
       { requiredKeys: [] },
     ),
   },
@@ -67,7 +77,10 @@ const validEnvelope: fc.Arbitrary<Record<string, unknown>> = fc.record(
 
 describe('parseRequestMessage (property-based)', () => {
   it('refuses or accepts any text, never throwing anything but a 400/413 HubError', () => {
-    fc.assert(fc.property(anyString, (text) => parsesOrRefuses(() => parseRequestMessage(text, LIMIT))), RUNS);
+    fc.assert(
+      fc.property(anyString, (text) => parsesOrRefuses(() => parseRequestMessage(text, LIMIT))),
+      RUNS,
+    );
   });
 
   it('refuses or accepts any bytes (also invalid UTF-8, also views into larger buffers)', () => {
@@ -84,7 +97,10 @@ describe('parseRequestMessage (property-based)', () => {
   });
 
   it('refuses or accepts any JSON text', () => {
-    fc.assert(fc.property(jsonText, (text) => parsesOrRefuses(() => parseRequestMessage(text, LIMIT))), RUNS);
+    fc.assert(
+      fc.property(jsonText, (text) => parsesOrRefuses(() => parseRequestMessage(text, LIMIT))),
+      RUNS,
+    );
   });
 
   it('refuses or accepts any envelope-like object, and what it accepts is well-typed', () => {
@@ -109,7 +125,10 @@ describe('parseRequestMessage (property-based)', () => {
   });
 
   it('checkRequestMessage refuses or accepts any JavaScript value (already parsed by a binding)', () => {
-    fc.assert(fc.property(fc.oneof(fc.anything(), envelopeLike), (value) => parsesOrRefuses(() => checkRequestMessage(value))), RUNS);
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), envelopeLike), (value) => parsesOrRefuses(() => checkRequestMessage(value))),
+      RUNS,
+    );
   });
 
   it('round-trips every valid envelope unchanged', () => {
@@ -160,7 +179,13 @@ describe('parseRequestMessage (property-based)', () => {
         if (succeed) assert.equal(wire.error, undefined);
         else assert.deepEqual(wire.error, { status: 400, title: 'Bad Request', detail });
         const error = toErrorMessage(badRequest(detail).problem, request.correlationId);
-        assert.deepEqual(JSON.parse(JSON.stringify(error)), { type: 'response', operation: 'unknown', status: 400, error: { status: 400, title: 'Bad Request', detail }, ...(request.correlationId ? { correlationId: request.correlationId } : {}) });
+        assert.deepEqual(JSON.parse(JSON.stringify(error)), {
+          type: 'response',
+          operation: 'unknown',
+          status: 400,
+          error: { status: 400, title: 'Bad Request', detail },
+          ...(request.correlationId ? { correlationId: request.correlationId } : {}),
+        });
       }),
       { numRuns: 100 },
     );

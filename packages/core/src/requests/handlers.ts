@@ -44,7 +44,9 @@ function requireRecord(core: HubCore, request: HubRequest, client: Client): Requ
   const record = core.requests.queue.get(request.actionId);
   // A request is only found under the Thing and affordance it was made for, when those are given.
   if (!record || (request.thingId !== undefined && record.thingId !== request.thingId) || (request.name !== undefined && record.name !== request.name)) {
-    const under = [request.thingId !== undefined ? `Thing '${request.thingId}'` : '', request.name !== undefined ? `'${request.name}'` : ''].filter(Boolean).join(' ');
+    const under = [request.thingId !== undefined ? `Thing '${request.thingId}'` : '', request.name !== undefined ? `'${request.name}'` : '']
+      .filter(Boolean)
+      .join(' ');
     throw notFound(`no request '${request.actionId}'${under ? ` for ${under}` : ''} is known (ended requests are kept for a limited time)`);
   }
   checkPermission(client, request.operation, core.directory.get(record.thingId));

@@ -78,7 +78,11 @@ export class RequestService {
     const before = open.map((r) => ({ ...r }));
     const now = this.options.now().toISOString();
     for (const record of open) {
-      Object.assign(record, { status: 'cancelled', timeEnded: now, error: { status: 410, title: 'Gone', detail: `Thing '${thingId}' was deleted before the request ended` } });
+      Object.assign(record, {
+        status: 'cancelled',
+        timeEnded: now,
+        error: { status: 410, title: 'Gone', detail: `Thing '${thingId}' was deleted before the request ended` },
+      });
     }
     return {
       writes: records.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined })),

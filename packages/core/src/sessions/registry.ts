@@ -79,7 +79,8 @@ export class SessionRegistry {
 
   /** The live session of a request, or a 400 saying the operation needs one. */
   require(context: HubContext, operation: Operation): LiveSession {
-    if (!context.session) throw badRequest(`${operation} needs a live connection (WebSocket, MQTT or SSE stream); plain HTTP requests cannot receive notifications`);
+    if (!context.session)
+      throw badRequest(`${operation} needs a live connection (WebSocket, MQTT or SSE stream); plain HTTP requests cannot receive notifications`);
     const live = this.sessions.get(context.session.id);
     if (!live) throw new HubError(410, 'Gone', 'this session is closed; reconnect and subscribe again');
     if (live.client.id !== context.client.id) throw forbidden('a session can only be used by the client that opened it');

@@ -97,7 +97,15 @@ export const stateHandlers: HandlerTable = {
   async readmultipleproperties(core, request) {
     const names = request.names;
     if (!names || names.length === 0) throw badRequest('readmultipleproperties needs "names", a non-empty list of property names');
-    return readState(core, request, (twin) => ok(reportedValues(core, twin, names.map((name) => affordance(twin, 'properties', name).name))));
+    return readState(core, request, (twin) =>
+      ok(
+        reportedValues(
+          core,
+          twin,
+          names.map((name) => affordance(twin, 'properties', name).name),
+        ),
+      ),
+    );
   },
 
   async readstate(core, request) {

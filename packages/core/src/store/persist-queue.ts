@@ -14,7 +14,11 @@ import { HubError } from '../model/errors.js';
 export function storageProblem(error: unknown): HubError {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 'full' || code === 'ENOSPC') {
-    return new HubError(507, 'Insufficient Storage', 'the hub could not store this change: its storage is full; nothing was changed, retry once space was freed');
+    return new HubError(
+      507,
+      'Insufficient Storage',
+      'the hub could not store this change: its storage is full; nothing was changed, retry once space was freed',
+    );
   }
   return new HubError(503, 'Service Unavailable', 'the hub could not store this change: its storage refused the write; nothing was changed, retry later');
 }
@@ -66,7 +70,10 @@ export class PersistQueue {
         await this.store.batch(operations);
         for (const waiter of waiters) waiter.resolve();
       } catch (error) {
-        this.log.error({ err: error, records: operations.length }, 'store refused a batch; its requests are answered with an error and nothing of it is applied');
+        this.log.error(
+          { err: error, records: operations.length },
+          'store refused a batch; its requests are answered with an error and nothing of it is applied',
+        );
         const problem = storageProblem(error);
         for (const waiter of waiters) waiter.reject(problem);
       }

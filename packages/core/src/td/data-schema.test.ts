@@ -31,10 +31,10 @@ describe('validateAgainstSchema', () => {
     const input = affordances('actions').fade.input as Schema;
     assert.deepEqual(validateAgainstSchema(input, { level: 40, duration: 2.5 }, '/input'), []);
     const problems = validateAgainstSchema(input, { duration: -1 }, '/input');
-    assert.deepEqual(new Set(problems.map((p) => `${p.pointer}: ${p.message}`)), new Set([
-      "/input/level: required property 'level' is missing",
-      '/input/duration: must be >= 0',
-    ]));
+    assert.deepEqual(
+      new Set(problems.map((p) => `${p.pointer}: ${p.message}`)),
+      new Set(["/input/level: required property 'level' is missing", '/input/duration: must be >= 0']),
+    );
     assert.deepEqual(validateAgainstSchema(input, 'fast', '/input'), [{ pointer: '/input', message: 'must be of type object' }]);
   });
 
@@ -51,11 +51,10 @@ describe('validateAgainstSchema', () => {
     const config = affordances('properties').config;
     assert.deepEqual(validateAgainstSchema(config, { name: 'desk', tags: ['a', 'b'] }, ''), []);
     const problems = validateAgainstSchema(config, { name: '', tags: ['a', 2, 'c', 'd', 'e'] }, '');
-    assert.deepEqual(new Set(problems.map((p) => `${p.pointer}: ${p.message}`)), new Set([
-      '/name: must NOT have fewer than 1 characters',
-      '/tags: must NOT have more than 4 items',
-      '/tags/1: must be of type string',
-    ]));
+    assert.deepEqual(
+      new Set(problems.map((p) => `${p.pointer}: ${p.message}`)),
+      new Set(['/name: must NOT have fewer than 1 characters', '/tags: must NOT have more than 4 items', '/tags/1: must be of type string']),
+    );
   });
 
   it('treats readOnly and writeOnly as annotations, also on nested members', () => {
@@ -71,7 +70,12 @@ describe('validateAgainstSchema', () => {
   });
 
   it('supports oneOf, reporting one message for the alternatives', () => {
-    const schema = { oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', enum: ['auto'] }] };
+    const schema = {
+      oneOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string', enum: ['auto'] },
+      ],
+    };
     assert.deepEqual(validateAgainstSchema(schema, 5, ''), []);
     assert.deepEqual(validateAgainstSchema(schema, 'auto', ''), []);
     assert.deepEqual(validateAgainstSchema(schema, 'manual', ''), [{ pointer: '', message: 'must be equal to "auto", or be of type integer' }]);
@@ -87,9 +91,13 @@ describe('validateAgainstSchema', () => {
     assert.deepEqual(validateAgainstSchema({ type: 'number', multipleOf: 0.5 }, 1.25, ''), [{ pointer: '', message: 'must be multiple of 0.5' }]);
     assert.deepEqual(validateAgainstSchema({ type: 'number', exclusiveMaximum: 1 }, 1, ''), [{ pointer: '', message: 'must be < 1' }]);
     assert.deepEqual(validateAgainstSchema({ type: 'string', maxLength: 2 }, 'abc', ''), [{ pointer: '', message: 'must NOT have more than 2 characters' }]);
-    assert.deepEqual(validateAgainstSchema({ type: 'string', pattern: '^[a-f0-9]+$' }, 'xyz', ''), [{ pointer: '', message: 'must match pattern "^[a-f0-9]+$"' }]);
+    assert.deepEqual(validateAgainstSchema({ type: 'string', pattern: '^[a-f0-9]+$' }, 'xyz', ''), [
+      { pointer: '', message: 'must match pattern "^[a-f0-9]+$"' },
+    ]);
     assert.deepEqual(validateAgainstSchema({ type: 'string', format: 'date-time' }, '2025-03-12T10:00:00Z', ''), []);
-    assert.deepEqual(validateAgainstSchema({ type: 'string', format: 'date-time' }, 'noon', ''), [{ pointer: '', message: 'must be a valid "date-time" string' }]);
+    assert.deepEqual(validateAgainstSchema({ type: 'string', format: 'date-time' }, 'noon', ''), [
+      { pointer: '', message: 'must be a valid "date-time" string' },
+    ]);
     assert.deepEqual(validateAgainstSchema({ type: 'string', format: 'wot-colour' }, 'teal', ''), [], 'unknown formats are annotations');
   });
 
@@ -124,7 +132,12 @@ describe('validateAgainstSchema', () => {
     assert.equal(validateAgainstSchema({ ...a }, 1, '').length, 1, 'a new object is compiled afresh');
   });
   it('gives equal schemas from different TDs the same verdicts, and never mixes up schemas that differ in a keyword', () => {
-    const make = (maximum: number, title: string): Schema => ({ type: 'object', title, properties: { level: { type: 'integer', maximum }, unit: { type: 'string' } }, forms: [{ href: title }] });
+    const make = (maximum: number, title: string): Schema => ({
+      type: 'object',
+      title,
+      properties: { level: { type: 'integer', maximum }, unit: { type: 'string' } },
+      forms: [{ href: title }],
+    });
     const [a, b, tighter] = [make(10, 'a'), make(10, 'b'), make(5, 'c')];
     for (const schema of [a, b]) assert.deepEqual(validateAgainstSchema(schema, { level: 7 }, ''), []);
     assert.deepEqual(validateAgainstSchema(tighter, { level: 7 }, ''), [{ pointer: '/level', message: 'must be <= 5' }]);

@@ -14,9 +14,21 @@ const addFormats = addFormatsModule.default;
 /** JSON Schema keywords a WoT DataSchema (TD 1.1 §5.3.2) gives validation meaning to. */
 const SCHEMA_VALUED = new Set(['oneOf', 'items', 'properties']);
 const PLAIN_KEYWORDS = new Set([
-  'type', 'const', 'enum', 'required', 'format', 'pattern',
-  'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
-  'minLength', 'maxLength', 'minItems', 'maxItems',
+  'type',
+  'const',
+  'enum',
+  'required',
+  'format',
+  'pattern',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
 ]);
 // Everything else (forms, observable, readOnly/writeOnly, unit, @type, titles, input/output, data,
 // contentEncoding, default, uriVariables...) is an annotation or interaction metadata here.
@@ -43,7 +55,8 @@ const MAX_SHARED_VALIDATORS = 10_000;
 export function validateAgainstSchema(schema: Record<string, unknown> | undefined, value: unknown, pointerPrefix: string): ProblemDetailItem[] {
   if (schema === undefined) return [];
   const entry = compile(schema);
-  if ('failure' in entry) return [{ pointer: pointerPrefix, message: `cannot be checked: the Thing Description's schema for it is unusable (${entry.failure})` }];
+  if ('failure' in entry)
+    return [{ pointer: pointerPrefix, message: `cannot be checked: the Thing Description's schema for it is unusable (${entry.failure})` }];
   if (entry.validate(value)) return [];
   return formatAjvErrors(entry.validate.errors ?? [], value, pointerPrefix);
 }

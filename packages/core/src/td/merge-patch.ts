@@ -14,7 +14,10 @@ const isObject = (value: unknown): value is JsonObject => value !== null && type
  * TD too deep to accept, and a deep enough one would overflow the call stack here.
  */
 export function applyMergePatch(target: unknown, patch: unknown, maxDepth = MAX_TD_DEPTH): unknown {
-  for (const [what, document] of [['merge patch', patch], ['document to patch', target]] as const) {
+  for (const [what, document] of [
+    ['merge patch', patch],
+    ['document to patch', target],
+  ] as const) {
     const pointer = pointerBeyondDepth(document, maxDepth);
     if (pointer === undefined) continue;
     const message = `is nested deeper than ${maxDepth} levels of objects and arrays, the hub's limit for a Thing Description`;

@@ -24,7 +24,8 @@ const PROTOTYPE_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
  */
 function characterProblem(text: string): string | undefined {
   if (CONTROL_OR_WHITESPACE.test(text)) return 'must not contain whitespace or control characters';
-  if (INVISIBLE_FORMATTING.test(text)) return 'must not contain invisible formatting characters (bidirectional controls, zero-width characters, U+FEFF): they make different names look alike';
+  if (INVISIBLE_FORMATTING.test(text))
+    return 'must not contain invisible formatting characters (bidirectional controls, zero-width characters, U+FEFF): they make different names look alike';
   // encodeURIComponent throws on it (URIError): it has no UTF-8 encoding (RFC 3629 §3).
   if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate: it has no UTF-8 encoding, so it cannot be put in a URL or MQTT topic';
   return undefined;

@@ -73,7 +73,10 @@ const mutation: fc.Arbitrary<Mutation> = fc.record({
   kind: fc.constantFrom('delete', 'replace', 'replace', 'add', 'add', 'pattern', 'id'),
   value: json,
   key: smallKey,
-  text: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('(', '[a-', '\\', '*', 'a{2,1}', '^[a-z]+$', 'urn:x#y', 'urn:a/../b', 'urn:a/b+c', 'urn:\u0000', 'urn:a b', 'no-scheme')),
+  text: fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.constantFrom('(', '[a-', '\\', '*', 'a{2,1}', '^[a-z]+$', 'urn:x#y', 'urn:a/../b', 'urn:a/b+c', 'urn:\u0000', 'urn:a b', 'no-scheme'),
+  ),
 });
 
 function apply(td: Record<string, unknown>, m: Mutation): void {
@@ -166,8 +169,14 @@ describe('validateThingDescription (property-based)', () => {
   });
 
   it('any JSON value or text as a TD validates or is refused with a 400/413, never an exception', () => {
-    fc.assert(fc.property(fc.oneof(json, fc.jsonValue({ maxDepth: 3 })), (value) => void outcome(value)), RUNS);
-    fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.json()), (text) => void outcome(text)), RUNS);
+    fc.assert(
+      fc.property(fc.oneof(json, fc.jsonValue({ maxDepth: 3 })), (value) => void outcome(value)),
+      RUNS,
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.json()), (text) => void outcome(text)),
+      RUNS,
+    );
   });
 
   it('a TD over the byte limit gets a 413, at or under it is judged on its content', () => {
@@ -194,7 +203,9 @@ const BINDING_SHAPED: TwinTdContributor[] = [
     name: 'http',
     securityDefinitions: () => ({ bearer_sc: { scheme: 'bearer', in: 'header', name: 'Authorization' } }),
     thingForms: (thingId) => [{ href: `http://127.0.0.1:8080/things/${encodeURIComponent(thingId)}/properties`, op: ['readallproperties'] }],
-    affordanceForms: (kind: AffordanceKind, thingId, name) => [{ href: `http://127.0.0.1:8080/things/${encodeURIComponent(thingId)}/${kind}/${encodeURIComponent(name)}` }],
+    affordanceForms: (kind: AffordanceKind, thingId, name) => [
+      { href: `http://127.0.0.1:8080/things/${encodeURIComponent(thingId)}/${kind}/${encodeURIComponent(name)}` },
+    ],
   },
   {
     name: 'ws',
@@ -273,7 +284,15 @@ describe('from validation to the twin TD (property-based)', () => {
         }
         seen.valid++;
         const thingId = typeof accepted.id === 'string' ? accepted.id : 'urn:uuid:0804d572-cce8-422a-bb7c-4412fcd56f06';
-        const twin = { thingId, td: accepted, agentId: 'agent-1', created: '2025-01-01T00:00:00.000Z', modified: '2025-01-01T00:00:00.000Z', version: 1, tags: {} };
+        const twin = {
+          thingId,
+          td: accepted,
+          agentId: 'agent-1',
+          created: '2025-01-01T00:00:00.000Z',
+          modified: '2025-01-01T00:00:00.000Z',
+          version: 1,
+          tags: {},
+        };
         const served = JSON.parse(JSON.stringify(buildTwinTd(twin, BINDING_SHAPED))) as Record<string, unknown>;
         assert.equal(served.id, thingId);
       }),
@@ -292,23 +311,37 @@ const UNSAFE_PIECES = ['#', '\u0000', '\u001f', ' ', '\t', '\n', '\u007f', '\u00
 const pieceId = fc
   .record({
     scheme: fc.constantFrom('urn', 'http', 'x-y.z+w', 'uuid'),
-    pieces: fc.array(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...SAFE_PIECES) }, { weight: 1, arbitrary: fc.constantFrom(...UNSAFE_PIECES) }, { weight: 1, arbitrary: fc.constantFrom('..', '/../', '/..') }), { maxLength: 12 }),
+    pieces: fc.array(
+      fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom(...SAFE_PIECES) },
+        { weight: 1, arbitrary: fc.constantFrom(...UNSAFE_PIECES) },
+        { weight: 1, arbitrary: fc.constantFrom('..', '/../', '/..') },
+      ),
+      { maxLength: 12 },
+    ),
   })
   .map(({ scheme, pieces }) => ({ id: `${scheme}:${pieces.join('')}`, pieces }));
 
 describe('checkThingId (property-based)', () => {
   it('returns the ID or throws a 400 HubError with an /id pointer, for any value', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything(), fc.string({ unit: 'binary' }), pieceId.map((p) => p.id)), (value) => {
-        try {
-          assert.equal(checkThingId(value), value);
-        } catch (error) {
-          assert.ok(error instanceof HubError, `checkThingId threw ${String(error)}`);
-          assert.equal(error.status, 400);
-          assert.equal(error.problem.errors?.[0]?.pointer, '/id');
-          assert.match(error.problem.detail, /^Invalid Thing ID: it /);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          fc.string({ unit: 'binary' }),
+          pieceId.map((p) => p.id),
+        ),
+        (value) => {
+          try {
+            assert.equal(checkThingId(value), value);
+          } catch (error) {
+            assert.ok(error instanceof HubError, `checkThingId threw ${String(error)}`);
+            assert.equal(error.status, 400);
+            assert.equal(error.problem.errors?.[0]?.pointer, '/id');
+            assert.match(error.problem.detail, /^Invalid Thing ID: it /);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -333,9 +366,15 @@ describe('checkThingId (property-based)', () => {
 
   it('refuses IDs without a URI scheme', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 20 }).filter((s) => !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(s)), (id) => {
-        assert.throws(() => checkThingId(id), (error: unknown) => error instanceof HubError && error.status === 400);
-      }),
+      fc.property(
+        fc.string({ maxLength: 20 }).filter((s) => !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(s)),
+        (id) => {
+          assert.throws(
+            () => checkThingId(id),
+            (error: unknown) => error instanceof HubError && error.status === 400,
+          );
+        },
+      ),
     );
   });
 });
@@ -391,7 +430,10 @@ function objectsIn(value: unknown, into = new Set<object>()): Set<object> {
 
 describe('applyMergePatch (property-based, RFC 7396)', () => {
   it('matches the RFC 7396 pseudocode on random JSON', () => {
-    fc.assert(fc.property(json, json, (target, patch) => assert.deepEqual(applyMergePatch(target, patch), referenceMergePatch(target, patch))), { numRuns: 500 });
+    fc.assert(
+      fc.property(json, json, (target, patch) => assert.deepEqual(applyMergePatch(target, patch), referenceMergePatch(target, patch))),
+      { numRuns: 500 },
+    );
   });
 
   it('is idempotent: applying the same patch twice equals applying it once', () => {

@@ -36,8 +36,12 @@ const httpContributor: TwinTdContributor = {
 /** A binding that only serves events and adds its own scheme. */
 const sseContributor: TwinTdContributor = {
   name: 'sse',
-  securityDefinitions: () => ({ bearer_sc: { scheme: 'bearer', in: 'query', name: 'ignored-duplicate' }, sse_sc: { scheme: 'bearer', in: 'query', name: 'token' } }),
-  affordanceForms: (kind, thingId, name) => (kind === 'event' ? [{ href: `${HUB}/sse/${encodeURIComponent(thingId)}/${name}`, op: 'subscribeevent', security: 'sse_sc' }] : []),
+  securityDefinitions: () => ({
+    bearer_sc: { scheme: 'bearer', in: 'query', name: 'ignored-duplicate' },
+    sse_sc: { scheme: 'bearer', in: 'query', name: 'token' },
+  }),
+  affordanceForms: (kind, thingId, name) =>
+    kind === 'event' ? [{ href: `${HUB}/sse/${encodeURIComponent(thingId)}/${name}`, op: 'subscribeevent', security: 'sse_sc' }] : [],
 };
 
 function deepFreeze<T>(value: T): T {
@@ -49,32 +53,37 @@ function deepFreeze<T>(value: T): T {
 }
 
 const formsOf = (td: Record<string, unknown>, kind: string, name: string) =>
-  ((td[kind] as Record<string, Record<string, unknown>>)[name].forms as Form[] | undefined);
+  (td[kind] as Record<string, Record<string, unknown>>)[name].forms as Form[] | undefined;
 
 describe('buildTwinTd', () => {
-  it('replaces every form by the contributors\' forms, in contributor order, and drops base', () => {
+  it("replaces every form by the contributors' forms, in contributor order, and drops base", () => {
     const td = buildTwinTd(lampTwin(), [httpContributor, sseContributor]);
     assert.equal(td.base, undefined);
     assert.deepEqual(td.forms, [{ href: `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/properties`, op: ['readallproperties'] }]);
-    assert.deepEqual(formsOf(td, 'properties', 'status'), [{ href: `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/property/status`, op: ['readproperty'] }]);
+    assert.deepEqual(formsOf(td, 'properties', 'status'), [
+      { href: `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/property/status`, op: ['readproperty'] },
+    ]);
     assert.deepEqual(formsOf(td, 'properties', 'brightness')?.[0].op, ['readproperty', 'writeproperty']);
     assert.deepEqual(formsOf(td, 'actions', 'fade'), [{ href: `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/action/fade`, op: 'invokeaction' }]);
-    assert.deepEqual(formsOf(td, 'events', 'overheating')?.map((f) => f.href), [
-      `${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/event/overheating`,
-      `${HUB}/sse/urn%3Adev%3Aops%3A32473-WoTLamp-1234/overheating`,
-    ]);
+    assert.deepEqual(
+      formsOf(td, 'events', 'overheating')?.map((f) => f.href),
+      [`${HUB}/things/urn%3Adev%3Aops%3A32473-WoTLamp-1234/event/overheating`, `${HUB}/sse/urn%3Adev%3Aops%3A32473-WoTLamp-1234/overheating`],
+    );
     const allHrefs = JSON.stringify(td).match(/"href":"[^"]*"/g) ?? [];
-    assert.ok(allHrefs.every((h) => h.includes(HUB) || h.includes('manual.pdf')), `no device URL is left: ${allHrefs.join(' ')}`);
+    assert.ok(
+      allHrefs.every((h) => h.includes(HUB) || h.includes('manual.pdf')),
+      `no device URL is left: ${allHrefs.join(' ')}`,
+    );
   });
 
-  it('merges the contributors\' security definitions and uses the first one', () => {
+  it("merges the contributors' security definitions and uses the first one", () => {
     const td = buildTwinTd(lampTwin(), [httpContributor, sseContributor]);
     assert.deepEqual(td.securityDefinitions, {
       bearer_sc: { scheme: 'bearer', in: 'header' },
       sse_sc: { scheme: 'bearer', in: 'query', name: 'token' },
     });
     assert.deepEqual(td.security, ['bearer_sc']);
-    assert.equal((td.securityDefinitions as Record<string, unknown>).basic_sc, undefined, 'the device\'s own schemes are not the hub\'s');
+    assert.equal((td.securityDefinitions as Record<string, unknown>).basic_sc, undefined, "the device's own schemes are not the hub's");
   });
 
   it('falls back to nosec when no contributor defines a scheme', () => {
@@ -88,7 +97,8 @@ describe('buildTwinTd', () => {
     const registered = lampTd();
     const td = buildTwinTd(lampTwin(), [httpContributor]);
     for (const key of ['@context', '@type', 'title', 'titles', 'description', 'id']) assert.deepEqual(td[key], registered[key], key);
-    const strip = (map: unknown) => Object.fromEntries(Object.entries(map as Record<string, Record<string, unknown>>).map(([n, a]) => [n, { ...a, forms: undefined }]));
+    const strip = (map: unknown) =>
+      Object.fromEntries(Object.entries(map as Record<string, Record<string, unknown>>).map(([n, a]) => [n, { ...a, forms: undefined }]));
     for (const kind of ['properties', 'actions', 'events']) assert.deepEqual(strip(td[kind]), strip(registered[kind]), kind);
   });
 
@@ -143,7 +153,10 @@ describe('buildTwinTd', () => {
       },
     };
     buildTwinTd(lampTwin(), [spy]);
-    assert.deepEqual(seen.map(([kind, , name]) => `${kind}:${name}`), ['property:status', 'property:brightness', 'property:config', 'action:toggle', 'action:fade', 'event:overheating']);
+    assert.deepEqual(
+      seen.map(([kind, , name]) => `${kind}:${name}`),
+      ['property:status', 'property:brightness', 'property:config', 'action:toggle', 'action:fade', 'event:overheating'],
+    );
     assert.ok(seen.every(([, thingId, , affordance]) => thingId === 'urn:dev:ops:32473-WoTLamp-1234' && affordance.forms === undefined));
     assert.equal(seen[0][3].readOnly, true);
   });
@@ -153,7 +166,9 @@ describe('withDefaultSecurity', () => {
   const mqttContributor: TwinTdContributor = {
     name: 'mqtt',
     securityDefinitions: () => ({ mqtt_basic_sc: { scheme: 'basic', in: 'auto' } }),
-    affordanceForms: (kind, thingId, name) => [{ href: `mqtt://127.0.0.1:1883/things/${encodeURIComponent(thingId)}/${kind}/${name}`, security: ['mqtt_basic_sc'] }],
+    affordanceForms: (kind, thingId, name) => [
+      { href: `mqtt://127.0.0.1:1883/things/${encodeURIComponent(thingId)}/${kind}/${name}`, security: ['mqtt_basic_sc'] },
+    ],
   };
   const served = () => buildTwinTd(lampTwin(), [httpContributor, mqttContributor]);
 
@@ -162,9 +177,20 @@ describe('withDefaultSecurity', () => {
     const rewritten = withDefaultSecurity(td, 'mqtt_basic_sc');
     assert.deepEqual(rewritten.security, ['mqtt_basic_sc']);
     const forms = (rewritten.properties as Record<string, { forms: Form[] }>).brightness.forms;
-    assert.deepEqual(forms.filter((f) => f.href.startsWith('mqtt:')).map((f) => f.security), [undefined], 'MQTT forms now inherit the default');
-    assert.deepEqual(forms.filter((f) => f.href.startsWith('http:')).map((f) => f.security), [['bearer_sc']], 'HTTP forms name the old default');
-    assert.deepEqual((rewritten.forms as Form[]).map((f) => f.security), [['bearer_sc']]);
+    assert.deepEqual(
+      forms.filter((f) => f.href.startsWith('mqtt:')).map((f) => f.security),
+      [undefined],
+      'MQTT forms now inherit the default',
+    );
+    assert.deepEqual(
+      forms.filter((f) => f.href.startsWith('http:')).map((f) => f.security),
+      [['bearer_sc']],
+      'HTTP forms name the old default',
+    );
+    assert.deepEqual(
+      (rewritten.forms as Form[]).map((f) => f.security),
+      [['bearer_sc']],
+    );
     assert.deepEqual(td.security, ['bearer_sc'], 'the input is not modified');
     assert.doesNotThrow(() => validateThingDescription(rewritten, 1 << 20));
   });

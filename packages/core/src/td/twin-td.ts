@@ -42,7 +42,10 @@ export function buildTwinTd(twin: Twin, contributors: readonly TwinTdContributor
   td.securityDefinitions = security === undefined ? structuredClone(NOSEC) : Object.fromEntries(securityDefinitions);
   td.security = [security ?? 'nosec_sc'];
 
-  setForms(td, contributors.flatMap((c) => c.thingForms?.(thingId) ?? []));
+  setForms(
+    td,
+    contributors.flatMap((c) => c.thingForms?.(thingId) ?? []),
+  );
   for (const [key, kind] of KINDS) {
     const affordances = td[key];
     if (affordances === null || typeof affordances !== 'object') continue;
@@ -50,7 +53,10 @@ export function buildTwinTd(twin: Twin, contributors: readonly TwinTdContributor
       if (affordance === null || typeof affordance !== 'object') continue;
       const record = affordance as Record<string, unknown>;
       delete record.forms;
-      setForms(record, contributors.flatMap((c) => c.affordanceForms?.(kind, thingId, name, record) ?? []));
+      setForms(
+        record,
+        contributors.flatMap((c) => c.affordanceForms?.(kind, thingId, name, record) ?? []),
+      );
     }
   }
 

@@ -101,7 +101,10 @@ export function validateThingDescription(input: unknown, maxBytes: number): Thin
   }
   const types = record['@type'];
   if (types === 'tm:ThingModel' || (Array.isArray(types) && types.includes('tm:ThingModel'))) {
-    replace('/@type', { pointer: '/@type', message: 'is a Thing Model (tm:ThingModel), which cannot be registered: register a Thing Description instantiated from it' });
+    replace('/@type', {
+      pointer: '/@type',
+      message: 'is a Thing Model (tm:ThingModel), which cannot be registered: register a Thing Description instantiated from it',
+    });
   }
   problems.push(...affordanceNameProblems(record), ...securityReferenceProblems(record), ...patternProblems(record));
   // Only a schema-valid TD is worth compiling; this catches what else ajv cannot use.
@@ -110,7 +113,8 @@ export function validateThingDescription(input: unknown, maxBytes: number): Thin
   if (problems.length > 0) {
     const first = problems[0];
     const shown = problems.slice(0, MAX_REPORTED_PROBLEMS);
-    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems${problems.length > shown.length ? ` (the first ${shown.length} are listed)` : ''}`;
+    const count =
+      problems.length === 1 ? '1 problem' : `${problems.length} problems${problems.length > shown.length ? ` (the first ${shown.length} are listed)` : ''}`;
     throw badRequest(`The Thing Description is invalid: ${count}; first, at ${first.pointer || '/'}: ${first.message}.`, shown);
   }
   return record as ThingDescription;
