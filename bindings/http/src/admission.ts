@@ -8,7 +8,7 @@ import type http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { AuthFailures } from './auth-failures.js';
+import { AuthFailures } from '@twinhub/core';
 
 export interface AdmissionOptions {
   /** Sockets not yet authenticated, at most; beyond it the oldest is closed. */

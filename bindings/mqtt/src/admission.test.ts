@@ -44,7 +44,7 @@ describe('MQTT binding (embedded): connections before authentication', () => {
     await Promise.all([before.close(true), after.close(true)]);
   });
 
-  it('logs failed authentications at warn, at most one line per address per interval with a count, never the password', async () => {
+  it('logs failed authentications at warn, at most one line per address per interval with a count, never the password, and slows them down', async () => {
     const lines: Array<Record<string, unknown>> = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, callback) {
@@ -55,13 +55,19 @@ describe('MQTT binding (embedded): connections before authentication', () => {
     const fixture = await startHub({ logger: pino({ level: 'warn' }, sink), broker: { authFailureLogIntervalMs: 600 } });
     fixtures.push(fixture);
     const secret = 'th_secret-guess-123';
-    for (let i = 0; i < 8; i++) assert.equal(await connectRefusal(fixture.url, { username: 'agent-a', password: `${secret}${i}` }), 4);
-    const failures = () => lines.filter((l) => String(l.msg).startsWith('mqtt: authentication failed'));
-    assert.equal(failures().length, 1, JSON.stringify(lines));
-    assert.equal(failures()[0].level, 40);
-    await eventually(() => assert.equal(failures().length, 2), 'the repeated-failures line', 2000);
-    assert.deepEqual([failures()[0].failures, failures()[1].failures], [1, 7]);
-    assert.equal(failures()[1].remote, '127.0.0.1');
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) assert.equal(await connectRefusal(fixture.url, { username: 'agent-a', password: `${secret}${i}` }), 4);
+    const elapsed = Date.now() - started;
+    const failures = lines.filter((l) => l.msg === 'authentication failed' && l.binding === 'mqtt');
+    assert.equal(failures[0].level, 40);
+    assert.equal(failures[0].failures, 1, 'the first failure is logged at once');
+    assert.equal(failures[0].remoteAddress, '127.0.0.1');
+    assert.match(String(failures[0].reason), /agent-a/);
+    assert.ok(failures.length >= 2 && failures.length < 5, `rate-limited: ${failures.length} lines for 5 failures`);
+    const counted = failures.reduce((sum, l) => sum + Number(l.failures), 0);
+    assert.ok(counted > failures.length && counted <= 5, `later lines carry counts (${counted} failures in ${failures.length} lines)`);
+    // The 2nd to 5th refusals wait 100, 200, 400 and 800 ms: guessing from one address is slow.
+    assert.ok(elapsed >= 1400, `5 failed logins took ${elapsed} ms`);
     assert.ok(!JSON.stringify(lines).includes(secret), 'no password in the logs');
   });
 });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import {
+  AuthFailures,
   envelopeLimitBytes,
   forbidden,
   peekCorrelationId,
@@ -22,7 +23,7 @@ import {
   type Session,
 } from '@twinhub/core';
 import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from './inbound.js';
-import { AuthFailureLog, PendingConnections } from './admission.js';
+import { PendingConnections } from './admission.js';
 import { createPacketSizeGuard } from './packet-guard.js';
 import { RecentPublishes } from './resends.js';
 import { MqttSessions } from './sessions.js';
@@ -135,8 +136,8 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
   const recentPublishes = new RecentPublishes();
 
   const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
-  const authFailures = new AuthFailureLog(logger, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs);
-  const pending = new PendingConnections(options.maxPendingConnections ?? EMBEDDED_DEFAULTS.maxPendingConnections, authFailures);
+  const authFailures = new AuthFailures(logger, Date.now, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs);
+  const pending = new PendingConnections(options.maxPendingConnections ?? EMBEDDED_DEFAULTS.maxPendingConnections, logger);
   // connectTimeout: a socket that sends no CONNECT holds a file descriptor; 5 s, not aedes' 30 s.
   const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000, connectTimeout: connectTimeoutMs });
   // A client's publish (accepted, refused, or its will) is a request to the hub, never a message
@@ -285,12 +286,13 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       if (live.size >= hub.limits.maxConnections) return done(refusal('too many connections', SERVER_UNAVAILABLE), false);
       const remote = (mqtt.conn as Socket).remoteAddress;
       if (!username || !password) {
-        authFailures.failed(remote, username, 'no username or password');
+        await authFailures.refuse({ remoteAddress: remote ?? 'unknown', binding: 'mqtt', reason: 'no username or password' });
         return done(refusal('username (client id) and password (token) are required', BAD_USERNAME_OR_PASSWORD), false);
       }
       const client = await hub.authenticate(password.toString('utf8'));
       if (!client || client.id !== username) {
-        authFailures.failed(remote, username, client ? 'token of another client' : 'unknown or revoked token');
+        const reason = `${client ? 'token of another client' : 'unknown or revoked token'} for username '${username}'`;
+        await authFailures.refuse({ remoteAddress: remote ?? 'unknown', binding: 'mqtt', reason });
         return done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
       }
       // Wills are publishes made on the client's behalf: the same rules, checked up front.
@@ -532,7 +534,6 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     url,
     async close() {
       mirror?.close();
-      authFailures.close();
       sessions.close();
       // aedes.close() disconnects the clients; only then can the listener finish closing.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { AUTH_FAILURE_LOG_INTERVAL_MS, AuthFailures, MAX_TRACKED_ADDRESSES } from './auth-failures.js';
+import { AUTH_FAILURE_LOG_INTERVAL_MS, AuthFailures, MAX_TRACKED_ADDRESSES } from './failures.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];

@@ -1,6 +1,7 @@
-// Failed authentications on the hub's HTTP port (REST, SSE, WebSocket upgrades): one warn line per
-// remote address per interval, with the count since the last line and never the token, and a delay
-// before the 401 that grows with repeated failures from that address. Holds a bounded table.
+// Failed authentications, for every binding (REST, SSE, WebSocket upgrades, MQTT CONNECT): one warn
+// line per remote address per interval, with the count since the last line and never the token,
+// and a delay before the refusal that grows with repeated failures from that address. Holds a
+// bounded table. Addresses are plain strings: the core still knows no transport.
 
 import type { Logger } from 'pino';
 
@@ -26,7 +27,7 @@ interface AddressFailures {
 export interface AuthFailure {
   /** The peer's address (`socket.remoteAddress`). Behind a proxy this is the proxy's. */
   remoteAddress: string;
-  /** 'http', 'sse' or 'ws'. */
+  /** 'http', 'sse', 'ws' or 'mqtt'. */
   binding: string;
   /** Why it failed, for the log (never the token). */
   reason: string;
@@ -39,13 +40,14 @@ export class AuthFailures {
   constructor(
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly logIntervalMs = AUTH_FAILURE_LOG_INTERVAL_MS,
   ) {}
 
   get trackedAddresses(): number {
     return this.byAddress.size;
   }
 
-  /** Records a failure, logs it (rate-limited) and returns how many ms to wait before the 401. */
+  /** Records a failure, logs it (rate-limited) and returns how many ms to wait before refusing. */
   record(failure: AuthFailure): number {
     const now = this.now();
     let entry = this.byAddress.get(failure.remoteAddress);
@@ -58,7 +60,7 @@ export class AuthFailures {
     entry.failures += 1;
     entry.lastFailureAt = now;
     entry.unlogged += 1;
-    if (now - entry.loggedAt >= AUTH_FAILURE_LOG_INTERVAL_MS) {
+    if (now - entry.loggedAt >= this.logIntervalMs) {
       this.logger.warn(
         { remoteAddress: failure.remoteAddress, binding: failure.binding, reason: failure.reason, failures: entry.unlogged },
         'authentication failed',
