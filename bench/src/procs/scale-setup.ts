@@ -1,8 +1,9 @@
 // Fills a data folder with N twins (TD + state) straight through the storage API, in the layout
-// the core persists (bucket 'twins': Twin JSON, bucket 'state': TwinState JSON, keyed by Thing
-// ID; see packages/core/src/directory and state). Far faster than registering through the hub.
+// the core persists (bucket 'twins': Twin JSON keyed by Thing ID; bucket 'state': one record per
+// reported property and per event, keyed `<thingId>\u0001p|e\u0001<name>`; see
+// packages/core/src/directory and state). Far faster than registering through the hub.
 
-import type { Twin, TwinState } from '@twinhub/core';
+import type { Twin } from '@twinhub/core';
 import { openLevelStore } from '@twinhub/storage-level';
 import type { StoreOperation } from '@twinhub/bucket';
 import { benchTd, benchThingId } from '../lib/td.js';
@@ -30,16 +31,19 @@ for (let from = 0; from < count; from += BATCH) {
       version: 1,
       tags: { site: `site-${i % 50}` },
     };
-    const state: TwinState = {
-      thingId,
-      properties: { level: { value: i * 0.5, updated: now }, status: { value: 'ok', updated: now } },
-      events: { alarm: { data: 1, time: now } },
-      version: 3,
-    };
+    const state: [string, object][] = [
+      [`${thingId}\u0001p\u0001level`, { value: i * 0.5, updated: now, version: 1 }],
+      [`${thingId}\u0001p\u0001status`, { value: 'ok', updated: now, version: 2 }],
+      [`${thingId}\u0001e\u0001alarm`, { data: 1, time: now, version: 3 }],
+    ];
     const twinJson = JSON.stringify(twin);
-    const stateJson = JSON.stringify(state);
-    bytes += twinJson.length + stateJson.length;
-    operations.push({ bucket: 'twins', type: 'put', key: thingId, value: twinJson }, { bucket: 'state', type: 'put', key: thingId, value: stateJson });
+    operations.push({ bucket: 'twins', type: 'put', key: thingId, value: twinJson });
+    bytes += twinJson.length;
+    for (const [key, record] of state) {
+      const json = JSON.stringify(record);
+      bytes += json.length;
+      operations.push({ bucket: 'state', type: 'put', key, value: json });
+    }
   }
   await store.batch(operations);
 }

@@ -84,5 +84,12 @@ describe('change feed between two hubs on one store', () => {
     assert.equal((await b.handle({ operation: 'deleteTD', thingId: LAMP }, { client: agent })).status, 204);
     await eventually(() => assert.equal(directory.received.at(-1)?.operation, 'thing_deleted'));
     assert.equal((await a.handle({ operation: 'retrieveTD', thingId: LAMP }, { client: viewer })).status, 404);
+
+    // A state record of a Thing hub a does not know (another writer raced a delete) is ignored.
+    const peer = store.peer();
+    await peer.batch([{ bucket: 'state', type: 'put', key: `${LAMP}\u0001p\u0001brightness`, value: JSON.stringify({ value: 7, updated: 'x', version: 9 }) }]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await a.handle({ operation: 'updateTD', input: lampTd() }, { client: agent })).status, 201);
+    assert.equal((await a.handle({ operation: 'readproperty', thingId: LAMP, name: 'brightness' }, { client: viewer })).status, 404);
   });
 });

@@ -8,6 +8,7 @@ import type { HubContext, HubRequest, HubSuccess } from '../model/operations.js'
 import type { Twin } from '../model/types.js';
 import type { SubscriptionTarget } from '../notify/registry.js';
 import type { PendingWrite } from '../store/persist-queue.js';
+import { thingOfStateKey } from './state.js';
 
 /** The reported values of the named properties (never-reported ones are left out). */
 function reportedValues(core: HubCore, twin: Twin, names: string[]): Record<string, unknown> {
@@ -29,23 +30,23 @@ function desiredValues(core: HubCore, thingId: string) {
   return desired;
 }
 
-/** Runs a read of a Thing's state after the reports made before it settled (see TwinStateStore.inOrder). */
-function readState(core: HubCore, request: HubRequest, read: (twin: Twin) => HubSuccess): Promise<HubSuccess> {
+/** Runs a read of a Thing's state after the reports made before it were applied (see TwinStateStore.readInOrder). */
+async function readState(core: HubCore, request: HubRequest, read: (twin: Twin) => HubSuccess): Promise<HubSuccess> {
   const twin = core.directory.require(request.thingId);
-  return core.state.inOrder(twin.thingId, () => read(twin));
+  return core.state.readInOrder(twin.thingId, () => read(twin));
 }
 
 /** Stores state records, then applies them to the view and tells observers: the one order for every change. */
 async function commitState(core: HubCore, thingId: string, writes: PendingWrite[]): Promise<void> {
-  const stored = core.persist.write(writes);
-  await core.state.inOrder(thingId, async () => {
-    await stored;
+  await core.state.applyWhenStored(thingId, core.persist.write(writes), () => {
     for (const write of writes) applyStateRecord(core, write.key, write.value);
   });
 }
 
 /** Applies a state record to the view and tells observers: the one path for this hub's writes and other writers'. */
 export function applyStateRecord(core: HubCore, key: string, record: object | undefined): void {
+  // Another writer's record of a Thing this hub does not know (it raced a delete) is not applied; load deletes such records.
+  if (record !== undefined && !core.directory.get(thingOfStateKey(key))) return;
   const change = core.state.apply(key, record);
   if (change?.kind === 'property') {
     core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time });

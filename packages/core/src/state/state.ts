@@ -19,6 +19,9 @@ const SEP = '\u0001';
 type Kind = 'p' | 'e';
 const stateKey = (thingId: string, kind: Kind, name: string): string => `${thingId}${SEP}${kind}${SEP}${name}`;
 
+/** The Thing a state record belongs to. */
+export const thingOfStateKey = (key: string): string => key.slice(0, key.indexOf(SEP));
+
 /** A stored property record: the reported value, when, and the Thing's state version it made. */
 interface PropertyRecord {
   value: unknown;
@@ -38,6 +41,13 @@ interface ThingState {
   version: number;
 }
 
+/** A report waiting for its store write (settled: the write ended), or a read queued behind one. */
+interface OrderedStep {
+  settled: boolean;
+  /** Applies the report, or runs the read; undefined for a report the store refused. */
+  run: (() => void) | undefined;
+}
+
 /** What apply() changed, for notifications. */
 export type StateChange =
   | { kind: 'property'; thingId: string; name: string; value: unknown; time: string }
@@ -47,8 +57,8 @@ export class TwinStateStore {
   private readonly things = new Map<string, ThingState>();
   /** Versions handed out to writes not yet applied, so a burst of reports numbers them in call order. */
   private readonly nextVersions = new Map<string, number>();
-  /** Per Thing, the last step of `inOrder`. */
-  private readonly tails = new Map<string, Promise<void>>();
+  /** Per Thing, reports being stored and the reads queued behind them, in call order. */
+  private readonly ordered = new Map<string, OrderedStep[]>();
 
   /**
    * Loads every record; returns the writes that migrate v1 whole-Thing records to per-property
@@ -90,21 +100,54 @@ export class TwinStateStore {
   }
 
   /**
-   * Runs `step` once every earlier step of the same Thing settled. Reports apply (after their
-   * store write, which still joins the group commit at once) and reads run through here, so a read
-   * never serves a value the store may still refuse, yet sees exactly the reports made before it.
+   * Applies a report once the store accepted it, in call order with every other report and read
+   * of the Thing: a read never serves a value the store may still refuse, yet sees exactly the
+   * reports made before it. The store write itself still joins the group commit at once. Resolves
+   * when applied; rejects (applying nothing) when the store refused it.
    */
-  inOrder<T>(thingId: string, step: () => T | Promise<T>): Promise<T> {
-    const result = (this.tails.get(thingId) ?? Promise.resolve()).then(step);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
+  applyWhenStored(thingId: string, stored: Promise<void>, apply: () => void): Promise<void> {
+    let steps = this.ordered.get(thingId);
+    if (!steps) this.ordered.set(thingId, (steps = []));
+    const step: OrderedStep = { settled: false, run: apply };
+    steps.push(step);
+    return stored.then(
+      () => {
+        step.settled = true;
+        this.runSettled(thingId);
+      },
+      (error: unknown) => {
+        step.settled = true;
+        step.run = undefined;
+        this.runSettled(thingId);
+        throw error;
+      },
     );
-    this.tails.set(thingId, tail);
-    void tail.then(() => {
-      if (this.tails.get(thingId) === tail) this.tails.delete(thingId);
+  }
+
+  /** Runs `read` after the reports of the Thing made before it were applied: at once when none is in flight. */
+  readInOrder<T>(thingId: string, read: () => T): T | Promise<T> {
+    const steps = this.ordered.get(thingId);
+    if (!steps) return read();
+    return new Promise<T>((resolve, reject) => {
+      steps.push({
+        settled: true,
+        run: () => {
+          try {
+            resolve(read());
+          } catch (error) {
+            reject(error);
+          }
+        },
+      });
     });
-    return result;
+  }
+
+  /** Runs the Thing's steps from the oldest while they are settled; stops at a report still being stored. */
+  private runSettled(thingId: string): void {
+    const steps = this.ordered.get(thingId);
+    if (!steps) return;
+    while (steps.length > 0 && steps[0].settled) steps.shift()!.run?.();
+    if (steps.length === 0) this.ordered.delete(thingId);
   }
 
   /** The Thing's state version: it grows with every reported value or event. */
