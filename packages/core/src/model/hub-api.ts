@@ -73,7 +73,7 @@ export const DEFAULT_LIMITS: HubLimits = {
   maxSendBufferBytes: 1024 * 1024,
   maxThingsPerAgent: 10_000,
   maxTdBytesPerAgent: 64 * 1024 * 1024,
-  maxTdBytesTotal: 1024 * 1024 * 1024,
+  maxTdBytesTotal: 512 * 1024 * 1024,
   maxListPageBytes: 16 * 1024 * 1024,
 };
 
