@@ -8,15 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, startHub, type HubConfig, type RunningHub } from '@twinhub/hub';
+import { createTokens as createRoleTokens, type RoleTokens } from '@twinhub/testkit';
 import { pino } from 'pino';
 
-export interface Tokens {
-  admin: string;
-  agent: string;
-  otherAgent: string;
-  operator: string;
-  viewer: string;
-}
+export type Tokens = RoleTokens;
 
 export async function tempDataDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'twinhub-e2e-'));
@@ -31,16 +26,9 @@ export async function startTestHub(dataDir: string, overrides: Partial<HubConfig
   return startHub(testConfig(dataDir, overrides), pino({ level: process.env.TWINHUB_TEST_LOG ?? 'silent' }));
 }
 
-/** One token per role (clients agent-1, agent-2, operator-1, viewer-1, admin-1). */
-export async function createTokens(running: RunningHub): Promise<Tokens> {
-  const create = async (id: string, role: 'admin' | 'agent' | 'operator' | 'viewer') => (await running.hub.tokens.create({ id, role })).token;
-  return {
-    admin: await create('admin-1', 'admin'),
-    agent: await create('agent-1', 'agent'),
-    otherAgent: await create('agent-2', 'agent'),
-    operator: await create('operator-1', 'operator'),
-    viewer: await create('viewer-1', 'viewer'),
-  };
+/** One token per role (clients agent-1, agent-2, operator-1, viewer-1, admin-1), from the test kit. */
+export function createTokens(running: RunningHub): Promise<Tokens> {
+  return createRoleTokens(running.hub);
 }
 
 // ---- the hub as a child process (`twinhub serve`), for crash and shutdown tests -----------------

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkBucketName, keyBounds, keyInRange, StoreError, type KeyRange } from './index.js';
+import { checkBucketName, keyBounds, StoreError, type KeyRange } from './index.js';
+
+/** The plain reading of a range (prefix and bounds; limit and reverse ignored): the oracle keyBounds is checked against. */
+function keyInRange(key: string, range: KeyRange = {}): boolean {
+  if (range.prefix !== undefined && !key.startsWith(range.prefix)) return false;
+  if (range.gt !== undefined && !(key > range.gt)) return false;
+  if (range.gte !== undefined && !(key >= range.gte)) return false;
+  if (range.lt !== undefined && !(key < range.lt)) return false;
+  if (range.lte !== undefined && !(key <= range.lte)) return false;
+  return true;
+}
 
 describe('keyInRange', () => {
   it('accepts every key when the range is empty or missing', () => {

@@ -131,16 +131,6 @@ export function conflictError(bucket: string, key: string, expected: number, act
   );
 }
 
-/** True when `key` lies inside `range` (prefix and bounds; limit and reverse are ignored). */
-export function keyInRange(key: string, range: KeyRange = {}): boolean {
-  if (range.prefix !== undefined && !key.startsWith(range.prefix)) return false;
-  if (range.gt !== undefined && !(key > range.gt)) return false;
-  if (range.gte !== undefined && !(key >= range.gte)) return false;
-  if (range.lt !== undefined && !(key < range.lt)) return false;
-  if (range.lte !== undefined && !(key <= range.lte)) return false;
-  return true;
-}
-
 /** One end of a key interval: the key itself is included when `inclusive`. */
 export interface KeyBound {
   key: string;
