@@ -2,33 +2,22 @@
 // username/password to a hub client, authorizePublish turns each publish into a hub request (and
 // holds a QoS 1 PUBACK until the hub has accepted it durably), authorizeSubscribe and
 // authorizeForward apply the core's permission table per topic and per message. Client publishes
-// end at the hub (only the hub's own are routed); the hub's messages to a connection are flow-controlled.
+// end at the hub (only the hub's own are routed); each connection's outbound side is connection.ts.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import {
-  AuthFailures,
-  envelopeLimitBytes,
-  forbidden,
-  peekCorrelationId,
-  isHubError,
-  notFound,
-  toErrorMessage,
-  type Client,
-  type HubApi,
-  type Problem,
-  type Session,
-} from '@twinhub/core';
-import { handlePublish, publishProblem, SCHEME_HINT, type PublishError } from './inbound.js';
+import { AuthFailures, envelopeLimitBytes, forbidden, peekCorrelationId, isHubError, notFound, type Client, type HubApi, type Problem } from '@twinhub/core';
+import { MqttConnection, subscriptionsOf } from './connection.js';
+import { handlePublish, publishProblem, SCHEME_HINT } from './inbound.js';
 import { PendingConnections } from './admission.js';
 import { createPacketSizeGuard } from './packet-guard.js';
 import { RecentPublishes } from './resends.js';
 import { MqttSessions } from './sessions.js';
-import { json, startMirror, type Mirror } from './mirror.js';
-import { hasWildcard, parseTopic, topicMatches, topics } from './topics.js';
+import { startMirror, type Mirror } from './mirror.js';
+import { hasWildcard, parseTopic, topics } from './topics.js';
 
 export interface EmbeddedBrokerOptions {
   port: number;
@@ -57,30 +46,6 @@ const EMBEDDED_DEFAULTS = {
 export interface RunningBroker {
   url: string;
   close(): Promise<void>;
-}
-
-/** One authenticated MQTT connection. */
-interface Connection {
-  readonly mqtt: AedesClient;
-  readonly client: Client;
-  session?: Session;
-  receivesRequests: boolean;
-  /** actionIds pushed on this connection: only these may be forwarded on agents/{id}/requests. */
-  readonly pushedRequests: Set<string>;
-  /**
-   * Inbound work (publishes, request (un)subscriptions) reaches the hub as it arrives, in order;
-   * this chain finishes it (replies, PUBACKs) in the same order once the hub answered.
-   */
-  work: Promise<void>;
-  /** Inbound work handed to the hub and not finished yet. */
-  inFlight: number;
-  /** Bytes of the hub's own messages handed to aedes and not yet in the socket (aedes writes on setImmediate). */
-  queuedBytes: number;
-  /** The core was told the connection is not ready (SessionSink.ready) and waits for resumeDelivery. */
-  backlogged: boolean;
-  /** Inbound publishes held (not read on) until the hub's answers to this connection drained. */
-  readonly drainWaiters: Array<() => void>;
-  closed: boolean;
 }
 
 /**
@@ -125,14 +90,9 @@ async function forgetSession(aedes: Aedes, mqttClientId: string): Promise<void> 
   await persistence.delWill({ id: mqttClientId, brokerId: aedes.id }).catch(() => undefined); // no will stored
 }
 
-/** aedes keeps a client's live subscriptions here; not part of its typings. */
-function subscriptionsOf(mqtt: AedesClient): Record<string, { qos: number }> {
-  return (mqtt as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
-}
-
 export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: EmbeddedBrokerOptions): Promise<RunningBroker> {
-  const connections = new WeakMap<AedesClient, Connection>();
-  const live = new Set<Connection>();
+  const connections = new WeakMap<AedesClient, MqttConnection>();
+  const live = new Set<MqttConnection>();
   const recentPublishes = new RecentPublishes();
 
   const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
@@ -163,121 +123,22 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     logger,
   );
 
-  // ---- outbound to one connection ------------------------------------------------------------
-
-  /**
-   * The hub's own messages to this connection not yet sent. aedes calls a publish back once the
-   * socket took it, or, above the socket's high-water mark, once it drained: so queuedBytes already
-   * covers most of writableLength, and adding them would count those bytes twice.
-   */
-  const unsentBytes = (conn: Connection) => Math.max(conn.queuedBytes, conn.mqtt.conn.writableLength);
-  // Below this the core may push more queued requests (SessionSink.ready); a backlog then flows at
-  // the pace the client reads instead of overflowing maxSendBufferBytes in one burst.
-  const lowWaterBytes = Math.floor(hub.limits.maxSendBufferBytes / 4);
-
-  function ready(conn: Connection): boolean {
-    if (unsentBytes(conn) < lowWaterBytes) return true;
-    conn.backlogged = true;
-    return false;
-  }
-
-  /** Called as the hub's messages leave: hands the turn back to the core and to held publishes once the buffer drained. */
-  function resumeIfDrained(conn: Connection): void {
-    if (conn.closed || unsentBytes(conn) >= lowWaterBytes) return;
-    for (const resume of conn.drainWaiters.splice(0)) resume();
-    if (!conn.backlogged || !conn.session) return;
-    conn.backlogged = false;
-    hub.resumeDelivery(conn.session);
-  }
-
-  /**
-   * Resolves once the hub's answers to this connection are below the low-water mark: a client that
-   * publishes faster than it reads the answers is read no faster than they drain (TCP backpressure)
-   * instead of being dropped at maxSendBufferBytes.
-   */
-  function drained(conn: Connection): Promise<void> {
-    if (conn.closed || unsentBytes(conn) < lowWaterBytes) return Promise.resolve();
-    return new Promise((resolve) => conn.drainWaiters.push(resolve));
-  }
-
-  /** Sends to this connection only, on one of its own topics, if it subscribed to that topic. */
-  function sendOwn(conn: Connection, topic: string, value: unknown): void {
-    if (conn.closed) return;
-    const filter = Object.entries(subscriptionsOf(conn.mqtt)).find(([f]) => topicMatches(f, topic));
-    if (!filter) {
-      logger.debug({ clientId: conn.client.id, topic }, 'mqtt: dropped a message for a topic the client did not subscribe to');
-      return;
-    }
-    if (unsentBytes(conn) > hub.limits.maxSendBufferBytes) {
-      logger.warn({ clientId: conn.client.id, unsentBytes: unsentBytes(conn) }, 'mqtt: client does not keep up with its messages; disconnecting it');
-      conn.mqtt.close();
-      return;
-    }
-    const qos = Math.min(1, filter[1].qos) as 0 | 1;
-    const payload = json(value);
-    // Payload, topic and a few header bytes (MQTT 3.1.1 §3.3).
-    const size = payload.length + Buffer.byteLength(topic) + 8;
-    conn.queuedBytes += size;
-    conn.mqtt.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (error) => {
-      conn.queuedBytes -= size;
-      if (error) logger.debug({ err: error, clientId: conn.client.id, topic }, 'mqtt: delivery failed');
-      resumeIfDrained(conn);
-    });
-  }
-
-  function sendError(conn: Connection, message: PublishError): void {
-    sendOwn(conn, topics.clientErrors(conn.client.id), message);
-  }
-
-  function problemMessage(problem: Problem, topic: string): PublishError {
-    return { ...toErrorMessage(problem), topic };
-  }
-
-  /** The connection's hub session, opened at CONNECT (throws the core's HubError, e.g. 429 over maxSessionsPerClient). */
-  function openSession(conn: Connection): Session {
-    return hub.openSession(conn.client, 'mqtt', {
-      send(message) {
-        if (message.type === 'request') {
-          conn.pushedRequests.add(message.actionId);
-          sendOwn(conn, topics.agentRequests(conn.client.id), message);
-        } else {
-          sendOwn(conn, topics.clientNotifications(conn.client.id), message);
-        }
-      },
-      close(reason) {
-        logger.info({ clientId: conn.client.id, reason }, 'mqtt: the hub ended the session; disconnecting');
-        conn.mqtt.close();
-      },
-      ready: () => ready(conn),
-    });
-  }
-
-  /** `started` is already with the hub; `finish` runs once it settled, after earlier work finished. */
-  function pipeline<T>(conn: Connection, started: Promise<T>, finish: (outcome: T) => void): void {
-    conn.inFlight += 1;
-    conn.work = conn.work
-      .then(() => started)
-      .then(finish)
-      .catch((error) => logger.error({ err: error, clientId: conn.client.id }, 'mqtt: connection task failed'))
-      .finally(() => (conn.inFlight -= 1));
-  }
-
   // ---- agent requests ------------------------------------------------------------------------
 
-  function setRequests(conn: Connection, on: boolean): void {
+  function setRequests(conn: MqttConnection, on: boolean): void {
     if (conn.closed || conn.receivesRequests === on || conn.client.role !== 'agent') return;
     conn.receivesRequests = on;
     const session = conn.session;
     const operation = on ? 'subscriberequests' : 'unsubscriberequests';
-    pipeline(conn, hub.handle({ operation }, { client: conn.client, ...(session ? { session } : {}) }), (result) => {
+    conn.pipeline(hub.handle({ operation }, { client: conn.client, ...(session ? { session } : {}) }), (result) => {
       if (!result.ok) {
         if (on) conn.receivesRequests = false;
-        sendError(conn, { type: 'response', operation, status: result.status, error: result.problem, topic: topics.agentRequests(conn.client.id) });
+        conn.sendError({ type: 'response', operation, status: result.status, error: result.problem, topic: topics.agentRequests(conn.client.id) });
       }
     });
   }
 
-  const requestTopicOf = (conn: Connection) => topics.agentRequests(conn.client.id);
+  const requestTopicOf = (conn: MqttConnection) => topics.agentRequests(conn.client.id);
 
   // ---- hooks ---------------------------------------------------------------------------------
 
@@ -306,20 +167,9 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       if (claimRefused === 'too-many-persistent-sessions') {
         return done(refusal(`client '${client.id}' already has ${maxPersistentPerClient} persistent sessions connected, the limit`, SERVER_UNAVAILABLE), false);
       }
-      const conn: Connection = {
-        mqtt,
-        client,
-        receivesRequests: false,
-        pushedRequests: new Set(),
-        work: Promise.resolve(),
-        inFlight: 0,
-        queuedBytes: 0,
-        backlogged: false,
-        drainWaiters: [],
-        closed: false,
-      };
+      const conn = new MqttConnection(mqtt, client, hub, logger);
       try {
-        conn.session = openSession(conn);
+        conn.openSession();
       } catch (error) {
         sessions.release(mqtt.id);
         const detail = isHubError(error) ? error.problem.detail : 'the hub could not open a session';
@@ -328,12 +178,9 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       connections.set(mqtt, conn);
       live.add(conn);
       pending.authenticated(mqtt.conn as Socket);
-      mqtt.conn.on('drain', () => resumeIfDrained(conn));
       mqtt.conn.once('close', () => {
-        conn.closed = true;
-        for (const resume of conn.drainWaiters.splice(0)) resume();
+        conn.closedBySocket();
         live.delete(conn);
-        if (conn.session) hub.closeSession(conn.session);
         sessions.release(mqtt.id);
       });
       done(null, true);
@@ -357,7 +204,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
         { clientId: conn.client.id, topic: packet.topic, messageId: packet.messageId },
         'mqtt: resent publish acknowledged without running it again',
       );
-      pipeline(conn, original, (acknowledged) => (acknowledged ? done(null) : done(new Error('hub failure; the resent publish stays unacknowledged'))));
+      conn.pipeline(original, (acknowledged) => (acknowledged ? done(null) : done(new Error('hub failure; the resent publish stays unacknowledged'))));
       return;
     }
     // Replies wait for the replies to earlier publishes of this connection.
@@ -372,8 +219,8 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
         context: (client) => (conn.session ? { client, session: conn.session } : { client }),
       },
       {
-        response: (message) => replies.push(() => sendOwn(conn, topics.clientResponses(conn.client.id), message)),
-        error: (message) => replies.push(() => sendError(conn, message)),
+        response: (message) => replies.push(() => conn.sendOwn(topics.clientResponses(conn.client.id), message)),
+        error: (message) => replies.push(() => conn.sendError(message)),
       },
     );
     // A hub failure (5xx) is neither accepted nor refused: it is not acknowledged (a QoS 1 client resends it).
@@ -384,13 +231,13 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       failed.then((hubFailed) => !hubFailed),
     );
     // QoS 0 has no acknowledgement to hold: let aedes read on while the hub works (up to a bound).
-    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES && unsentBytes(conn) < lowWaterBytes;
+    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES && conn.drainedNow;
     if (released) done(null);
     const settled = failed.then(async (hubFailed) => {
-      if (!released) await drained(conn);
+      if (!released) await conn.drained();
       return hubFailed;
     });
-    pipeline(conn, settled, (hubFailed) => {
+    conn.pipeline(settled, (hubFailed) => {
       for (const reply of replies) reply();
       if (released) {
         if (hubFailed) conn.mqtt.close();
@@ -433,7 +280,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
     const problem = subscribeProblem(conn.client, subscription.topic);
     if (problem) {
       logger.debug({ clientId: conn.client.id, topic: subscription.topic, problem }, 'mqtt: subscription refused');
-      sendError(conn, problemMessage(problem, subscription.topic));
+      conn.sendProblem(problem, subscription.topic);
       return done(null, null); // SUBACK 0x80 for this filter; the connection stays
     }
     done(null, subscription);
