@@ -6,8 +6,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { captureLogs } from '@twinhub/testkit';
 import { eventually, jsonRequest, lampTd, openSse } from '@twinhub/binding-http/testing';
 import { connectWs, refusedUpgrade } from '@twinhub/binding-ws/testing';
 import { DEFAULT_LIMITS, type RequestRecord, type AgentRequestMessage, type Client, type HubLimits } from '@twinhub/core';
@@ -93,14 +92,8 @@ async function loggedHub(
   overrides: Partial<HubConfig>,
 ): Promise<{ running: RunningHub; tokens: Tokens; logs(): Array<Record<string, unknown>>; raw: string[] }> {
   const data = await tempDataDir();
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      raw.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  const running = await startHub(testConfig(data.dir, { memory: true, mqtt: false, ...overrides }), pino({ level: 'warn' }, sink));
+  const { logger, raw, records } = captureLogs('warn');
+  const running = await startHub(testConfig(data.dir, { memory: true, mqtt: false, ...overrides }), logger);
   cleanups.push(
     () => data.remove(),
     () => running.close(),
@@ -110,9 +103,7 @@ async function loggedHub(
     running,
     tokens,
     raw,
-    logs() {
-      return raw.map((line) => JSON.parse(line) as Record<string, unknown>);
-    },
+    logs: () => records,
   };
 }
 

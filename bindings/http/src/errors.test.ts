@@ -1,9 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { HubApi } from '@twinhub/core';
 import { createHttpBinding } from './binding.js';
+import { captureLogs } from '@twinhub/testkit';
 import { jsonRequest, lampTd, startHttpHub, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
@@ -109,16 +108,7 @@ describe('HTTP-level errors', () => {
 describe('HTTP handler exceptions', () => {
   test('an exception becomes a 500 problem without internals, and a log line', async () => {
     const fx = await startHttpHub();
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'error' },
-      new Writable({
-        write: (chunk, _enc, done) => {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, raw: lines } = captureLogs('error');
     // A hub whose handle() breaks its contract (it must never throw): the binding still answers.
     const broken: HubApi = Object.create(fx.hub, {
       handle: { value: () => Promise.reject(new Error('secret internal detail')) },

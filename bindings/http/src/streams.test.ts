@@ -1,9 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { RequestRecord, NotificationMessage } from '@twinhub/core';
+import { captureLogs } from '@twinhub/testkit';
 import { lampTd, openSse, startHttpHub, eventually, type HttpHubFixture } from './testing.js';
 
 const enc = encodeURIComponent;
@@ -230,16 +229,7 @@ describe('HTTP SSE limits', () => {
   });
 
   test('a client that does not read is dropped once its send buffer passes the limit', async () => {
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write: (chunk, _enc, done) => {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, raw: lines } = captureLogs('warn');
     const fx = await startHttpHub({ limits: { maxSendBufferBytes: 64 * 1024 }, logger });
     try {
       await fx.request('PUT', T, { token: fx.tokens.agent, body: lampTd(ID) });

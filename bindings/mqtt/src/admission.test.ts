@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import pino from 'pino';
+import { captureLogs } from '@twinhub/testkit';
 import { connectMqtt, connectRefusal, eventually, quiet } from './testing.js';
 import { startHub, type Fixture } from './test-fixture.js';
 
@@ -45,20 +44,14 @@ describe('MQTT binding (embedded): connections before authentication', () => {
   });
 
   it('logs failed authentications at warn, at most one line per address per interval with a count, never the password, and slows them down', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-        callback();
-      },
-    });
-    const fixture = await startHub({ logger: pino({ level: 'warn' }, sink), broker: { authFailureLogIntervalMs: 600 } });
+    const { logger, raw, records } = captureLogs('warn');
+    const fixture = await startHub({ logger, broker: { authFailureLogIntervalMs: 600 } });
     fixtures.push(fixture);
     const secret = 'th_secret-guess-123';
     const started = Date.now();
     for (let i = 0; i < 5; i++) assert.equal(await connectRefusal(fixture.url, { username: 'agent-a', password: `${secret}${i}` }), 4);
     const elapsed = Date.now() - started;
-    const failures = lines.filter((l) => l.msg === 'authentication failed' && l.binding === 'mqtt');
+    const failures = records.filter((l) => l.msg === 'authentication failed' && l.binding === 'mqtt');
     assert.equal(failures[0].level, 40);
     assert.equal(failures[0].failures, 1, 'the first failure is logged at once');
     assert.equal(failures[0].remoteAddress, '127.0.0.1');
@@ -68,6 +61,6 @@ describe('MQTT binding (embedded): connections before authentication', () => {
     assert.ok(counted > failures.length && counted <= 5, `later lines carry counts (${counted} failures in ${failures.length} lines)`);
     // The 2nd to 5th refusals wait 100, 200, 400 and 800 ms: guessing from one address is slow.
     assert.ok(elapsed >= 1400, `5 failed logins took ${elapsed} ms`);
-    assert.ok(!JSON.stringify(lines).includes(secret), 'no password in the logs');
+    assert.ok(!raw.join('\n').includes(secret), 'no password in the logs');
   });
 });

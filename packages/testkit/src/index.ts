@@ -5,4 +5,4 @@ export { lampTd, LAMP_ID } from './lamp.js';
 export { createTokens, type RoleTokens } from './tokens.js';
 export { Inbox } from './inbox.js';
 export { startFixture, type Fixture, type FixtureOptions } from './fixture.js';
-export { eventually, HoldingHub } from '@twinhub/core/testing';
+export { captureLogs, eventually, HoldingHub } from '@twinhub/core/testing';

@@ -1,21 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { captureLogs } from '../testing/index.js';
 import { AUTH_FAILURE_LOG_INTERVAL_MS, AuthFailures, MAX_TRACKED_ADDRESSES } from './failures.js';
 
 function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'warn' },
-    new Writable({
-      write: (chunk: Buffer, _e, done) => {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    }),
-  );
-  return { lines, logger };
+  const { logger, records } = captureLogs('warn');
+  return { logger, lines: records };
 }
 
 describe('AuthFailures', () => {

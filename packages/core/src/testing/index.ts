@@ -1,5 +1,7 @@
 // Test doubles for bindings' tests (subpath `@twinhub/core/testing`); not used by the hub itself.
 
+import { Writable } from 'node:stream';
+import { pino, type LevelWithSilent, type Logger } from 'pino';
 import type { Hub } from '../hub.js';
 import type { HubApi } from '../model/hub-api.js';
 import type { HubContext, HubRequest, HubResult } from '../model/operations.js';
@@ -60,4 +62,24 @@ export async function eventually(check: () => unknown, what = 'the condition', t
     if (Date.now() > deadline) throw failure ?? new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * A pino logger whose output a test reads back as it is written: `raw` holds each line exactly as
+ * written (to check that a secret never reaches the log), `records` the same lines parsed.
+ */
+export function captureLogs(level: LevelWithSilent = 'warn'): { logger: Logger; raw: string[]; records: Array<Record<string, unknown>> } {
+  const raw: string[] = [];
+  const records: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        raw.push(line);
+        records.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), raw, records };
 }
