@@ -4,7 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { cleanupAll } from './lib/children.js';
-import { renderScenario, runMeta, updateResultsMd, writeResult, type ScenarioReport } from './lib/report.js';
+import { outputDir, renderScenario, runMeta, updateResultsMd, writeResult, type ScenarioReport } from './lib/report.js';
 import { actionsScenario } from './scenarios/actions.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { directoryScenario } from './scenarios/directory.js';
@@ -23,10 +23,19 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport
 const args = process.argv.slice(2);
 const { values } = parseArgs({
   args,
-  options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    profile: { type: 'boolean' },
+    record: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help) {
-  process.stdout.write(`Usage: npm run bench [-- --quick] [--only ${Object.keys(SCENARIOS).join(',')}] [--profile]\n`);
+  process.stdout.write(
+    `Usage: npm run bench [-- --quick] [--only ${Object.keys(SCENARIOS).join(',')}] [--profile] [--record]\n` +
+      '  --record writes the figures to the tracked bench/results and bench/RESULTS.md (default: bench/out/, ignored by git)\n',
+  );
   process.exit(0);
 }
 const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
@@ -37,6 +46,7 @@ const command =
     ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
     : `node bench/dist/run.js ${args.join(' ')}`.trim();
 const meta = runMeta(values.quick ? 'quick' : 'full', command);
+const out = outputDir(values.record ?? false);
 const ctx: ScenarioContext = { quick: values.quick ?? false, profile: values.profile ?? false, log: (line) => process.stdout.write(`${line}\n`) };
 
 let interrupted = false;
@@ -60,7 +70,7 @@ try {
     process.stdout.write(`\n== ${name}\n`);
     try {
       const report = await SCENARIOS[name](ctx);
-      writeResult(meta, report);
+      writeResult(out, meta, report);
       process.stdout.write(`\n${renderScenario(report)}\n(${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
     } catch (error) {
       failures.push(name);
@@ -69,11 +79,12 @@ try {
       await cleanupAll();
     }
   }
-  updateResultsMd(meta);
+  updateResultsMd(out, meta);
 } finally {
   await cleanupAll();
 }
-process.stdout.write(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s; results in bench/results/, summary in bench/RESULTS.md\n`);
+const where = values.record ? 'bench/' : 'bench/out/ (not tracked; --record writes bench/)';
+process.stdout.write(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s; results and RESULTS.md in ${where}\n`);
 if (failures.length > 0) {
   process.stderr.write(`failed: ${failures.join(', ')}\n`);
   process.exitCode = 1;

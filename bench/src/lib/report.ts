@@ -1,5 +1,7 @@
-// What a scenario hands back, and where it goes: bench/results/<scenario>[.quick].json and the
-// generated block of bench/RESULTS.md for the mode (the rest of that file is written by hand).
+// What a scenario hands back, and where it goes: <dir>/results/<scenario>[.quick].json and the
+// generated block of <dir>/RESULTS.md for the mode (the rest of that file is written by hand).
+// <dir> is bench/ with --record (the tracked figures), bench/out/ otherwise (ignored by git), so
+// a plain `npm run bench` never dirties tracked files.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -39,8 +41,10 @@ export interface RunMeta {
 
 export const BENCH_DIR = fileURLToPath(new URL('../../', import.meta.url));
 export const REPO_DIR = fileURLToPath(new URL('../../../', import.meta.url));
-const RESULTS_DIR = `${BENCH_DIR}results/`;
-const RESULTS_MD = `${BENCH_DIR}RESULTS.md`;
+/** Where a run's figures go: the tracked bench/ with --record, the ignored bench/out/ otherwise. */
+export function outputDir(record: boolean): string {
+  return record ? BENCH_DIR : `${BENCH_DIR}out/`;
+}
 
 export function runMeta(mode: 'full' | 'quick', command: string): RunMeta {
   const git = (...args: string[]) => {
@@ -68,13 +72,9 @@ export function runMeta(mode: 'full' | 'quick', command: string): RunMeta {
   };
 }
 
-function resultFile(scenario: string, mode: RunMeta['mode']): string {
-  return `${RESULTS_DIR}${scenario}${mode === 'quick' ? '.quick' : ''}.json`;
-}
-
-export function writeResult(meta: RunMeta, report: ScenarioReport): void {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(resultFile(report.scenario, meta.mode), `${JSON.stringify({ meta, ...report }, null, 2)}\n`);
+export function writeResult(dir: string, meta: RunMeta, report: ScenarioReport): void {
+  mkdirSync(`${dir}results/`, { recursive: true });
+  writeFileSync(`${dir}results/${report.scenario}${meta.mode === 'quick' ? '.quick' : ''}.json`, `${JSON.stringify({ meta, ...report }, null, 2)}\n`);
 }
 
 export function renderTable(table: ScenarioReport['table']): string {
@@ -104,12 +104,14 @@ export function renderScenario(report: ScenarioReport, meta?: RunMeta): string {
 const ORDER = ['ingest', 'e2e', 'directory', 'actions', 'scale'];
 
 /** Regenerates the block of RESULTS.md for this mode from every results file of that mode. */
-export function updateResultsMd(meta: RunMeta): void {
+export function updateResultsMd(dir: string, meta: RunMeta): void {
+  const resultsDir = `${dir}results/`;
+  const resultsMd = `${dir}RESULTS.md`;
   const suffix = meta.mode === 'quick' ? '.quick.json' : '.json';
-  const reports = existsSync(RESULTS_DIR)
-    ? readdirSync(RESULTS_DIR)
+  const reports = existsSync(resultsDir)
+    ? readdirSync(resultsDir)
         .filter((f) => f.endsWith(suffix) && (meta.mode === 'quick' || !f.endsWith('.quick.json')))
-        .map((f) => JSON.parse(readFileSync(`${RESULTS_DIR}${f}`, 'utf8')) as ScenarioReport & { meta: RunMeta })
+        .map((f) => JSON.parse(readFileSync(`${resultsDir}${f}`, 'utf8')) as ScenarioReport & { meta: RunMeta })
         .sort((a, b) => ORDER.indexOf(a.scenario) - ORDER.indexOf(b.scenario))
     : [];
   const machine = `${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memoryGiB} GiB RAM, ${meta.machine.platform}, Node ${meta.node}`;
@@ -121,11 +123,11 @@ export function updateResultsMd(meta: RunMeta): void {
   ].join('\n\n');
   const begin = `<!-- bench:${meta.mode}:begin -->`;
   const end = `<!-- bench:${meta.mode}:end -->`;
-  let text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '# Benchmark results\n\n';
+  let text = existsSync(resultsMd) ? readFileSync(resultsMd, 'utf8') : '# Benchmark results\n\n';
   const block = `${begin}\n${body}\n${end}`;
   const from = text.indexOf(begin);
   const to = text.indexOf(end);
   if (from >= 0 && to > from) text = text.slice(0, from) + block + text.slice(to + end.length);
   else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(RESULTS_MD, text);
+  writeFileSync(resultsMd, text);
 }
