@@ -1,6 +1,7 @@
 // createHttpBinding: a node:http(s) server that routes REST and SSE requests to the hub. The
 // WebSocket binding attaches to the same server (upgrade on /ws); this module ignores upgrades.
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,10 @@ import { createHttpTdContributor } from './forms.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
 import { Router } from './router.js';
+import { openApiDocument } from './openapi.js';
+
+/** This package's version, named in the API description. */
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface HttpBindingOptions {
   hub: HubApi;
@@ -81,6 +86,8 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerDirectoryRoutes(router, deps);
   registerConsumerRoutes(router, deps);
   registerAgentRoutes(router, deps);
+  // Registered last, so the document lists every route (itself included).
+  router.add('GET', '/openapi.json', { public: true, handle: async ({ res }) => sendJson(res, 200, openApiDocument(router, deps.baseUrl(), PACKAGE_VERSION)) });
 
   /** The client a request authenticates as; a token presented but refused is logged and slowed down. */
   async function authenticate(req: http.IncomingMessage, url: URL, route: Route): Promise<Client | undefined> {

@@ -12,6 +12,7 @@ export type RouteLookup<T> = { kind: 'found'; match: RouteMatch<T> } | { kind: '
 
 interface Entry<T> {
   method: string;
+  pattern: string;
   segments: string[];
   literals: number;
   route: T;
@@ -22,8 +23,13 @@ export class Router<T> {
 
   add(method: string, pattern: string, route: T): this {
     const segments = pattern.split('/').filter((segment) => segment.length > 0);
-    this.entries.push({ method, segments, literals: segments.filter((s) => !s.startsWith(':')).length, route });
+    this.entries.push({ method, pattern, segments, literals: segments.filter((s) => !s.startsWith(':')).length, route });
     return this;
+  }
+
+  /** Every route, in registration order (the API description is generated from them). */
+  list(): Array<{ method: string; pattern: string; route: T }> {
+    return this.entries.map(({ method, pattern, route }) => ({ method, pattern, route }));
   }
 
   /** Looks up a raw (still percent-encoded) path. Throws 400 for malformed percent-encoding. */
