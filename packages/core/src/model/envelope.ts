@@ -25,14 +25,9 @@ export interface ResponseMessage {
   error?: Problem;
 }
 
-export type NotificationOperation =
-  | 'observeproperty'
-  | 'subscribeevent'
-  | 'thing_created'
-  | 'thing_updated'
-  | 'thing_deleted'
-  /** A request this client made changed status (delivered, running, completed, ...). */
-  | 'actionstatus';
+/** What a notification reports; `actionstatus`: a request this client made changed status. */
+export const NOTIFICATION_OPERATIONS = ['observeproperty', 'subscribeevent', 'thing_created', 'thing_updated', 'thing_deleted', 'actionstatus'] as const;
+export type NotificationOperation = (typeof NOTIFICATION_OPERATIONS)[number];
 
 export interface NotificationMessage {
   type: 'notification';
