@@ -10,11 +10,9 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "mosquitto.sh: apt-get not found; install mosquitto and mosquitto-clients by hand" >&2
   exit 1
 fi
+bash "$(dirname "$0")/apt-install.sh" mosquitto mosquitto-clients
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends mosquitto mosquitto-clients >/dev/null
 # The package enables a system broker on port 1883; the tests start their own on a free port.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
   $SUDO systemctl stop mosquitto || true

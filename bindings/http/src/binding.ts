@@ -11,6 +11,7 @@ import { internalProblem, isHubError, type Client, type HubApi, type HubBinding 
 import { admitConnections } from './admission.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
+import { createCorsHandler } from './cors.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 import { createHttpTdContributor } from './forms.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
@@ -40,6 +41,8 @@ export interface HttpBindingOptions {
   maxPendingConnections?: number;
   /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated; default 10. */
   handshakeTimeoutSeconds?: number;
+  /** Browser origins (`https://app.example`) whose pages may call the API (CORS); default none. */
+  corsOrigins?: readonly string[];
 }
 
 /** The HTTP binding; `server` is exposed for the WebSocket binding, which serves upgrades on it. */
@@ -144,6 +147,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   // excess. A socket counts from its first plain request: an upgrade never emits 'request'.
   let connections = 0;
   const counted = new WeakSet<Duplex>();
+  const cors = createCorsHandler(options.corsOrigins ?? []);
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
@@ -164,6 +168,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
       connections++;
       socket.once('close', () => connections--);
     }
+    if (cors?.(req, res)) return;
     dispatch(req, res).catch((error: unknown) => {
       if (isHubError(error)) {
         // A request we refuse before reading all of it: close the connection rather than read on.

@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
   envelopeLimitBytes,
+  forbidden,
   internalProblem,
   isHubError,
   notFound,
@@ -33,6 +34,8 @@ export interface WsBindingOptions {
   heartbeatIntervalMs?: number;
   /** The ws(s):// endpoint URL forms name (the hub derives it); undefined: the URL start() resolved with. */
   publicUrl?: () => string | undefined;
+  /** Browser origins allowed to upgrade (the HTTP binding's CORS list); default none: any origin. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -62,6 +65,7 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
     handleProtocols: selectSubprotocol,
   });
   const connections = new Set<WsConnection>();
+  const origins = new Set(options.corsOrigins);
   // Shared with the HTTP binding on this server: unauthenticated-socket bound, failure throttling.
   const admission = admissionOf(server, logger);
   let closing: Promise<void> | undefined;
@@ -79,6 +83,14 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
     refuseUpgrade(socket, problem, headers);
   };
 
+  // RFC 6455 §10.2: a server meant for some sites only checks Origin and refuses others with 403
+  // (§4.2.2). Browsers always send Origin; other clients need not, so a missing one passes.
+  const foreignOrigin = (request: http.IncomingMessage): Problem | undefined => {
+    const origin = request.headers.origin;
+    if (origins.size === 0 || origin === undefined || origins.has(origin)) return undefined;
+    return forbidden(`WebSocket upgrades from pages on ${origin} are refused; the hub's --cors-origin list does not name it`).problem;
+  };
+
   const overCapacity = (): Problem | undefined => {
     if (closing) return serviceUnavailable('the hub is shutting down').problem;
     if (connections.size >= limits.maxConnections) {
@@ -92,6 +104,8 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
     const onSocketError = (error: Error) => logger.debug({ err: error.message }, 'ws upgrade socket error');
     socket.on('error', onSocketError);
     try {
+      const foreign = foreignOrigin(request);
+      if (foreign) return refuse(socket, foreign);
       const full = overCapacity();
       if (full) return refuse(socket, full);
       const credentials = bearerTokenOf(request);

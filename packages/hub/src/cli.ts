@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { StoreError } from '@twinhub/bucket';
 import { createHub, isHubError, ROLES, type Role } from '@twinhub/core';
 import { repairLevelStore } from '@twinhub/storage-level';
-import { ConfigError, resolveConfig, settingOptions, settingsHelp } from './config.js';
+import { ConfigError, type Flags, resolveConfig, settingOptions, settingsHelp } from './config.js';
 import { createLogger } from './logger.js';
 import { openStore, startHub } from './server.js';
 
@@ -22,7 +22,7 @@ Options (each also read from the environment variable in brackets):
 ${settingsHelp()}
 `;
 
-async function serve(flags: Record<string, string | boolean | undefined>): Promise<void> {
+async function serve(flags: Flags): Promise<void> {
   const config = resolveConfig(flags);
   const logger = createLogger(config.logLevel);
   const running = await startHub(config, logger);
@@ -52,7 +52,7 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function token(args: string[], flags: Record<string, string | boolean | undefined>): Promise<void> {
+async function token(args: string[], flags: Flags): Promise<void> {
   const config = resolveConfig(flags);
   if (config.memory) throw new ConfigError('token commands need a data folder, not --memory');
   const logger = createLogger(config.logLevel);
@@ -81,7 +81,7 @@ async function token(args: string[], flags: Record<string, string | boolean | un
   }
 }
 
-async function repair(flags: Record<string, string | boolean | undefined>): Promise<void> {
+async function repair(flags: Flags): Promise<void> {
   const config = resolveConfig(flags);
   if (config.memory) throw new ConfigError('repair needs a data folder, not --memory');
   const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -45,6 +45,22 @@ describe('hub configuration', () => {
     assert.throws(() => resolveConfig({ 'mqtt-public-url': 'https://hub.example.com' }, {}), /--mqtt-public-url .* mqtt:\/\/ or mqtts:\/\//);
   });
 
+  it('reads --cors-origin repeated or TWINHUB_CORS_ORIGIN comma-separated, as browsers serialize origins', () => {
+    assert.deepEqual(resolveConfig({}, {}).corsOrigins, []);
+    assert.deepEqual(resolveConfig({}, { TWINHUB_CORS_ORIGIN: 'https://a.example, http://B.example:80/' }).corsOrigins, [
+      'https://a.example',
+      'http://b.example',
+    ]);
+    assert.deepEqual(
+      resolveConfig({ 'cors-origin': ['https://c.example:8443', 'http://localhost:5173'] }, { TWINHUB_CORS_ORIGIN: 'https://a.example' }).corsOrigins,
+      ['https://c.example:8443', 'http://localhost:5173'],
+    );
+    for (const bad of ['*', 'null', 'app.example', 'https://app.example/ui', 'ftp://app.example']) {
+      assert.throws(() => resolveConfig({ 'cors-origin': [bad] }, {}), /--cors-origin \(TWINHUB_CORS_ORIGIN\) must be an http:\/\/ or https:\/\/ origin/, bad);
+    }
+    assert.throws(() => resolveConfig({ 'http-port': ['1', '2'] }, {}), /--http-port may be given once/);
+  });
+
   it('documents every setting with its environment variable', () => {
     const help = settingsHelp();
     for (const name of ['--data', 'TWINHUB_DATA', '--mqtt-url', '--mqtt-public-url', 'TWINHUB_MQTT_PUBLIC_URL', '--max-send-buffer-bytes', 'TWINHUB_LOG_LEVEL'])

@@ -42,16 +42,22 @@ export interface HubConfig {
   maxPendingConnections: number;
   /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated. */
   handshakeTimeoutSeconds: number;
+  /** Browser origins whose pages may use the HTTP API (CORS) and open WebSockets; empty: no CORS, any WebSocket origin. */
+  corsOrigins: string[];
   limits: HubLimits;
 }
 
-type Kind = 'string' | 'integer' | 'boolean';
+/** 'list': a repeatable flag, or a comma-separated environment variable. */
+type Kind = 'string' | 'integer' | 'boolean' | 'list';
+type Value = string | boolean | number | string[];
+/** Parsed command-line flags: a 'list' setting's flag may come as several values. */
+export type Flags = Record<string, string | boolean | string[] | undefined>;
 interface Setting {
   flag: string;
   env: string;
   kind: Kind;
   help: string;
-  apply: (config: HubConfig, value: string | boolean | number) => void;
+  apply: (config: HubConfig, value: Value) => void;
 }
 
 const limit = (key: keyof HubLimits, flag: string, help: string): Setting => ({
@@ -221,6 +227,13 @@ export const SETTINGS: Setting[] = [
   limit('maxTdBytesPerAgent', 'max-td-bytes-per-agent', 'bytes of TDs one agent may register in all'),
   limit('maxTdBytesTotal', 'max-td-bytes-total', 'bytes of TDs the directory may hold'),
   limit('maxListPageBytes', 'max-list-page-bytes', 'a directory listing page ends at this many bytes of TDs'),
+  {
+    flag: 'cors-origin',
+    env: 'TWINHUB_CORS_ORIGIN',
+    kind: 'list',
+    help: 'origin (https://app.example) whose pages may use the API and WebSocket; repeatable, env comma-separated (default none)',
+    apply: (c, v) => (c.corsOrigins = (v as string[]).map(corsOrigin)),
+  },
 ];
 
 export function defaultConfig(): HubConfig {
@@ -243,6 +256,7 @@ export function defaultConfig(): HubConfig {
     syncActionMaxWaitSeconds: 30,
     maxPendingConnections: 1000,
     handshakeTimeoutSeconds: 10,
+    corsOrigins: [],
     limits: { ...DEFAULT_LIMITS },
   };
 }
@@ -251,7 +265,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function convert(setting: Setting, raw: string | boolean, source: string): string | boolean | number {
+function convert(setting: Setting, raw: string | boolean | string[], source: string): Value {
+  if (setting.kind === 'list')
+    return (Array.isArray(raw) ? raw : [String(raw)])
+      .flatMap((item) => item.split(','))
+      .map((item) => item.trim())
+      .filter(Boolean);
+  if (Array.isArray(raw)) throw new ConfigError(`${source} may be given once`);
   if (setting.kind === 'boolean') return typeof raw === 'boolean' ? raw : /^(1|true|yes|on)$/i.test(raw);
   if (setting.kind === 'integer') {
     const value = Number(raw);
@@ -263,11 +283,11 @@ function convert(setting: Setting, raw: string | boolean, source: string): strin
 
 /** parseArgs options for every setting (used by `serve`). */
 export function settingOptions(): NonNullable<ParseArgsConfig['options']> {
-  return Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: s.kind === 'boolean' ? 'boolean' : 'string' } as const]));
+  return Object.fromEntries(SETTINGS.map((s) => [s.flag, s.kind === 'boolean' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' }]));
 }
 
 /** Builds the configuration from parsed flags and the environment. */
-export function resolveConfig(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env): HubConfig {
+export function resolveConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): HubConfig {
   const config = defaultConfig();
   for (const setting of SETTINGS) {
     const fromEnv = env[setting.env];
@@ -288,6 +308,21 @@ function checkUrl(setting: string, value: string | undefined, protocols: string[
   if (url === undefined || !protocols.includes(url.protocol) || url.hostname === '') {
     throw new ConfigError(`${setting} must be an absolute ${protocols.map((p) => `${p}//`).join(' or ')} URL with a host, got ${JSON.stringify(value)}`);
   }
+}
+
+/**
+ * An origin as browsers serialize it in the Origin header (scheme://host[:port], lowercase, no
+ * default port), since the bindings compare it byte for byte. `null` (sandboxed pages, file:) and
+ * `*` are refused: neither names one site.
+ */
+function corsOrigin(value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || !['http:', 'https:'].includes(url.protocol) || url.hostname === '' || url.href !== `${url.origin}/`) {
+    throw new ConfigError(
+      `--cors-origin (TWINHUB_CORS_ORIGIN) must be an http:// or https:// origin such as https://app.example:8443, got ${JSON.stringify(value)}`,
+    );
+  }
+  return url.origin;
 }
 
 export function settingsHelp(): string {

@@ -57,10 +57,20 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     publicUrl: () => forms?.http,
     maxPendingConnections: config.maxPendingConnections,
     handshakeTimeoutSeconds: config.handshakeTimeoutSeconds,
+    corsOrigins: config.corsOrigins,
     ...(tls ? { tls } : {}),
   });
   // After the HTTP binding: the WebSocket endpoint is served by the HTTP server, started first.
-  const bindings: HubBinding[] = [http, attachWsBinding({ hub, server: http.server, logger: logger.child({ module: 'ws' }), publicUrl: () => forms?.ws })];
+  const bindings: HubBinding[] = [
+    http,
+    attachWsBinding({
+      hub,
+      server: http.server,
+      logger: logger.child({ module: 'ws' }),
+      publicUrl: () => forms?.ws,
+      corsOrigins: config.corsOrigins,
+    }),
+  ];
   if (config.mqtt) {
     const external = config.mqttUrl
       ? {
