@@ -6,12 +6,15 @@ import { badRequest } from '@twinhub/core';
 export interface RouteMatch<T> {
   route: T;
   params: Record<string, string>;
+  /** The pattern the route was added with (access logs and metrics name it, never the path). */
+  pattern: string;
 }
 
 export type RouteLookup<T> = { kind: 'found'; match: RouteMatch<T> } | { kind: 'method'; allow: string[] } | { kind: 'none' };
 
 interface Entry<T> {
   method: string;
+  pattern: string;
   segments: string[];
   literals: number;
   route: T;
@@ -22,7 +25,7 @@ export class Router<T> {
 
   add(method: string, pattern: string, route: T): this {
     const segments = pattern.split('/').filter((segment) => segment.length > 0);
-    this.entries.push({ method, segments, literals: segments.filter((s) => !s.startsWith(':')).length, route });
+    this.entries.push({ method, pattern, segments, literals: segments.filter((s) => !s.startsWith(':')).length, route });
     return this;
   }
 
@@ -46,7 +49,7 @@ export class Router<T> {
       }
       if (!best || entry.literals > best.entry.literals) best = { entry, params };
     }
-    if (best) return { kind: 'found', match: { route: best.entry.route, params: best.params } };
+    if (best) return { kind: 'found', match: { route: best.entry.route, params: best.params, pattern: best.entry.pattern } };
     if (allow.size > 0) return { kind: 'method', allow: [...allow].sort() };
     return { kind: 'none' };
   }

@@ -13,6 +13,7 @@ import {
   unauthorized,
   type HubApi,
   type HubBinding,
+  type HubObserver,
   type Problem,
   type Session,
 } from '@twinhub/core';
@@ -33,6 +34,8 @@ export interface WsBindingOptions {
   heartbeatIntervalMs?: number;
   /** The ws(s):// endpoint URL forms name (the hub derives it); undefined: the URL start() resolved with. */
   publicUrl?: () => string | undefined;
+  /** Told of sockets dropped as slow (metrics); default: nobody. Failed upgrades count with the HTTP binding's admission. */
+  observer?: Pick<HubObserver, 'slowClientDropped' | 'notificationDropped'>;
 }
 
 /**
@@ -106,7 +109,14 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       const stillFull = overCapacity();
       if (stillFull) return refuse(socket, stillFull);
 
-      const connection = new WsConnection({ hub, client, logger, envelopeLimitBytes: envelopeLimit, maxSendBufferBytes: limits.maxSendBufferBytes });
+      const connection = new WsConnection({
+        hub,
+        client,
+        logger,
+        envelopeLimitBytes: envelopeLimit,
+        maxSendBufferBytes: limits.maxSendBufferBytes,
+        ...(options.observer ? { observer: options.observer } : {}),
+      });
       let session: Session;
       try {
         session = hub.openSession(client, 'ws', connection.sink);
