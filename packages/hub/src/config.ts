@@ -43,6 +43,11 @@ export interface HubConfig {
   /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated. */
   handshakeTimeoutSeconds: number;
   limits: HubLimits;
+  /** Serve GET /metrics (Prometheus) on this port of metricsHost; undefined: not served. */
+  metricsPort?: number;
+  metricsHost: string;
+  /** Seconds a graceful stop may take before the process gives up and exits non-zero. */
+  shutdownTimeoutSeconds: number;
 }
 
 type Kind = 'string' | 'integer' | 'boolean';
@@ -221,6 +226,27 @@ export const SETTINGS: Setting[] = [
   limit('maxTdBytesPerAgent', 'max-td-bytes-per-agent', 'bytes of TDs one agent may register in all'),
   limit('maxTdBytesTotal', 'max-td-bytes-total', 'bytes of TDs the directory may hold'),
   limit('maxListPageBytes', 'max-list-page-bytes', 'a directory listing page ends at this many bytes of TDs'),
+  {
+    flag: 'metrics-port',
+    env: 'TWINHUB_METRICS_PORT',
+    kind: 'integer',
+    help: 'serve GET /metrics (Prometheus) on this port, apart from the API (default: off)',
+    apply: (c, v) => (c.metricsPort = v as number),
+  },
+  {
+    flag: 'metrics-host',
+    env: 'TWINHUB_METRICS_HOST',
+    kind: 'string',
+    help: 'address the metrics port listens on (default 127.0.0.1)',
+    apply: (c, v) => (c.metricsHost = v as string),
+  },
+  {
+    flag: 'shutdown-timeout',
+    env: 'TWINHUB_SHUTDOWN_TIMEOUT',
+    kind: 'integer',
+    help: 'seconds a graceful stop may take; then the process exits 1 naming what hung (default 10)',
+    apply: (c, v) => (c.shutdownTimeoutSeconds = v as number),
+  },
 ];
 
 export function defaultConfig(): HubConfig {
@@ -244,6 +270,8 @@ export function defaultConfig(): HubConfig {
     maxPendingConnections: 1000,
     handshakeTimeoutSeconds: 10,
     limits: { ...DEFAULT_LIMITS },
+    metricsHost: '127.0.0.1',
+    shutdownTimeoutSeconds: 10,
   };
 }
 
