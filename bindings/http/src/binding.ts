@@ -125,13 +125,15 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     const found = router.lookup(method, url.pathname);
     // Streams answer 200 at once and live on: their line is logged when they end.
     const started = performance.now();
+    // Read now: by 'close' the response may have let go of its socket.
+    const remoteAddress = req.socket.remoteAddress;
     res.once('close', () =>
       onExchange({
         method,
         route: found.kind === 'found' ? found.match.pattern : '(no route)',
         status: res.statusCode,
         ms: Math.round(performance.now() - started),
-        remoteAddress: req.socket.remoteAddress,
+        remoteAddress,
       }),
     );
     if (found.kind === 'none') {
