@@ -42,6 +42,8 @@ export interface ChildHub {
   firstAdminToken?: string;
   /** Resolves when the process ended. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** What the process printed on start (URLs, data folder, first admin token). */
+  readonly banner: string;
   /** Everything the process wrote to stderr so far (logs, errors). */
   stderr(): string;
 }
@@ -111,6 +113,7 @@ export async function spawnHub(dataDir: string, extraArgs: string[] = [], timeou
     urls: { http, ws, ...(mqtt ? { mqtt } : {}) },
     ...(firstAdminToken ? { firstAdminToken } : {}),
     exited,
+    banner,
     stderr: () => stderr,
   };
 }

@@ -8,7 +8,7 @@ import type http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { AuthFailures } from '@twinhub/core';
+import { AuthFailures, AUTH_FAILURE_LOG_INTERVAL_MS, NO_OBSERVER, type HubObserver } from '@twinhub/core';
 
 export interface AdmissionOptions {
   /** Sockets not yet authenticated, at most; beyond it the oldest is closed. */
@@ -35,8 +35,9 @@ export class Admission {
     private readonly options: AdmissionOptions,
     private readonly logger: Logger,
     fdLimit = processFdLimit(),
+    observer: Pick<HubObserver, 'authFailed'> = NO_OBSERVER,
   ) {
-    this.authFailures = new AuthFailures(logger);
+    this.authFailures = new AuthFailures(logger, Date.now, AUTH_FAILURE_LOG_INTERVAL_MS, observer);
     this.maxOpen = fdLimit === undefined ? Infinity : Math.max(1, fdLimit - STORE_FD_HEADROOM);
   }
 
@@ -85,8 +86,13 @@ export class Admission {
 const admissions = new WeakMap<http.Server, Admission>();
 
 /** Starts admission control on a server (the HTTP binding does, before it listens). */
-export function admitConnections(server: http.Server, options: AdmissionOptions, logger: Logger): Admission {
-  const admission = new Admission(options, logger);
+export function admitConnections(
+  server: http.Server,
+  options: AdmissionOptions,
+  logger: Logger,
+  observer: Pick<HubObserver, 'authFailed'> = NO_OBSERVER,
+): Admission {
+  const admission = new Admission(options, logger, processFdLimit(), observer);
   admissions.set(server, admission);
   // The raw TCP socket, also for HTTPS: sockets still in the TLS handshake count as pending too.
   server.on('connection', (socket: Socket) => admission.admit(socket));

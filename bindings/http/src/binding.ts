@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { internalProblem, isHubError, type Client, type HubApi, type HubBinding } from '@twinhub/core';
+import { internalProblem, isHubError, NO_OBSERVER, type Client, type HubApi, type HubBinding, type HubObserver } from '@twinhub/core';
 import { admitConnections } from './admission.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
@@ -43,6 +43,20 @@ export interface HttpBindingOptions {
   handshakeTimeoutSeconds?: number;
   /** Browser origins (`https://app.example`) whose pages may call the API (CORS); default none. */
   corsOrigins?: readonly string[];
+  /** Told of refused credentials and of SSE clients dropped as slow (metrics); default: nobody. */
+  observer?: Pick<HubObserver, 'authFailed' | 'slowClientDropped' | 'notificationDropped'>;
+  /** Called once per answered request (access log); default: nothing. */
+  onExchange?: (exchange: HttpExchange) => void;
+}
+
+/** One answered HTTP request, as the access log records it. Never a header or query value. */
+export interface HttpExchange {
+  method: string;
+  /** The route pattern (`/things/:id/properties/:name`), not the path: no IDs, no `access_token`. */
+  route: string;
+  status: number;
+  ms: number;
+  remoteAddress: string | undefined;
 }
 
 /** The HTTP binding; `server` is exposed for the WebSocket binding, which serves upgrades on it. */
@@ -61,13 +75,16 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   const logger = options.logger ?? pino({ level: 'silent' });
   const scheme = options.tls ? 'https' : 'http';
   let listenUrl: string | undefined;
+  const observer = options.observer ?? NO_OBSERVER;
   const deps: BindingDeps = {
     hub,
     logger,
     baseUrl: () => (options.publicUrl?.() ?? listenUrl ?? `${scheme}://localhost`).replace(/\/+$/, ''),
     syncActionMaxWaitSeconds: options.syncActionMaxWaitSeconds ?? 30,
     heartbeatSeconds: options.heartbeatSeconds ?? 15,
+    observer,
   };
+  const onExchange = options.onExchange ?? (() => undefined);
 
   const router: HttpRouter = new Router<Route>();
   router.add('GET', '/health', { public: true, handle: async ({ res }) => sendJson(res, 200, { status: 'ok' }) });
@@ -116,6 +133,19 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const method = req.method ?? 'GET';
     const found = router.lookup(method, url.pathname);
+    // Streams answer 200 at once and live on: their line is logged when they end.
+    const started = performance.now();
+    // Read now: by 'close' the response may have let go of its socket.
+    const remoteAddress = req.socket.remoteAddress;
+    res.once('close', () =>
+      onExchange({
+        method,
+        route: found.kind === 'found' ? found.match.pattern : '(no route)',
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+        remoteAddress,
+      }),
+    );
     if (found.kind === 'none') {
       return sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${url.pathname}; see GET / for the entry points` });
     }
@@ -197,6 +227,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     server,
     { maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, handshakeTimeoutMs },
     logger,
+    observer,
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
 

@@ -3,7 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Client, HubApi, HubRequest } from '@twinhub/core';
+import type { Client, HubApi, HubObserver, HubRequest } from '@twinhub/core';
 import { SseStream, type SseFormatter } from '@twinhub/binding-sse';
 import { sendProblem } from './http-io.js';
 import type { Router } from './router.js';
@@ -15,6 +15,7 @@ export interface BindingDeps {
   baseUrl(): string;
   syncActionMaxWaitSeconds: number;
   heartbeatSeconds: number;
+  observer: Pick<HubObserver, 'slowClientDropped' | 'notificationDropped'>;
 }
 
 export interface RouteContext {
@@ -62,6 +63,7 @@ export async function serveStream(ctx: RouteContext, deps: BindingDeps, options:
     format: options.format,
     logger: deps.logger,
     heartbeatSeconds: deps.heartbeatSeconds,
+    observer: deps.observer,
   });
   for (const request of options.subscribe) {
     const result = await deps.hub.handle(request, { client: ctx.client, session: stream.session });

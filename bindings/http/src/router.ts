@@ -6,6 +6,8 @@ import { badRequest } from '@twinhub/core';
 export interface RouteMatch<T> {
   route: T;
   params: Record<string, string>;
+  /** The pattern the route was added with (access logs and metrics name it, never the path). */
+  pattern: string;
 }
 
 export type RouteLookup<T> = { kind: 'found'; match: RouteMatch<T> } | { kind: 'method'; allow: string[] } | { kind: 'none' };
@@ -52,7 +54,7 @@ export class Router<T> {
       }
       if (!best || entry.literals > best.entry.literals) best = { entry, params };
     }
-    if (best) return { kind: 'found', match: { route: best.entry.route, params: best.params } };
+    if (best) return { kind: 'found', match: { route: best.entry.route, params: best.params, pattern: best.entry.pattern } };
     if (allow.size > 0) return { kind: 'method', allow: [...allow].sort() };
     return { kind: 'none' };
   }

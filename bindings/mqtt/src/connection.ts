@@ -41,6 +41,8 @@ export class MqttConnection {
     readonly client: Client,
     private readonly hub: HubApi,
     private readonly logger: Logger,
+    /** Called when this client is disconnected for not keeping up (metrics); default: nothing. */
+    private readonly onSlowClient: () => void = () => undefined,
   ) {
     this.lowWaterBytes = Math.floor(hub.limits.maxSendBufferBytes / 4);
     mqtt.conn.on('drain', () => this.resumeIfDrained());
@@ -107,6 +109,7 @@ export class MqttConnection {
     }
     if (this.unsentBytes() > this.hub.limits.maxSendBufferBytes) {
       this.logger.warn({ clientId: this.client.id, unsentBytes: this.unsentBytes() }, 'mqtt: client does not keep up with its messages; disconnecting it');
+      this.onSlowClient();
       this.mqtt.close();
       return;
     }

@@ -9,7 +9,19 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { AuthFailures, envelopeLimitBytes, forbidden, peekCorrelationId, isHubError, notFound, type Client, type HubApi, type Problem } from '@twinhub/core';
+import {
+  AuthFailures,
+  NO_OBSERVER,
+  type HubObserver,
+  envelopeLimitBytes,
+  forbidden,
+  peekCorrelationId,
+  isHubError,
+  notFound,
+  type Client,
+  type HubApi,
+  type Problem,
+} from '@twinhub/core';
 import { MqttConnection, subscriptionsOf } from './connection.js';
 import { handlePublish, publishProblem, SCHEME_HINT } from './inbound.js';
 import { PendingConnections } from './admission.js';
@@ -90,13 +102,18 @@ async function forgetSession(aedes: Aedes, mqttClientId: string): Promise<void> 
   await persistence.delWill({ id: mqttClientId, brokerId: aedes.id }).catch(() => undefined); // no will stored
 }
 
-export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: EmbeddedBrokerOptions): Promise<RunningBroker> {
+export async function startEmbeddedBroker(
+  hub: HubApi,
+  logger: Logger,
+  options: EmbeddedBrokerOptions,
+  observer: Pick<HubObserver, 'authFailed' | 'slowClientDropped'> = NO_OBSERVER,
+): Promise<RunningBroker> {
   const connections = new WeakMap<AedesClient, MqttConnection>();
   const live = new Set<MqttConnection>();
   const recentPublishes = new RecentPublishes();
 
   const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
-  const authFailures = new AuthFailures(logger, Date.now, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs);
+  const authFailures = new AuthFailures(logger, Date.now, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs, observer);
   const pending = new PendingConnections(options.maxPendingConnections ?? EMBEDDED_DEFAULTS.maxPendingConnections, logger);
   // connectTimeout: a socket that sends no CONNECT holds a file descriptor; 5 s, not aedes' 30 s.
   const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000, connectTimeout: connectTimeoutMs });
@@ -167,7 +184,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
       if (claimRefused === 'too-many-persistent-sessions') {
         return done(refusal(`client '${client.id}' already has ${maxPersistentPerClient} persistent sessions connected, the limit`, SERVER_UNAVAILABLE), false);
       }
-      const conn = new MqttConnection(mqtt, client, hub, logger);
+      const conn = new MqttConnection(mqtt, client, hub, logger, () => observer.slowClientDropped('mqtt'));
       try {
         conn.openSession();
       } catch (error) {

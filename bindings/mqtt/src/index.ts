@@ -2,7 +2,7 @@
 // broker, on one topic scheme (docs/mqtt.md).
 
 import type { Logger } from 'pino';
-import type { HubApi, HubBinding } from '@twinhub/core';
+import { NO_OBSERVER, type HubApi, type HubBinding, type HubObserver } from '@twinhub/core';
 import { startEmbeddedBroker, type EmbeddedBrokerOptions, type RunningBroker } from './embedded.js';
 import { startExternalBroker, type ExternalBrokerOptions } from './external.js';
 import { mqttTdContributor } from './forms.js';
@@ -21,6 +21,8 @@ export interface MqttBindingOptions {
   mode: MqttMode;
   /** Broker URL forms name (mqtt(s)://host:port; the hub derives it); undefined: the URL start() resolved with. */
   publicUrl?: () => string | undefined;
+  /** Told of refused CONNECTs and of clients dropped as slow (embedded broker; metrics); default: nobody. */
+  observer?: Pick<HubObserver, 'authFailed' | 'slowClientDropped'>;
 }
 
 /** start() starts the embedded broker (or connects to the external one) and resolves with its URL. */
@@ -42,7 +44,8 @@ export function createMqttBinding(options: MqttBindingOptions): MqttBinding {
     name: 'mqtt',
     contributor,
     async start() {
-      starting ??= 'embedded' in mode ? startEmbeddedBroker(hub, logger, mode.embedded) : startExternalBroker(hub, logger, mode.external);
+      starting ??=
+        'embedded' in mode ? startEmbeddedBroker(hub, logger, mode.embedded, options.observer ?? NO_OBSERVER) : startExternalBroker(hub, logger, mode.external);
       try {
         running = await starting;
       } catch (error) {

@@ -4,7 +4,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Client, HubApi, OutboundMessage, Session } from '@twinhub/core';
+import { NO_OBSERVER, type Client, type HubApi, type HubObserver, type OutboundMessage, type Session } from '@twinhub/core';
 import { formatComment, formatFrame, type SseFrame } from './frame.js';
 import type { SseFormatter } from './formatters.js';
 
@@ -18,6 +18,8 @@ export interface SseStreamOptions {
   heartbeatSeconds?: number;
   /** Session binding name (logs, presence); default 'sse'. */
   binding?: string;
+  /** Told when this stream is dropped as slow (metrics); default: nobody. */
+  observer?: Pick<HubObserver, 'slowClientDropped' | 'notificationDropped'>;
 }
 
 export interface SseStartOptions {
@@ -50,6 +52,8 @@ export class SseStream {
   private readonly format: SseFormatter;
   private readonly logger: Logger | undefined;
   private readonly heartbeatMs: number;
+  private readonly binding: string;
+  private readonly observer: Pick<HubObserver, 'slowClientDropped' | 'notificationDropped'>;
   private pending: PendingFrame[] | undefined = [];
   private pendingBytes = 0;
   private lastSeq = -1;
@@ -64,7 +68,9 @@ export class SseStream {
     this.format = options.format;
     this.logger = options.logger;
     this.heartbeatMs = (options.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000;
-    this.session = this.hub.openSession(this.client, options.binding ?? 'sse', {
+    this.binding = options.binding ?? 'sse';
+    this.observer = options.observer ?? NO_OBSERVER;
+    this.session = this.hub.openSession(this.client, this.binding, {
       send: (message) => this.push(message),
       close: (reason) => this.close(reason),
       // Flow control for a backlog of queued requests: the core pushes them only while less than
@@ -150,13 +156,15 @@ export class SseStream {
       this.pending.push({ text, seq });
       this.pendingBytes += text.length;
       if (this.pendingBytes > this.hub.limits.maxSendBufferBytes) this.drop(this.pendingBytes);
-      return;
+    } else {
+      if (seq !== undefined) {
+        if (seq <= this.lastSeq) return;
+        this.lastSeq = seq;
+      }
+      this.write(text);
     }
-    if (seq !== undefined) {
-      if (seq <= this.lastSeq) return;
-      this.lastSeq = seq;
-    }
-    this.write(text);
+    // This notification overflowed the send buffer: it went down with the stream.
+    if (this.closed && seq !== undefined) this.observer.notificationDropped(this.binding);
   }
 
   private replay(lastEventId: string | undefined): void {
@@ -205,6 +213,7 @@ export class SseStream {
 
   /** A client that does not read: free its buffer and its session instead of growing memory. */
   private drop(buffered: number): void {
+    this.observer.slowClientDropped(this.binding);
     this.logger?.warn({ session: this.session.id, client: this.client.id, buffered, limit: this.hub.limits.maxSendBufferBytes }, 'dropping slow SSE client');
     const wasStarted = this.started;
     this.close('slow client: send buffer limit exceeded');

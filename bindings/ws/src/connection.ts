@@ -7,12 +7,14 @@ import {
   badRequest,
   internalProblem,
   isHubError,
+  NO_OBSERVER,
   parseRequestMessage,
   peekCorrelationId,
   toErrorMessage,
   toResponseMessage,
   type Client,
   type HubApi,
+  type HubObserver,
   type HubResult,
   type OutboundMessage,
   type RequestMessage,
@@ -49,6 +51,8 @@ export interface WsConnectionOptions {
   /** Largest request envelope accepted, bytes (larger ones get a 413 response). */
   envelopeLimitBytes: number;
   maxSendBufferBytes: number;
+  /** Told when this socket is dropped as slow (metrics); default: nobody. */
+  observer?: Pick<HubObserver, 'slowClientDropped' | 'notificationDropped'>;
 }
 
 export class WsConnection {
@@ -146,6 +150,9 @@ export class WsConnection {
     if (this.dropped || ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.options.maxSendBufferBytes) {
       this.logger.warn({ bufferedAmount: ws.bufferedAmount }, 'ws client does not read its messages; dropping it');
+      const observer = this.options.observer ?? NO_OBSERVER;
+      observer.slowClientDropped('ws');
+      if (message.type === 'notification') observer.notificationDropped('ws');
       this.drop(CLOSE_TRY_AGAIN_LATER, 'send buffer full: the client does not read its messages');
       return;
     }

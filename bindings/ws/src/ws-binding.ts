@@ -14,6 +14,7 @@ import {
   unauthorized,
   type HubApi,
   type HubBinding,
+  type HubObserver,
   type Problem,
   type Session,
 } from '@twinhub/core';
@@ -36,6 +37,8 @@ export interface WsBindingOptions {
   publicUrl?: () => string | undefined;
   /** Browser origins allowed to upgrade (the HTTP binding's CORS list); default none: any origin. */
   corsOrigins?: readonly string[];
+  /** Told of sockets dropped as slow (metrics); default: nobody. Failed upgrades count with the HTTP binding's admission. */
+  observer?: Pick<HubObserver, 'slowClientDropped' | 'notificationDropped'>;
 }
 
 /**
@@ -120,7 +123,14 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       const stillFull = overCapacity();
       if (stillFull) return refuse(socket, stillFull);
 
-      const connection = new WsConnection({ hub, client, logger, envelopeLimitBytes: envelopeLimit, maxSendBufferBytes: limits.maxSendBufferBytes });
+      const connection = new WsConnection({
+        hub,
+        client,
+        logger,
+        envelopeLimitBytes: envelopeLimit,
+        maxSendBufferBytes: limits.maxSendBufferBytes,
+        ...(options.observer ? { observer: options.observer } : {}),
+      });
       let session: Session;
       try {
         session = hub.openSession(client, 'ws', connection.sink);

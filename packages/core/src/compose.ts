@@ -9,6 +9,7 @@ import { TokenService } from './auth/tokens.js';
 import type { HubCore } from './core-context.js';
 import { TwinDirectory } from './directory/directory.js';
 import { DEFAULT_LIMITS, type HubLimits, type TwinTdContributor } from './model/hub-api.js';
+import { NO_OBSERVER, type HubObserver } from './model/observer.js';
 import type { ThingDescription, Twin } from './model/types.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
@@ -36,6 +37,8 @@ export interface HubOptions {
   replayBufferBytes?: number;
   /** The clock (tests). */
   now?: () => Date;
+  /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
+  observer?: Pick<HubObserver, 'persistBatch' | 'notificationDropped'>;
 }
 
 /** Twin TDs built on first use, cached per twin object, rebuilt for all when a binding adds its forms. */
@@ -60,7 +63,8 @@ export function composeCore(options: HubOptions): { core: HubCore; tokens: Token
   const log = options.logger ?? pino({ level: 'silent' });
   const now = options.now ?? (() => new Date());
   const limits: HubLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const persist = new PersistQueue(options.store, log);
+  const observer = options.observer ?? NO_OBSERVER;
+  const persist = new PersistQueue(options.store, log, observer);
   const sequence = new NotificationSequence(persist, log);
   const directory = new TwinDirectory();
   const notify = new NotificationRegistry({
@@ -73,7 +77,7 @@ export function composeCore(options: HubOptions): { core: HubCore; tokens: Token
       return twin !== undefined && canSee(client, twin);
     },
   });
-  const sessions = new SessionRegistry({ maxSessionsPerClient: limits.maxSessionsPerClient, log, now, onClose: (s) => notify.forget(s) });
+  const sessions = new SessionRegistry({ maxSessionsPerClient: limits.maxSessionsPerClient, log, now, observer, onClose: (s) => notify.forget(s) });
   const requests = new RequestService({
     log,
     now,

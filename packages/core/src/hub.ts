@@ -11,7 +11,7 @@ import type { NotificationMessage } from './model/envelope.js';
 import { badRequest, internalProblem, isHubError, serviceUnavailable } from './model/errors.js';
 import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './model/operations.js';
-import type { AgentPresence, Client, Problem, RequestRecord } from './model/types.js';
+import type { AgentPresence, Client, Problem, RequestRecord, RequestStatus } from './model/types.js';
 import { applyChanges } from './feed.js';
 import type { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
@@ -111,6 +111,11 @@ export class Hub implements HubApi {
   resumeDelivery(session: Session): void {
     const live = this.core.sessions.get(session.id);
     if (live) this.core.requests.resume(live);
+  }
+
+  /** Queued requests per status, open and retained (metrics read it on each scrape). */
+  requestCounts(): Partial<Record<RequestStatus, number>> {
+    return this.core.requests.queue.countByStatus();
   }
 
   awaitRequest(requestId: string, timeoutMs: number): Promise<RequestRecord | undefined> {

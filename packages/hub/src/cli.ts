@@ -10,6 +10,7 @@ import { repairLevelStore } from '@twinhub/storage-level';
 import { ConfigError, type Flags, resolveConfig, settingOptions, settingsHelp } from './config.js';
 import { createLogger } from './logger.js';
 import { openStore, startHub } from './server.js';
+import { stopOnSignals } from './stop.js';
 
 const USAGE = `Usage:
   twinhub serve [options]                               run the hub
@@ -28,25 +29,12 @@ async function serve(flags: Flags): Promise<void> {
   const running = await startHub(config, logger);
   const lines = [`twinhub listening`, `  HTTP  ${running.urls.http}/things`, `  WS    ${running.urls.ws}`];
   if (running.urls.mqtt) lines.push(`  MQTT  ${running.urls.mqtt}`);
+  if (running.metricsUrl) lines.push(`  metrics ${running.metricsUrl}`);
   lines.push(`  data  ${config.memory ? '(in memory: nothing is kept after exit)' : config.dataDir}`);
   if (running.firstAdminToken) {
     lines.push('', 'First start: an admin token was created. It is shown only this once (only its hash is stored):', `  ${running.firstAdminToken}`);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    running.close().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(running, { logger, timeoutSeconds: config.shutdownTimeoutSeconds });
   // The banner says "ready": a supervisor may signal us as soon as it reads it, so the handlers
   // are installed first (otherwise such a SIGTERM kills the process without a graceful stop).
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -45,6 +45,11 @@ export interface HubConfig {
   /** Browser origins whose pages may use the HTTP API (CORS) and open WebSockets; empty: no CORS, any WebSocket origin. */
   corsOrigins: string[];
   limits: HubLimits;
+  /** Serve GET /metrics (Prometheus) on this port of metricsHost; undefined: not served. */
+  metricsPort?: number;
+  metricsHost: string;
+  /** Seconds a graceful stop may take before the process gives up and exits non-zero. */
+  shutdownTimeoutSeconds: number;
 }
 
 /** 'list': a repeatable flag, or a comma-separated environment variable. */
@@ -234,6 +239,27 @@ export const SETTINGS: Setting[] = [
     help: 'origin (https://app.example) whose pages may use the API and WebSocket; repeatable, env comma-separated (default none)',
     apply: (c, v) => (c.corsOrigins = (v as string[]).map(corsOrigin)),
   },
+  {
+    flag: 'metrics-port',
+    env: 'TWINHUB_METRICS_PORT',
+    kind: 'integer',
+    help: 'serve GET /metrics (Prometheus) on this port, apart from the API (default: off)',
+    apply: (c, v) => (c.metricsPort = v as number),
+  },
+  {
+    flag: 'metrics-host',
+    env: 'TWINHUB_METRICS_HOST',
+    kind: 'string',
+    help: 'address the metrics port listens on (default 127.0.0.1)',
+    apply: (c, v) => (c.metricsHost = v as string),
+  },
+  {
+    flag: 'shutdown-timeout',
+    env: 'TWINHUB_SHUTDOWN_TIMEOUT',
+    kind: 'integer',
+    help: 'seconds a graceful stop may take; then the process exits 1 naming what hung (default 10)',
+    apply: (c, v) => (c.shutdownTimeoutSeconds = v as number),
+  },
 ];
 
 export function defaultConfig(): HubConfig {
@@ -258,6 +284,8 @@ export function defaultConfig(): HubConfig {
     handshakeTimeoutSeconds: 10,
     corsOrigins: [],
     limits: { ...DEFAULT_LIMITS },
+    metricsHost: '127.0.0.1',
+    shutdownTimeoutSeconds: 10,
   };
 }
 

@@ -1,5 +1,6 @@
 // Wiring: opens the store, creates the hub, and starts, registers and closes its bindings in one loop
-// (HTTP+SSE, WebSocket on the same server, MQTT embedded or external). Used by the CLI and e2e tests.
+// (HTTP+SSE, WebSocket on the same server, MQTT embedded or external), each given the hub through
+// its metrics and access-log wrapper; serves /metrics if asked. Used by the CLI and e2e tests.
 
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -13,16 +14,28 @@ import { openLevelStore } from '@twinhub/storage-level';
 import { MemoryStore } from '@twinhub/storage-memory';
 import type { HubConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { HubMetrics } from './metrics.js';
+import { createMetricsServer } from './metrics-server.js';
+import { observedHub } from './observed-hub.js';
 import { publicUrls, type BindingUrls } from './public-urls.js';
 
 export interface RunningHub {
   hub: Hub;
   /** Where this process reaches each binding (http, ws, mqtt); forms name the public URLs instead. */
   urls: BindingUrls;
+  /** The metrics endpoint's URL, when --metrics-port is set. */
+  metricsUrl?: string;
   /** An admin token, only when this start created the first one. */
   firstAdminToken?: string;
   /** Graceful stop: bindings first (no new requests), then the hub flushes and closes the store. */
   close(): Promise<void>;
+  /** While close() runs: what it waits for now ('binding http', 'store'...), to name it if it hangs. */
+  closing(): string | undefined;
+}
+
+export interface StartOptions {
+  /** Bindings started after the built-in ones and closed before them (plugins by registration). */
+  bindings?: HubBinding[];
 }
 
 /** Opens the configured store; a damaged data folder rejects with a StoreError ('corrupt') instead of opening. */
@@ -32,9 +45,13 @@ export async function openStore(config: Pick<HubConfig, 'memory' | 'dataDir' | '
   return openLevelStore(config.dataDir, { sync: config.fsync, ...(logger ? { log: logger.child({ module: 'storage' }) } : {}) });
 }
 
-export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
+export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningHub> {
+  // Queue counts are read on scrape, once the hub exists.
+  const metrics = new HubMetrics(() => hub.requestCounts());
+  const accessLog = logger.child({ module: 'access' });
   // A store that fails its integrity checks rejects here, before any admin token could be made.
   const hub = await createHub({
+    observer: metrics.observer,
     store: await openStore(config, logger),
     logger: logger.child({ module: 'core' }),
     limits: config.limits,
@@ -49,8 +66,11 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   // Filled in once every binding listens; until then each binding names its own listening URL.
   let forms: BindingUrls | undefined;
   const http = createHttpBinding({
-    hub,
+    hub: observedHub(hub, 'http', metrics, accessLog),
     logger: logger.child({ module: 'http' }),
+    observer: metrics.observer,
+    // Method, route pattern, status, ms, remote address: never the path (IDs, ?access_token=) or a header.
+    onExchange: (exchange) => accessLog.info(exchange, 'http request'),
     port: config.httpPort,
     host: config.host,
     syncActionMaxWaitSeconds: config.syncActionMaxWaitSeconds,
@@ -64,11 +84,12 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   const bindings: HubBinding[] = [
     http,
     attachWsBinding({
-      hub,
+      hub: observedHub(hub, 'ws', metrics, accessLog),
       server: http.server,
       logger: logger.child({ module: 'ws' }),
       publicUrl: () => forms?.ws,
       corsOrigins: config.corsOrigins,
+      observer: metrics.observer,
     }),
   ];
   if (config.mqtt) {
@@ -81,8 +102,9 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       : undefined;
     bindings.push(
       createMqttBinding({
-        hub,
+        hub: observedHub(hub, 'mqtt', metrics, accessLog),
         logger: logger.child({ module: 'mqtt' }),
+        observer: metrics.observer,
         mode: external
           ? { external }
           : {
@@ -100,32 +122,49 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       }),
     );
   }
+  bindings.push(...(options.bindings ?? []));
+  const metricsServer =
+    config.metricsPort === undefined ? undefined : createMetricsServer(metrics, { host: config.metricsHost, port: config.metricsPort }, logger);
+  let closingPart: string | undefined;
   const stopAll = async (onError: (err: unknown) => void) => {
+    closingPart = 'metrics';
+    await metricsServer?.close();
     // Reverse order: WS sockets close before their HTTP server; close() is safe on unstarted bindings.
-    for (const binding of [...bindings].reverse()) await binding.close().catch(onError);
+    for (const binding of [...bindings].reverse()) {
+      closingPart = `binding ${binding.name}`;
+      await binding.close().catch(onError);
+    }
+  };
+  const closeHub = async () => {
+    closingPart = 'store';
+    await hub.close();
+    closingPart = undefined;
   };
   try {
     const listening: Record<string, string> = {};
     for (const binding of bindings) listening[binding.name] = (await binding.start()).url;
     const urls: BindingUrls = { http: listening.http!, ws: listening.ws!, ...(listening.mqtt ? { mqtt: listening.mqtt } : {}) };
     forms = publicUrls(config, urls);
-    logger.info({ listening: urls, forms }, 'bindings started');
+    const metricsUrl = await metricsServer?.start();
+    logger.info({ listening: urls, forms, ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'bindings started');
     // Forms are added once every binding knows its address: no twin TD is built with a guessed URL.
     for (const binding of bindings) hub.addTwinTdContributor(binding.contributor);
     let closing: Promise<void> | undefined;
     return {
       hub,
       urls,
+      ...(metricsUrl ? { metricsUrl } : {}),
       ...(firstAdminToken ? { firstAdminToken } : {}),
       close: () =>
         (closing ??= (async () => {
           await stopAll((err) => logger.warn({ err }, 'binding failed to stop cleanly'));
-          await hub.close();
+          await closeHub();
         })()),
+      closing: () => closingPart,
     };
   } catch (error) {
     await stopAll(() => undefined);
-    await hub.close();
+    await closeHub();
     throw error;
   }
 }

@@ -4,6 +4,7 @@
 // bounded table. Addresses are plain strings: the core still knows no transport.
 
 import type { Logger } from 'pino';
+import { NO_OBSERVER, type HubObserver } from '../model/observer.js';
 
 /** At most one warn line per address per this interval; the next line carries the count. */
 export const AUTH_FAILURE_LOG_INTERVAL_MS = 5000;
@@ -41,6 +42,7 @@ export class AuthFailures {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
     private readonly logIntervalMs = AUTH_FAILURE_LOG_INTERVAL_MS,
+    private readonly observer: Pick<HubObserver, 'authFailed'> = NO_OBSERVER,
   ) {}
 
   get trackedAddresses(): number {
@@ -49,6 +51,7 @@ export class AuthFailures {
 
   /** Records a failure, logs it (rate-limited) and returns how many ms to wait before refusing. */
   record(failure: AuthFailure): number {
+    this.observer.authFailed(failure.binding);
     const now = this.now();
     let entry = this.byAddress.get(failure.remoteAddress);
     if (entry === undefined || now - entry.lastFailureAt > FORGET_AFTER_MS) {

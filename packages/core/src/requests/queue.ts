@@ -100,6 +100,15 @@ export class RequestQueue {
     return record;
   }
 
+  /** Durable records per status (open ones and the ended ones still retained), counted on demand. */
+  countByStatus(): Partial<Record<RequestStatus, number>> {
+    const counts: Partial<Record<RequestStatus, number>> = {};
+    for (const record of this.records.values()) {
+      if (!this.staged.has(record.actionId)) counts[record.status] = (counts[record.status] ?? 0) + 1;
+    }
+    return counts;
+  }
+
   /** Durable requests still owed to the agent (pending or delivered without acknowledgement), oldest first. */
   *unacknowledged(agentId: string): IterableIterator<RequestRecord> {
     for (const record of this.openByAgent.get(agentId)?.values() ?? []) {

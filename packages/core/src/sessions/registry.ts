@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { badRequest, forbidden, HubError, serviceUnavailable, tooManyRequests } from '../model/errors.js';
 import type { SessionSink } from '../model/hub-api.js';
+import type { HubObserver } from '../model/observer.js';
 import type { HubContext, Operation, Session } from '../model/operations.js';
 import type { AgentPresence, Client } from '../model/types.js';
 import type { LiveSession } from '../notify/registry.js';
@@ -16,6 +17,7 @@ export interface SessionRegistryOptions {
   now: () => Date;
   /** Called after a session was forgotten (its subscriptions go with it). */
   onClose: (session: LiveSession) => void;
+  observer: Pick<HubObserver, 'notificationDropped'>;
 }
 
 export class SessionRegistry {
@@ -45,6 +47,7 @@ export class SessionRegistry {
           sink.send(message);
         } catch (error) {
           this.options.log.warn({ err: error, sessionId: session.id, binding }, 'session sink failed; closing the session');
+          if (message.type === 'notification') this.options.observer.notificationDropped(binding);
           this.close(session);
         }
       },

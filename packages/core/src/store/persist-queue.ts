@@ -6,6 +6,7 @@
 import type { BucketStore, StoreOperation } from '@twinhub/bucket';
 import type { Logger } from 'pino';
 import { HubError } from '../model/errors.js';
+import { NO_OBSERVER, type HubObserver } from '../model/observer.js';
 
 /**
  * What a client is told when the store refused a write: 507 when it is out of space (or over a
@@ -38,6 +39,7 @@ export class PersistQueue {
   constructor(
     private readonly store: BucketStore,
     private readonly log: Logger,
+    private readonly observer: Pick<HubObserver, 'persistBatch'> = NO_OBSERVER,
   ) {}
 
   /** Stores (or with `undefined`, deletes) each entry; resolves when all are durable, rejects with a 507/503 HubError otherwise. */
@@ -66,10 +68,13 @@ export class PersistQueue {
       for (const { bucket, key, value } of batch.values()) {
         operations.push(value === undefined ? { bucket, type: 'del', key } : { bucket, type: 'put', key, value: JSON.stringify(value) });
       }
+      const started = performance.now();
       try {
         await this.store.batch(operations);
+        this.observer.persistBatch({ records: operations.length, ms: performance.now() - started, ok: true });
         for (const waiter of waiters) waiter.resolve();
       } catch (error) {
+        this.observer.persistBatch({ records: operations.length, ms: performance.now() - started, ok: false });
         this.log.error(
           { err: error, records: operations.length },
           'store refused a batch; its requests are answered with an error and nothing of it is applied',
