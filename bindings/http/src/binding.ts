@@ -9,9 +9,11 @@ import { pino, type Logger } from 'pino';
 import { internalProblem, isHubError, type Client, type HubApi, type HubBinding } from '@twinhub/core';
 import { admitConnections } from './admission.js';
 import { registerAgentRoutes } from './agent-routes.js';
+import { registerAgentsRoutes } from './agents-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 import { createHttpTdContributor } from './forms.js';
+import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
 import { Router } from './router.js';
@@ -35,6 +37,8 @@ export interface HttpBindingOptions {
   maxPendingConnections?: number;
   /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated; default 10. */
   handshakeTimeoutSeconds?: number;
+  /** What GET /health/ready asks (the hub knows every binding); default: the core's store check alone. */
+  readiness?: ReadinessCheck;
 }
 
 /** The HTTP binding; `server` is exposed for the WebSocket binding, which serves upgrades on it. */
@@ -62,7 +66,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   };
 
   const router: HttpRouter = new Router<Route>();
-  router.add('GET', '/health', { public: true, handle: async ({ res }) => sendJson(res, 200, { status: 'ok' }) });
+  registerHealthRoutes(router, options.readiness ?? (() => hub.ready()));
   router.add('GET', '/', {
     async handle({ res }) {
       const base = deps.baseUrl();
@@ -73,7 +77,9 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
           { rel: 'directory-events', href: `${base}/events`, type: 'text/event-stream' },
           { rel: 'stream', href: `${base}/stream`, type: 'text/event-stream' },
           { rel: 'agent-requests', href: `${base}/agent/requests`, type: 'text/event-stream' },
+          { rel: 'agents', href: `${base}/agents`, type: 'application/json' },
           { rel: 'health', href: `${base}/health`, type: 'application/json' },
+          { rel: 'health-ready', href: `${base}/health/ready`, type: 'application/json' },
         ],
       });
     },
@@ -81,6 +87,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerDirectoryRoutes(router, deps);
   registerConsumerRoutes(router, deps);
   registerAgentRoutes(router, deps);
+  registerAgentsRoutes(router, deps);
 
   /** The client a request authenticates as; a token presented but refused is logged and slowed down. */
   async function authenticate(req: http.IncomingMessage, url: URL, route: Route): Promise<Client | undefined> {
@@ -213,6 +220,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
         });
       });
     },
+    listening: () => server.listening,
     close() {
       return new Promise((resolve) => {
         if (!server.listening) return resolve();

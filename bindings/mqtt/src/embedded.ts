@@ -45,6 +45,8 @@ const EMBEDDED_DEFAULTS = {
 
 export interface RunningBroker {
   url: string;
+  /** The embedded listener accepts connections / the external broker connection is up. */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -379,6 +381,7 @@ export async function startEmbeddedBroker(hub: HubApi, logger: Logger, options: 
 
   return {
     url,
+    listening: () => server.listening,
     async close() {
       mirror?.close();
       sessions.close();

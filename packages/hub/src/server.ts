@@ -14,6 +14,7 @@ import { MemoryStore } from '@twinhub/storage-memory';
 import type { HubConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { publicUrls, type BindingUrls } from './public-urls.js';
+import { readiness } from './readiness.js';
 
 export interface RunningHub {
   hub: Hub;
@@ -57,6 +58,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     publicUrl: () => forms?.http,
     maxPendingConnections: config.maxPendingConnections,
     handshakeTimeoutSeconds: config.handshakeTimeoutSeconds,
+    readiness: () => readiness(hub, bindings),
     ...(tls ? { tls } : {}),
   });
   // After the HTTP binding: the WebSocket endpoint is served by the HTTP server, started first.
