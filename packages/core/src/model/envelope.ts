@@ -44,6 +44,8 @@ export interface ThingNotificationMessage {
   type: 'notification';
   operation: ThingNotificationOperation;
   thingId: string;
+  /** Only agent notifications carry an agentId (declared so code reading it on any notification gets undefined). */
+  agentId?: never;
   /** Property/event name, or the action name for actionstatus; absent for directory changes. */
   name?: string;
   /** Property value, event data, RequestRecord, or twin TD ({ id } for thing_deleted). */
