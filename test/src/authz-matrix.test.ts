@@ -65,6 +65,8 @@ const MATRIX = `
   updateactionstatus        Y     Y     -      -       -
   subscriberequests         -     Y     Y      -       -
   unsubscriberequests       -     Y     Y      -       -
+  listagents                Y     Y     Y      Y       Y
+  readagent                 Y     Y     -      Y       Y
 `;
 
 /** Status of a successful run: the response envelope's (WS, MQTT) and the HTTP route's (none: no route). */
@@ -100,6 +102,8 @@ const SUCCESS: Record<Operation, { envelope: number; http?: number }> = {
   updateactionstatus: { envelope: 200, http: 200 },
   subscriberequests: { envelope: 204, http: 200 },
   unsubscriberequests: { envelope: 204 },
+  listagents: { envelope: 200, http: 200 },
+  readagent: { envelope: 200, http: 200 }, // agent-1's record
 };
 
 function parseMatrix(text: string): Record<string, Record<Role, boolean>> {
@@ -183,7 +187,10 @@ describe('authorization matrix: every role x every operation x every binding', (
       case 'updateactionstatus':
         // No thingId: the core must find the owner through the request record itself.
         return { operation, actionId: await pendingAction(), input: { status: 'running' } };
+      case 'readagent':
+        return { operation, agentId: CLIENT_IDS.agent };
       case 'listTDs':
+      case 'listagents':
       case 'subscribedirectory':
       case 'unsubscribedirectory':
       case 'subscriberequests':
@@ -255,6 +262,10 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { method: 'POST', path: `/agent/requests/${request.actionId}`, body: request.input };
       case 'subscriberequests':
         return { method: 'GET', path: '/agent/requests', sse: true };
+      case 'listagents':
+        return { method: 'GET', path: '/agents' };
+      case 'readagent':
+        return { method: 'GET', path: `/agents/${enc(request.agentId!)}` };
       default:
         return undefined; // unsubscribe*: an HTTP client closes the stream
     }
@@ -325,7 +336,7 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   it('HTTP routes and SSE streams: every role x every operation with a route', async () => {
     const operations = ALL_OPERATIONS.filter((operation) => SUCCESS[operation].http !== undefined);
-    assert.equal(operations.length, 25);
+    assert.equal(operations.length, 27);
     const actual: Outcomes = {};
     for (const role of ROLES) {
       for (const operation of operations) {
@@ -353,7 +364,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         want[`${label} ${operation}`] = 401;
       }
     }
-    assert.equal(Object.keys(want).length, 50);
+    assert.equal(Object.keys(want).length, 54);
     assert.deepEqual(actual, want);
   });
 

@@ -10,10 +10,12 @@ import { pino, type Logger } from 'pino';
 import { internalProblem, isHubError, NO_OBSERVER, type Client, type HubApi, type HubBinding, type HubObserver } from '@twinhub/core';
 import { admitConnections } from './admission.js';
 import { registerAgentRoutes } from './agent-routes.js';
+import { registerAgentsRoutes } from './agents-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
 import { createCorsHandler } from './cors.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 import { createHttpTdContributor } from './forms.js';
+import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
 import { Router } from './router.js';
@@ -47,6 +49,8 @@ export interface HttpBindingOptions {
   observer?: Pick<HubObserver, 'authFailed' | 'slowClientDropped' | 'notificationDropped'>;
   /** Called once per answered request (access log); default: nothing. */
   onExchange?: (exchange: HttpExchange) => void;
+  /** What GET /health/ready asks (the hub knows every binding); default: the core's store check alone. */
+  readiness?: ReadinessCheck;
 }
 
 /** One answered HTTP request, as the access log records it. Never a header or query value. */
@@ -87,7 +91,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   const onExchange = options.onExchange ?? (() => undefined);
 
   const router: HttpRouter = new Router<Route>();
-  router.add('GET', '/health', { public: true, handle: async ({ res }) => sendJson(res, 200, { status: 'ok' }) });
+  registerHealthRoutes(router, options.readiness ?? (() => hub.ready()));
   router.add('GET', '/', {
     async handle({ res }) {
       const base = deps.baseUrl();
@@ -98,7 +102,9 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
           { rel: 'directory-events', href: `${base}/events`, type: 'text/event-stream' },
           { rel: 'stream', href: `${base}/stream`, type: 'text/event-stream' },
           { rel: 'agent-requests', href: `${base}/agent/requests`, type: 'text/event-stream' },
+          { rel: 'agents', href: `${base}/agents`, type: 'application/json' },
           { rel: 'health', href: `${base}/health`, type: 'application/json' },
+          { rel: 'health-ready', href: `${base}/health/ready`, type: 'application/json' },
         ],
       });
     },
@@ -106,6 +112,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerDirectoryRoutes(router, deps);
   registerConsumerRoutes(router, deps);
   registerAgentRoutes(router, deps);
+  registerAgentsRoutes(router, deps);
   // Registered last, so the document lists every route (itself included).
   router.add('GET', '/openapi.json', { public: true, handle: async ({ res }) => sendJson(res, 200, openApiDocument(router, deps.baseUrl(), PACKAGE_VERSION)) });
 
@@ -256,6 +263,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
         });
       });
     },
+    listening: () => server.listening,
     close() {
       return new Promise((resolve) => {
         if (!server.listening) return resolve();

@@ -9,7 +9,7 @@ import { serveStream, thingUrl, type BindingDeps, type HttpRouter, type RouteCon
 
 const TD_TYPES = ['application/td+json', 'application/json', 'application/ld+json'];
 const MERGE_PATCH = 'application/merge-patch+json';
-const DIRECTORY_EVENTS = ['thing_created', 'thing_updated', 'thing_deleted'];
+const DIRECTORY_EVENTS = ['thing_created', 'thing_updated', 'thing_deleted', 'agent_connected', 'agent_disconnected'];
 
 function listQuery(url: URL): TwinQuery {
   const query: TwinQuery = {};

@@ -23,7 +23,8 @@ export interface HttpHubFixture {
 
 export interface StartOptions {
   limits?: Partial<HubLimits>;
-  hub?: Omit<HubOptions, 'store' | 'limits'>;
+  /** `store` defaults to a fresh MemoryStore. */
+  hub?: Omit<HubOptions, 'store' | 'limits'> & { store?: HubOptions['store'] };
   binding?: Omit<HttpBindingOptions, 'hub'>;
   logger?: Logger;
 }

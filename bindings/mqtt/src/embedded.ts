@@ -57,6 +57,8 @@ const EMBEDDED_DEFAULTS = {
 
 export interface RunningBroker {
   url: string;
+  /** The embedded listener accepts connections / the external broker connection is up. */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -396,6 +398,7 @@ export async function startEmbeddedBroker(
 
   return {
     url,
+    listening: () => server.listening,
     async close() {
       mirror?.close();
       sessions.close();

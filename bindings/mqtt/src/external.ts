@@ -176,6 +176,7 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
 
   return {
     url: options.url,
+    listening: () => connection.connected,
     async close() {
       mirror?.close();
       for (const { session } of sessions.values()) hub.closeSession(session);

@@ -54,6 +54,7 @@ export function createMqttBinding(options: MqttBindingOptions): MqttBinding {
       }
       return { url: running.url };
     },
+    listening: () => running?.listening() ?? false,
     async close() {
       const broker = running ?? (await starting?.catch(() => undefined));
       running = undefined;

@@ -33,14 +33,17 @@ export function valueFormatter(accept: (message: NotificationMessage) => boolean
   };
 }
 
+const DIRECTORY_OPERATIONS: ReadonlySet<string> = new Set(['thing_created', 'thing_updated', 'thing_deleted', 'agent_connected', 'agent_disconnected']);
+
 /**
  * Directory streams: `event: thing_created|thing_updated|thing_deleted`, data = the twin TD (or
- * `{ id }` for deletions), `id:` = seq.
+ * `{ id }` for deletions); `event: agent_connected|agent_disconnected`, data = the agent's
+ * presence; `id:` = seq.
  */
 export function directoryFormatter(accept: (message: NotificationMessage) => boolean = () => true): SseFormatter {
   return (message) => {
     if (!isNotification(message) || !accept(message)) return undefined;
-    if (message.operation !== 'thing_created' && message.operation !== 'thing_updated' && message.operation !== 'thing_deleted') return undefined;
+    if (!DIRECTORY_OPERATIONS.has(message.operation)) return undefined;
     return { id: message.seq, event: message.operation, data: JSON.stringify(message.data ?? { id: message.thingId }) };
   };
 }

@@ -178,6 +178,7 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
       return { url: url() };
     },
     connections: () => connections.size,
+    listening: () => closing === undefined && server.listening,
     close: () => {
       closing ??= (async () => {
         clearInterval(heartbeat);

@@ -1,6 +1,6 @@
 // Builds the core's domains over one store: persistence (group commit), the notification
-// registry with its durable sequence, sessions, requests, directory, state, tokens and the twin
-// TD cache. The Hub facade (hub.ts) runs operations over what this returns.
+// registry with its durable sequence, sessions (announcing presence changes), requests, directory,
+// state, tokens and the twin TD cache. The Hub facade (hub.ts) runs operations over what this returns.
 
 import { pino, type Logger } from 'pino';
 import type { BucketStore } from '@twinhub/bucket';
@@ -16,6 +16,7 @@ import { NotificationSequence } from './notify/sequence.js';
 import { RequestService } from './requests/service.js';
 import { SessionRegistry } from './sessions/registry.js';
 import { TwinStateStore } from './state/state.js';
+import { announcePresence } from './presence/presence.js';
 import { PersistQueue } from './store/persist-queue.js';
 import { buildTwinTd } from './td/index.js';
 
@@ -35,6 +36,8 @@ export interface HubOptions {
   replayBufferSize?: number;
   /** ...within about this many bytes of notification data (default 8 MiB). */
   replayBufferBytes?: number;
+  /** Readiness writes a probe record to the store at most this often (default 5 s); asking more often reuses the last outcome. */
+  readinessProbeIntervalMs?: number;
   /** The clock (tests). */
   now?: () => Date;
   /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
@@ -77,7 +80,14 @@ export function composeCore(options: HubOptions): { core: HubCore; tokens: Token
       return twin !== undefined && canSee(client, twin);
     },
   });
-  const sessions = new SessionRegistry({ maxSessionsPerClient: limits.maxSessionsPerClient, log, now, observer, onClose: (s) => notify.forget(s) });
+  const sessions = new SessionRegistry({
+    maxSessionsPerClient: limits.maxSessionsPerClient,
+    log,
+    now,
+    observer,
+    onClose: (s) => notify.forget(s),
+    onPresence: (presence) => announcePresence(notify, directory, presence, now().toISOString()),
+  });
   const requests = new RequestService({
     log,
     now,

@@ -185,7 +185,7 @@ describe('Hub', () => {
       const listed = await call(hub, operator, { operation: 'listTDs', query: { metadataOnly: true } });
       assert.ok(listed.ok && listed.total === 1, JSON.stringify(listed));
       assert.deepEqual(listed.output, [await expectOk(hub, operator, { operation: 'readtwin', thingId: LAMP })]);
-      assert.deepEqual(Object.keys((listed.output as object[])[0]).sort(), ['agentId', 'created', 'modified', 'tags', 'thingId', 'version']);
+      assert.deepEqual(Object.keys((listed.output as object[])[0]).sort(), ['agentId', 'created', 'modified', 'presence', 'tags', 'thingId', 'version']);
       await expectProblem(hub, agent, { operation: 'listTDs', query: { metadataOnly: true } }, 403);
     });
 

@@ -14,14 +14,16 @@ import type { HubContext, HubRequest, HubResult, Operation, Session } from './mo
 import type { AgentPresence, Client, Problem, RequestRecord, RequestStatus } from './model/types.js';
 import { applyChanges } from './feed.js';
 import type { NotificationSequence } from './notify/sequence.js';
+import { presenceHandlers } from './presence/handlers.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
 import { requestHandlers } from './requests/handlers.js';
 import { stateHandlers } from './state/handlers.js';
+import { StoreReadiness } from './store/readiness.js';
 import { checkThingId } from './td/index.js';
 
 export type { HubOptions } from './compose.js';
 
-const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers };
+const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers };
 
 export async function createHub(options: HubOptions): Promise<Hub> {
   const hub = new Hub(options);
@@ -35,6 +37,7 @@ export class Hub implements HubApi {
   private readonly core: HubCore;
   private readonly sequence: NotificationSequence;
   private readonly twinTds: TwinTds;
+  private readonly readiness: StoreReadiness;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopWatching: (() => void) | undefined;
   private closed = false;
@@ -43,6 +46,7 @@ export class Hub implements HubApi {
   constructor(private readonly options: HubOptions) {
     ({ core: this.core, tokens: this.tokens, sequence: this.sequence, twinTds: this.twinTds } = composeCore(options));
     this.limits = this.core.limits;
+    this.readiness = new StoreReadiness(this.core.persist, this.core.now, options.readinessProbeIntervalMs ?? 5000);
   }
 
   /** Loads tokens, twins, state, queued requests and the notification sequence, then starts the expiry sweep. */
@@ -129,6 +133,11 @@ export class Hub implements HubApi {
 
   presence(agentId: string): AgentPresence {
     return this.core.sessions.presence(agentId);
+  }
+
+  async ready(): Promise<Problem | undefined> {
+    if (this.closed) return serviceUnavailable('the hub is shutting down').problem;
+    return this.readiness.check();
   }
 
   addTwinTdContributor(contributor: TwinTdContributor): void {

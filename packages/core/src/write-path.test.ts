@@ -4,12 +4,12 @@
 import { after, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '@twinhub/storage-memory';
-import type { BucketStore } from '@twinhub/bucket';
 import { createHub, type Hub } from './hub.js';
 import type { OutboundMessage } from './model/envelope.js';
 import type { HubRequest, HubResult, Session } from './model/operations.js';
 import type { Client, RequestRecord, TwinState } from './model/types.js';
 import { lampTd as baseLampTd } from './td/test-fixtures.js';
+import { FlakyStore } from './testing/index.js';
 
 /** The lamp TD with some fields replaced. */
 const lampTd = (changes: Record<string, unknown> = {}) => ({ ...baseLampTd(), ...changes });
@@ -18,18 +18,6 @@ const LAMP = 'urn:dev:ops:32473-WoTLamp-1234';
 const agent: Client = { id: 'agent-1', role: 'agent' };
 const operator: Client = { id: 'op-1', role: 'operator' };
 const viewer: Client = { id: 'viewer-1', role: 'viewer' };
-
-/** The memory store behind a switch: while `failing`, every batch is refused as a full disk would. */
-class FlakyStore {
-  failing: false | 'full' | 'unavailable' = false;
-  constructor(readonly inner: MemoryStore) {}
-  readonly store: BucketStore = {
-    bucket: (name) => this.inner.bucket(name),
-    watch: (listener) => this.inner.watch(listener),
-    batch: (ops) => (this.failing ? Promise.reject(Object.assign(new Error(`store ${this.failing}`), { code: this.failing })) : this.inner.batch(ops)),
-    close: async () => {},
-  };
-}
 
 async function call(hub: Hub, client: Client, request: HubRequest, session?: Session): Promise<HubResult> {
   return hub.handle(request, { client, ...(session ? { session } : {}) });

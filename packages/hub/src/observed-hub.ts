@@ -34,6 +34,7 @@ export function observedHub(hub: HubApi, binding: string, metrics: HubMetrics, a
       return result;
     },
     authorize: (client, operation, thingId) => hub.authorize(client, operation, thingId),
+    ready: () => hub.ready(),
     openSession(client: Client, sessionBinding: string, sink: SessionSink): Session {
       let session: Session | undefined;
       const counted: SessionSink = {

@@ -18,6 +18,7 @@ import { HubMetrics } from './metrics.js';
 import { createMetricsServer } from './metrics-server.js';
 import { observedHub } from './observed-hub.js';
 import { publicUrls, type BindingUrls } from './public-urls.js';
+import { readiness } from './readiness.js';
 
 export interface RunningHub {
   hub: Hub;
@@ -78,6 +79,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     maxPendingConnections: config.maxPendingConnections,
     handshakeTimeoutSeconds: config.handshakeTimeoutSeconds,
     corsOrigins: config.corsOrigins,
+    readiness: () => readiness(hub, bindings),
     ...(tls ? { tls } : {}),
   });
   // After the HTTP binding: the WebSocket endpoint is served by the HTTP server, started first.

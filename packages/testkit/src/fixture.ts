@@ -1,6 +1,6 @@
 // One fixture for every binding test: a hub on a memory store, the bindings a test asks for
 // (started in order, forms added once all know their URLs, closed in reverse), and a token per role.
-import { createHub, type Hub, type HubApi, type HubBinding, type HubLimits } from '@twinhub/core';
+import { createHub, type Hub, type HubApi, type HubBinding, type HubLimits, type HubOptions } from '@twinhub/core';
 import { MemoryStore } from '@twinhub/storage-memory';
 import { createTokens, type RoleTokens } from './tokens.js';
 
@@ -10,8 +10,8 @@ export interface FixtureOptions<B extends readonly HubBinding[]> {
   limits?: Partial<HubLimits>;
   /** Stands between the bindings and the hub (e.g. HoldingHub.wrap). */
   wrap?: (hub: Hub) => HubApi;
-  /** Other createHub options (clock, retention...). */
-  hub?: Omit<Parameters<typeof createHub>[0], 'store' | 'limits'>;
+  /** Other createHub options (clock, retention...); `store` defaults to a fresh MemoryStore. */
+  hub?: Omit<HubOptions, 'store' | 'limits'> & { store?: HubOptions['store'] };
 }
 
 export interface Fixture<B extends readonly HubBinding[]> {
@@ -24,7 +24,7 @@ export interface Fixture<B extends readonly HubBinding[]> {
 }
 
 export async function startFixture<const B extends readonly HubBinding[]>(options: FixtureOptions<B>): Promise<Fixture<B>> {
-  const hub = await createHub({ ...options.hub, store: new MemoryStore(), ...(options.limits ? { limits: options.limits } : {}) });
+  const hub = await createHub({ ...options.hub, store: options.hub?.store ?? new MemoryStore(), ...(options.limits ? { limits: options.limits } : {}) });
   const bindings = options.bindings(options.wrap ? options.wrap(hub) : hub);
   const close = async () => {
     for (const binding of [...bindings].reverse()) await binding.close();

@@ -4,5 +4,6 @@
 export { lampTd, LAMP_ID } from './lamp.js';
 export { createTokens, type RoleTokens } from './tokens.js';
 export { Inbox } from './inbox.js';
+export { flakyMemoryStore } from './flaky.js';
 export { startFixture, type Fixture, type FixtureOptions } from './fixture.js';
-export { captureLogs, eventually, HoldingHub } from '@twinhub/core/testing';
+export { captureLogs, eventually, FlakyStore, HoldingHub } from '@twinhub/core/testing';

@@ -45,7 +45,15 @@ export const PERMISSIONS: Readonly<Record<Operation, readonly Role[]>> = {
   updateactionstatus: DEVICE_SIDE,
   subscriberequests: ['agent'],
   unsubscriberequests: ['agent'],
+  // Presence: consumers see every agent; an agent sees only itself (checkAgentVisible).
+  listagents: READERS,
+  readagent: READERS,
 };
+
+/** True when the client may see this agent's presence: consumers see all agents, an agent only itself. */
+export function canSeeAgent(client: Client, agentId: string): boolean {
+  return client.role !== 'agent' || client.id === agentId;
+}
 
 /** True when the client may see this Thing at all (its TD, state, notifications). */
 export function canSee(client: Client, twin: Twin): boolean {

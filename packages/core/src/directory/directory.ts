@@ -72,6 +72,16 @@ export class TwinDirectory {
     return this.byAgent.get(agentId)?.size ?? 0;
   }
 
+  /** The agents that own at least one Thing. */
+  agents(): Iterable<string> {
+    return this.byAgent.keys();
+  }
+
+  /** The IDs of the Things the agent owns, sorted. */
+  ownedBy(agentId: string): string[] {
+    return [...(this.byAgent.get(agentId) ?? [])].sort();
+  }
+
   /**
    * Works out the twin for a create-or-replace of `td` by `client`: the Thing ID comes from the TD
    * (must match `pathId` when both are given) or is generated; replacing needs a matching
@@ -249,7 +259,7 @@ function sizeOf(twin: Twin): number {
   return JSON.stringify(twin).length;
 }
 
-function checkCount(name: string, value: unknown, min: number, max: number): number | undefined {
+export function checkCount(name: string, value: unknown, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw badRequest(`'${name}' must be an integer from ${min} to ${max}`);

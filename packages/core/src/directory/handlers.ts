@@ -7,6 +7,7 @@ import { badRequest, preconditionFailed } from '../model/errors.js';
 import type { Client, Twin } from '../model/types.js';
 import { canSee, checkPermission } from '../auth/permissions.js';
 import type { PendingWrite } from '../store/persist-queue.js';
+import { ownerPresence } from '../presence/presence.js';
 import { applyMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
 import { TWINS_BUCKET } from './directory.js';
 
@@ -87,9 +88,9 @@ function checkTags(input: unknown): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-/** What readtwin serves: the twin without its TD. */
-function twinMetadata({ td: _td, ...meta }: Twin): Omit<Twin, 'td'> {
-  return meta;
+/** What readtwin serves: the twin without its TD, with its owner's presence. */
+function twinMetadata(core: HubCore, { td: _td, ...meta }: Twin) {
+  return { ...meta, presence: ownerPresence(core, meta.agentId) };
 }
 
 /** The twin TD, with another Thing-level security scheme when the client asks for one. */
@@ -145,7 +146,7 @@ export const directoryHandlers: HandlerTable = {
   async listTDs(core, request, { client }) {
     if (request.query?.metadataOnly) checkPermission(client, 'readtwin');
     const { twins, total } = core.directory.list(client, request.query, core.limits.maxListPageBytes);
-    if (request.query?.metadataOnly) return { ...ok(twins.map(twinMetadata)), total };
+    if (request.query?.metadataOnly) return { ...ok(twins.map((twin) => twinMetadata(core, twin))), total };
     // One stored TD the hub can no longer serve (written by an older version with weaker checks)
     // is left out and logged: it must not turn every listing into a 500.
     const tds = twins.flatMap((twin) => {
@@ -160,7 +161,7 @@ export const directoryHandlers: HandlerTable = {
   },
 
   async readtwin(core, request) {
-    return ok(twinMetadata(core.directory.require(request.thingId)));
+    return ok(twinMetadata(core, core.directory.require(request.thingId)));
   },
 
   async updatetags(core, request) {

@@ -4,7 +4,7 @@
 import { badRequest, payloadTooLarge } from './errors.js';
 import type { HubLimits } from './hub-api.js';
 import { isOperation, type HubRequest, type HubResult } from './operations.js';
-import type { Problem } from './types.js';
+import type { AgentPresence, Problem } from './types.js';
 
 export interface RequestMessage extends HubRequest {
   type: 'request';
@@ -25,14 +25,25 @@ export interface ResponseMessage {
   error?: Problem;
 }
 
-/** What a notification reports; `actionstatus`: a request this client made changed status. */
-export const NOTIFICATION_OPERATIONS = ['observeproperty', 'subscribeevent', 'thing_created', 'thing_updated', 'thing_deleted', 'actionstatus'] as const;
+/** Changes of one Thing; `actionstatus`: a request this client made changed status. */
+export const THING_NOTIFICATION_OPERATIONS = ['observeproperty', 'subscribeevent', 'thing_created', 'thing_updated', 'thing_deleted', 'actionstatus'] as const;
+export type ThingNotificationOperation = (typeof THING_NOTIFICATION_OPERATIONS)[number];
+
+/** An agent's first receiving session opened / its last one closed (directory subscribers). */
+export const AGENT_NOTIFICATION_OPERATIONS = ['agent_connected', 'agent_disconnected'] as const;
+export type AgentNotificationOperation = (typeof AGENT_NOTIFICATION_OPERATIONS)[number];
+
+/** Every kind of notification (the AsyncAPI document is checked against this list). */
+export const NOTIFICATION_OPERATIONS = [...THING_NOTIFICATION_OPERATIONS, ...AGENT_NOTIFICATION_OPERATIONS] as const;
 export type NotificationOperation = (typeof NOTIFICATION_OPERATIONS)[number];
 
-export interface NotificationMessage {
+/** A change of one Thing: a value, an event, its TD, a request's status. */
+export interface ThingNotificationMessage {
   type: 'notification';
-  operation: NotificationOperation;
+  operation: ThingNotificationOperation;
   thingId: string;
+  /** Only agent notifications carry an agentId (declared so code reading it on any notification gets undefined). */
+  agentId?: never;
   /** Property/event name, or the action name for actionstatus; absent for directory changes. */
   name?: string;
   /** Property value, event data, RequestRecord, or twin TD ({ id } for thing_deleted). */
@@ -41,6 +52,25 @@ export interface NotificationMessage {
   /** Hub-wide increasing number: SSE event id, resume point for Last-Event-ID. */
   seq: number;
 }
+
+/** A change of an agent's presence; `data` is its presence after the change. */
+export interface AgentNotificationMessage {
+  type: 'notification';
+  operation: AgentNotificationOperation;
+  agentId: string;
+  /** Not about one Thing (declared so code reading `thingId`/`name` of any notification gets undefined). */
+  thingId?: never;
+  name?: never;
+  data: AgentPresence;
+  timestamp: string;
+  seq: number;
+}
+
+export type NotificationMessage = ThingNotificationMessage | AgentNotificationMessage;
+
+/** A notification as handed to NotificationRegistry.publish, which numbers it. */
+export type UnnumberedNotification = Unnumbered<NotificationMessage>;
+type Unnumbered<M> = M extends unknown ? Omit<M, 'type' | 'seq'> : never;
 
 /** A queued request pushed to an agent. The agent answers with updateactionstatus(actionId). */
 export interface AgentRequestMessage {
@@ -79,7 +109,7 @@ export function peekCorrelationId(raw: string | Uint8Array, maxBytes: number): s
   }
 }
 
-const REQUEST_FIELDS = new Set(['type', 'operation', 'thingId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId']);
+const REQUEST_FIELDS = new Set(['type', 'operation', 'thingId', 'agentId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId']);
 
 /**
  * Parses one request envelope (a JSON text or bytes). Throws a HubError (400/413) describing
@@ -113,7 +143,7 @@ export function checkRequestMessage(value: unknown): RequestMessage {
     throw badRequest(`"operation" ${JSON.stringify(message.operation)} is not a known operation`);
   }
   const request: RequestMessage = { type: 'request', operation: message.operation };
-  for (const key of ['thingId', 'name', 'actionId', 'correlationId'] as const) {
+  for (const key of ['thingId', 'agentId', 'name', 'actionId', 'correlationId'] as const) {
     const field = message[key];
     if (field === undefined) continue;
     if (typeof field !== 'string' || field.length === 0) throw badRequest(`"${key}" must be a non-empty string`);

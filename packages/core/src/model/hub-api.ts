@@ -111,6 +111,8 @@ export interface HubApi {
    */
   notificationsSince(seq: number, client: Client): NotificationMessage[] | undefined;
   presence(agentId: string): AgentPresence;
+  /** undefined when the store takes writes (readiness); otherwise a 503 problem saying why not. Probes the store at most every few seconds. */
+  ready(): Promise<Problem | undefined>;
   /** Adds a binding's forms to every twin TD served from now on. */
   addTwinTdContributor(contributor: TwinTdContributor): void;
 }
@@ -126,6 +128,8 @@ export interface HubBinding {
   readonly contributor: TwinTdContributor;
   /** Listens (or connects); resolves with the URL this process reaches the binding at. */
   start(): Promise<{ url: string }>;
+  /** Whether it serves now: listening (or connected to its broker); false before start() and after close(). Readiness asks it. */
+  listening(): boolean;
   /** Stops accepting work and ends its connections; safe to call before or without start(). */
   close(): Promise<void>;
 }

@@ -52,12 +52,20 @@ export const AGENT_OPERATIONS = [
   'unsubscriberequests',
 ] as const;
 
+export const PRESENCE_OPERATIONS = [
+  /** Extension: the agents the client may see, with their presence and the Things they own. */
+  'listagents',
+  /** Extension: one agent (agentId) with its presence and the Things it owns. */
+  'readagent',
+] as const;
+
 export type ConsumerOperation = (typeof CONSUMER_OPERATIONS)[number];
 export type DirectoryOperation = (typeof DIRECTORY_OPERATIONS)[number];
 export type AgentOperation = (typeof AGENT_OPERATIONS)[number];
-export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation;
+export type PresenceOperation = (typeof PRESENCE_OPERATIONS)[number];
+export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation;
 
-export const ALL_OPERATIONS: readonly Operation[] = [...CONSUMER_OPERATIONS, ...DIRECTORY_OPERATIONS, ...AGENT_OPERATIONS];
+export const ALL_OPERATIONS: readonly Operation[] = [...CONSUMER_OPERATIONS, ...DIRECTORY_OPERATIONS, ...AGENT_OPERATIONS, ...PRESENCE_OPERATIONS];
 
 export function isOperation(value: unknown): value is Operation {
   return typeof value === 'string' && (ALL_OPERATIONS as readonly string[]).includes(value);
@@ -78,7 +86,7 @@ export interface TwinQuery {
   limit?: number;
   /**
    * listTDs: list each twin's metadata (what readtwin returns: thingId, agentId, version, tags,
-   * created, modified) instead of its twin TD, which is far cheaper for a walk over many Things.
+   * created, modified, the owner's presence) instead of its twin TD, which is far cheaper for a walk over many Things.
    * Needs the readtwin permission.
    */
   metadataOnly?: boolean;
@@ -100,6 +108,8 @@ export interface ActionStatusReport {
 export interface HubRequest {
   operation: Operation;
   thingId?: string;
+  /** readagent: the agent's client id. */
+  agentId?: string;
   /** Affordance name (property, action or event). */
   name?: string;
   /** Value, action input, event data, TD, merge patch, tags or status report, by operation. */

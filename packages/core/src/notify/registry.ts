@@ -3,7 +3,7 @@
 // publishes each change once and the registry finds the sessions to tell. A bounded replay buffer
 // lets a reconnecting SSE client resume from Last-Event-ID.
 
-import type { NotificationMessage, NotificationOperation, OutboundMessage } from '../model/envelope.js';
+import type { NotificationMessage, NotificationOperation, OutboundMessage, UnnumberedNotification } from '../model/envelope.js';
 import type { Session } from '../model/operations.js';
 import type { Client } from '../model/types.js';
 import { tooManyRequests } from '../model/errors.js';
@@ -36,7 +36,7 @@ interface ReplayEntry {
   message: NotificationMessage;
   /** Approximate memory held for replay (length of the data's JSON). */
   size: number;
-  /** Overrides Thing visibility (deleted Things, another client's action status). */
+  /** Overrides Thing visibility (deleted Things, another client's action status, agent presence). */
   audience?: (client: Client) => boolean;
   /** Sent to the audience's sessions regardless of their subscriptions (action status). */
   direct: boolean;
@@ -62,6 +62,8 @@ function kindOf(operation: NotificationOperation): SubscriptionKind | undefined 
     case 'thing_created':
     case 'thing_updated':
     case 'thing_deleted':
+    case 'agent_connected':
+    case 'agent_disconnected':
       return 'directory';
     default:
       return undefined;
@@ -164,8 +166,8 @@ export class NotificationRegistry {
   }
 
   /** Numbers a notification, keeps it for replay, and sends it to the sessions that should get it. */
-  publish(notification: Omit<NotificationMessage, 'type' | 'seq'>, options: PublishOptions = {}): NotificationMessage {
-    const message: NotificationMessage = { type: 'notification', ...notification, seq: this.sequence.next() };
+  publish(notification: UnnumberedNotification, options: PublishOptions = {}): NotificationMessage {
+    const message = { type: 'notification', ...notification, seq: this.sequence.next() } as NotificationMessage;
     const size = JSON.stringify(message.data)?.length ?? 0;
     this.replay.push({ message, size, audience: options.audience, direct: options.onlyTo !== undefined });
     const targets = options.onlyTo ? new Set(options.onlyTo) : this.subscribersOf(message, options.audience);
@@ -187,7 +189,7 @@ export class NotificationRegistry {
     const found: NotificationMessage[] = [];
     for (const { message, audience, direct } of this.replay) {
       if (message.seq <= seq) continue;
-      if (!(audience ? audience(client) : this.visible(client, message.thingId))) continue;
+      if (!this.mayGet(client, message, audience)) continue;
       if (direct || !session || this.matches(session, message)) found.push(message);
     }
     return found;
@@ -197,6 +199,12 @@ export class NotificationRegistry {
     return this.sequence.current;
   }
 
+  /** Agent notifications always carry their audience; Thing notifications default to the Thing's visibility. */
+  private mayGet(client: Client, message: NotificationMessage, audience: ((client: Client) => boolean) | undefined): boolean {
+    if (audience) return audience(client);
+    return message.thingId !== undefined && this.visible(client, message.thingId);
+  }
+
   private matches(session: LiveSession, message: NotificationMessage): boolean {
     const kind = kindOf(message.operation);
     if (!kind) return false;
@@ -204,7 +212,7 @@ export class NotificationRegistry {
   }
 
   private candidateKeys(kind: SubscriptionKind, message: NotificationMessage): string[] {
-    if (kind === 'directory') return [keyOf({ kind })];
+    if (kind === 'directory' || message.thingId === undefined) return [keyOf({ kind })];
     const name = message.name ?? ALL;
     return [`${kind}|${message.thingId}|${name}`, `${kind}|${message.thingId}|${ALL}`, `${kind}|${ALL}|${ALL}`];
   }
@@ -217,7 +225,7 @@ export class NotificationRegistry {
       const sessions = this.byKey.get(key);
       if (!sessions) continue;
       for (const session of sessions) {
-        if (audience ? audience(session.client) : this.visible(session.client, message.thingId)) result.add(session);
+        if (this.mayGet(session.client, message, audience)) result.add(session);
       }
     }
     return result;

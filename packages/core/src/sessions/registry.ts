@@ -18,6 +18,8 @@ export interface SessionRegistryOptions {
   /** Called after a session was forgotten (its subscriptions go with it). */
   onClose: (session: LiveSession) => void;
   observer: Pick<HubObserver, 'notificationDropped'>;
+  /** Called when an agent's first receiving session opened or its last one closed (not while the hub shuts down). */
+  onPresence: (presence: AgentPresence) => void;
 }
 
 export class SessionRegistry {
@@ -95,19 +97,29 @@ export class SessionRegistry {
     return this.byClient.get(clientId) ?? [];
   }
 
-  /** Starts or stops sending the agent's requests to this session; returns whether it now receives. */
+  /** Starts or stops sending the agent's requests to this session; the first and the last receiver change the agent's presence. */
   setReceiving(session: LiveSession, enabled: boolean): void {
     const agentId = session.client.id;
-    const others = (this.receivers.get(agentId) ?? []).filter((s) => s !== session);
+    const before = this.receivers.get(agentId) ?? [];
+    const others = before.filter((s) => s !== session);
     if (enabled) {
-      if (others.length === 0) this.since.set(agentId, this.options.now().toISOString());
       this.receivers.set(agentId, [...others, session]);
+      // A session that asks again keeps the agent's `since`: it was connected without a break.
+      if (before.length === 0) {
+        this.since.set(agentId, this.options.now().toISOString());
+        this.announce(agentId);
+      }
     } else if (others.length > 0) {
       this.receivers.set(agentId, others);
     } else if (this.receivers.delete(agentId)) {
       this.since.delete(agentId);
       this.seen(agentId);
+      this.announce(agentId);
     }
+  }
+
+  private announce(agentId: string): void {
+    if (!this.closed) this.options.onPresence(this.presence(agentId));
   }
 
   /** The session that gets the agent's requests: its newest receiving one. */
@@ -117,6 +129,11 @@ export class SessionRegistry {
 
   seen(agentId: string): void {
     this.lastSeen.set(agentId, this.options.now().toISOString());
+  }
+
+  /** Agents this hub has seen since it started: connected now, or with a lastSeen. */
+  agents(): Iterable<string> {
+    return new Set([...this.receivers.keys(), ...this.lastSeen.keys()]);
   }
 
   presence(agentId: string): AgentPresence {

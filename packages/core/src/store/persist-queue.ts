@@ -35,6 +35,8 @@ export class PersistQueue {
   private pending = new Map<string, PendingWrite>();
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private flushing: Promise<void> | undefined;
+  /** The error of the last batch the store refused, until a later batch succeeds (readiness). */
+  private lastFailure: unknown;
 
   constructor(
     private readonly store: BucketStore,
@@ -49,6 +51,11 @@ export class PersistQueue {
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.flushing) this.flushing = this.flushLoop();
     return done;
+  }
+
+  /** Whether the store refused the last batch (no batch since succeeded), and with what error. */
+  get failure(): { error: unknown } | undefined {
+    return this.lastFailure === undefined ? undefined : { error: this.lastFailure };
   }
 
   /** Resolves once everything handed over so far is durable (or failed). */
@@ -72,6 +79,7 @@ export class PersistQueue {
       try {
         await this.store.batch(operations);
         this.observer.persistBatch({ records: operations.length, ms: performance.now() - started, ok: true });
+        this.lastFailure = undefined;
         for (const waiter of waiters) waiter.resolve();
       } catch (error) {
         this.observer.persistBatch({ records: operations.length, ms: performance.now() - started, ok: false });
@@ -79,6 +87,7 @@ export class PersistQueue {
           { err: error, records: operations.length },
           'store refused a batch; its requests are answered with an error and nothing of it is applied',
         );
+        this.lastFailure = error ?? new Error('the store refused a batch');
         const problem = storageProblem(error);
         for (const waiter of waiters) waiter.reject(problem);
       }

@@ -2,9 +2,22 @@
 
 import { Writable } from 'node:stream';
 import { pino, type LevelWithSilent, type Logger } from 'pino';
+import type { BucketStore } from '@twinhub/bucket';
 import type { Hub } from '../hub.js';
 import type { HubApi } from '../model/hub-api.js';
 import type { HubContext, HubRequest, HubResult } from '../model/operations.js';
+
+/** A store behind a switch: while `failing`, every batch is refused as a full or broken disk would. */
+export class FlakyStore {
+  failing: false | 'full' | 'unavailable' = false;
+  constructor(readonly inner: BucketStore) {}
+  readonly store: BucketStore = {
+    bucket: (name) => this.inner.bucket(name),
+    watch: (listener) => this.inner.watch(listener),
+    batch: (ops) => (this.failing ? Promise.reject(Object.assign(new Error(`store ${this.failing}`), { code: this.failing })) : this.inner.batch(ops)),
+    close: async () => {},
+  };
+}
 
 /**
  * The hub as a binding sees it, except that handle() results can be held back: the core still
