@@ -11,7 +11,11 @@ interface Description {
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
 export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
-  'GET /health': { summary: 'Liveness: the hub answers', tag: 'hub' },
+  'GET /health': { summary: 'Liveness: the hub answers (same as /health/live)', tag: 'hub' },
+  'GET /health/live': { summary: 'Liveness: the process is up', tag: 'hub' },
+  'GET /health/ready': { summary: 'Readiness: the store takes writes and every binding listens (503 names the part that does not)', tag: 'hub' },
+  'GET /agents': { summary: 'Agents the client may see, with presence and the Things they own, paged', tag: 'agents' },
+  'GET /agents/:id': { summary: "One agent's presence and Things", tag: 'agents' },
   'GET /': { summary: 'Entry points of the API', tag: 'hub' },
   'GET /openapi.json': { summary: 'This API as an OpenAPI 3.1 document', tag: 'hub' },
   'GET /things': { summary: 'List twin TDs (WoT Discovery Things API), paged, filtered by agent, @type, title or tags', tag: 'directory' },
