@@ -65,6 +65,12 @@ const MATRIX = `
   updateactionstatus        Y     Y     -      -       -
   subscriberequests         -     Y     Y      -       -
   unsubscriberequests       -     Y     Y      -       -
+  createclient              Y     -     -      -       -
+  listclients               Y     -     -      -       -
+  deleteclient              Y     -     -      -       -
+  createtoken               Y     -     -      -       -
+  listtokens                Y     -     -      -       -
+  revoketoken               Y     -     -      -       -
 `;
 
 /** Status of a successful run: the response envelope's (WS, MQTT) and the HTTP route's (none: no route). */
@@ -100,6 +106,12 @@ const SUCCESS: Record<Operation, { envelope: number; http?: number }> = {
   updateactionstatus: { envelope: 200, http: 200 },
   subscriberequests: { envelope: 204, http: 200 },
   unsubscriberequests: { envelope: 204 },
+  createclient: { envelope: 201, http: 201 },
+  listclients: { envelope: 200, http: 200 },
+  deleteclient: { envelope: 204, http: 204 },
+  createtoken: { envelope: 201, http: 201 },
+  listtokens: { envelope: 200, http: 200 },
+  revoketoken: { envelope: 200, http: 204 },
 };
 
 function parseMatrix(text: string): Record<string, Record<Role, boolean>> {
@@ -148,6 +160,9 @@ describe('authorization matrix: every role x every operation x every binding', (
   const pendingAction = async () =>
     ((await run(AS.admin, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1 } })) as RequestRecord).actionId;
 
+  /** Numbers the clients the admin operations create, so each run has its own. */
+  let fresh = 0;
+
   /** The request for `operation`, after whatever setup it needs (fresh pending actions, a Thing to delete). */
   async function requestFor(operation: Operation): Promise<HubRequest> {
     switch (operation) {
@@ -188,7 +203,22 @@ describe('authorization matrix: every role x every operation x every binding', (
       case 'unsubscribedirectory':
       case 'subscriberequests':
       case 'unsubscriberequests':
+      case 'listclients':
+      case 'listtokens':
         return { operation };
+      case 'createclient':
+        return { operation, input: { id: `authz-client-${++fresh}`, role: 'viewer' } };
+      case 'deleteclient':
+        await run(AS.admin, { operation: 'createclient', input: { id: `authz-client-${++fresh}`, role: 'viewer' } });
+        return { operation, input: { id: `authz-client-${fresh}` } };
+      case 'createtoken':
+        return { operation, input: { clientId: `authz-client-${++fresh}`, role: 'viewer' } };
+      case 'revoketoken': {
+        const created = (await run(AS.admin, { operation: 'createtoken', input: { clientId: `authz-client-${++fresh}`, role: 'viewer' } })) as {
+          tokenId: string;
+        };
+        return { operation, input: { tokenId: created.tokenId } };
+      }
       default:
         return { operation, thingId: THING };
     }
@@ -201,6 +231,9 @@ describe('authorization matrix: every role x every operation x every binding', (
     headers?: Record<string, string>;
     sse?: boolean;
   }
+
+  /** The fields of an admin operation's input. */
+  const admin = (request: HubRequest) => request.input as Record<string, string | undefined>;
 
   function httpCallFor(request: HubRequest): HttpCall | undefined {
     const thing = thingPath(request.thingId ?? THING);
@@ -255,6 +288,18 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { method: 'POST', path: `/agent/requests/${request.actionId}`, body: request.input };
       case 'subscriberequests':
         return { method: 'GET', path: '/agent/requests', sse: true };
+      case 'createclient':
+        return { method: 'POST', path: '/admin/clients', body: request.input };
+      case 'listclients':
+        return { method: 'GET', path: '/admin/clients' };
+      case 'deleteclient':
+        return { method: 'DELETE', path: `/admin/clients/${enc(admin(request).id!)}` };
+      case 'createtoken':
+        return { method: 'POST', path: `/admin/clients/${enc(admin(request).clientId!)}/tokens`, body: { role: admin(request).role } };
+      case 'listtokens':
+        return { method: 'GET', path: '/admin/tokens' };
+      case 'revoketoken':
+        return { method: 'DELETE', path: `/admin/tokens/${enc(admin(request).tokenId!)}` };
       default:
         return undefined; // unsubscribe*: an HTTP client closes the stream
     }
@@ -325,7 +370,7 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   it('HTTP routes and SSE streams: every role x every operation with a route', async () => {
     const operations = ALL_OPERATIONS.filter((operation) => SUCCESS[operation].http !== undefined);
-    assert.equal(operations.length, 25);
+    assert.equal(operations.length, 31);
     const actual: Outcomes = {};
     for (const role of ROLES) {
       for (const operation of operations) {
@@ -353,7 +398,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         want[`${label} ${operation}`] = 401;
       }
     }
-    assert.equal(Object.keys(want).length, 50);
+    assert.equal(Object.keys(want).length, 62);
     assert.deepEqual(actual, want);
   });
 

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { internalProblem, isHubError, type Client, type HubApi, type HubBinding } from '@twinhub/core';
 import { admitConnections } from './admission.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
@@ -81,6 +82,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerDirectoryRoutes(router, deps);
   registerConsumerRoutes(router, deps);
   registerAgentRoutes(router, deps);
+  registerAdminRoutes(router, deps);
 
   /** The client a request authenticates as; a token presented but refused is logged and slowed down. */
   async function authenticate(req: http.IncomingMessage, url: URL, route: Route): Promise<Client | undefined> {

@@ -8,6 +8,7 @@ import { forbidden } from '../model/errors.js';
 const READERS: readonly Role[] = ['admin', 'operator', 'viewer', 'agent'];
 const CONTROLLERS: readonly Role[] = ['admin', 'operator'];
 const DEVICE_SIDE: readonly Role[] = ['admin', 'agent'];
+const ADMINS: readonly Role[] = ['admin'];
 
 /**
  * Which roles may run each operation. Agents are further limited to Things they own (see
@@ -45,6 +46,12 @@ export const PERMISSIONS: Readonly<Record<Operation, readonly Role[]>> = {
   updateactionstatus: DEVICE_SIDE,
   subscriberequests: ['agent'],
   unsubscriberequests: ['agent'],
+  createclient: ADMINS,
+  listclients: ADMINS,
+  deleteclient: ADMINS,
+  createtoken: ADMINS,
+  listtokens: ADMINS,
+  revoketoken: ADMINS,
 };
 
 /** True when the client may see this Thing at all (its TD, state, notifications). */

@@ -2,6 +2,7 @@
 
 import { Writable } from 'node:stream';
 import { pino, type LevelWithSilent, type Logger } from 'pino';
+import type { BucketStore } from '@twinhub/bucket';
 import type { Hub } from '../hub.js';
 import type { HubApi } from '../model/hub-api.js';
 import type { HubContext, HubRequest, HubResult } from '../model/operations.js';
@@ -82,4 +83,9 @@ export function captureLogs(level: LevelWithSilent = 'warn'): { logger: Logger; 
     },
   });
   return { logger: pino({ level }, sink), raw, records };
+}
+
+/** A store whose close() is a no-op, so a second hub can open the same records (a restart). */
+export function keepOpen(store: BucketStore): BucketStore {
+  return { bucket: (name) => store.bucket(name), batch: (ops) => store.batch(ops), watch: (listener) => store.watch(listener), close: async () => {} };
 }
