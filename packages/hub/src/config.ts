@@ -43,6 +43,11 @@ export interface HubConfig {
   /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated. */
   handshakeTimeoutSeconds: number;
   limits: HubLimits;
+  /** `token`/`clients` commands: the running hub they talk to, and the admin token they send. */
+  hubUrl: string;
+  hubToken?: string;
+  /** TWINHUB_ADMIN_TOKEN (environment only: flags show in `ps`): an admin token accepted, never stored. */
+  bootstrapAdminToken?: string;
 }
 
 type Kind = 'string' | 'integer' | 'boolean';
@@ -221,6 +226,20 @@ export const SETTINGS: Setting[] = [
   limit('maxTdBytesPerAgent', 'max-td-bytes-per-agent', 'bytes of TDs one agent may register in all'),
   limit('maxTdBytesTotal', 'max-td-bytes-total', 'bytes of TDs the directory may hold'),
   limit('maxListPageBytes', 'max-list-page-bytes', 'a directory listing page ends at this many bytes of TDs'),
+  {
+    flag: 'url',
+    env: 'TWINHUB_URL',
+    kind: 'string',
+    help: 'token/clients commands: the running hub (default http://127.0.0.1:8080)',
+    apply: (c, v) => (c.hubUrl = v as string),
+  },
+  {
+    flag: 'token',
+    env: 'TWINHUB_TOKEN',
+    kind: 'string',
+    help: 'token/clients commands: an admin token of that hub (prefer the env variable: flags show in ps)',
+    apply: (c, v) => (c.hubToken = v as string),
+  },
 ];
 
 export function defaultConfig(): HubConfig {
@@ -244,6 +263,7 @@ export function defaultConfig(): HubConfig {
     maxPendingConnections: 1000,
     handshakeTimeoutSeconds: 10,
     limits: { ...DEFAULT_LIMITS },
+    hubUrl: 'http://127.0.0.1:8080',
   };
 }
 
@@ -276,8 +296,17 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
     if (fromFlag !== undefined) setting.apply(config, convert(setting, fromFlag, `--${setting.flag}`));
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
+  const bootstrap = env.TWINHUB_ADMIN_TOKEN;
+  if (bootstrap !== undefined && bootstrap !== '') {
+    // As long as a generated one (th_ + 43 base64url characters): a short secret is guessable.
+    if (!/^th_[A-Za-z0-9_-]{43,}$/.test(bootstrap)) {
+      throw new ConfigError('TWINHUB_ADMIN_TOKEN must be th_ followed by at least 43 letters, digits, _ or - (e.g. th_$(openssl rand -hex 32))');
+    }
+    config.bootstrapAdminToken = bootstrap;
+  }
   checkUrl('--public-url (TWINHUB_PUBLIC_URL)', config.publicUrl, ['http:', 'https:']);
   checkUrl('--mqtt-public-url (TWINHUB_MQTT_PUBLIC_URL)', config.mqttPublicUrl, ['mqtt:', 'mqtts:']);
+  checkUrl('--url (TWINHUB_URL)', config.hubUrl, ['http:', 'https:']);
   return config;
 }
 
