@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHttpHub, type HttpHubFixture } from './testing.js';
+import { openSse, startHttpHub, type HttpHubFixture } from './testing.js';
 
 describe('HTTP /admin/clients and /admin/tokens', () => {
   let fx: HttpHubFixture;
@@ -62,6 +62,18 @@ describe('HTTP /admin/clients and /admin/tokens', () => {
     assert.equal((await fx.request('DELETE', '/admin/clients/bot-1')).status, 204);
     assert.equal((await fx.request('DELETE', '/admin/clients/bot-1')).status, 404);
     assert.equal((await fx.request('GET', '/admin/clients/bot-1/tokens')).status, 404);
+  });
+
+  test("revoking a client's last token ends its SSE stream", async () => {
+    const { token, tokenId } = (await fx.request('POST', '/admin/clients/screen-1/tokens', { body: { role: 'viewer' } })).body as {
+      token: string;
+      tokenId: string;
+    };
+    const stream = await openSse(fx.url, '/events', { token });
+    assert.equal(stream.status, 200);
+    assert.equal((await fx.request('DELETE', `/admin/tokens/${tokenId}`)).status, 204);
+    await stream.ended;
+    assert.equal((await openSse(fx.url, '/events', { token })).status, 401);
   });
 
   test('non-admins get 403 problems; no token gets 401', async () => {
