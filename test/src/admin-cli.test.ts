@@ -74,11 +74,11 @@ describe('twinhub token and clients commands against a running hub', () => {
     const secret = (await runCli(['token', 'create', '--role', 'viewer', '--id', 'dashboard-1'], admin)).stdout.trim();
     await runCli(['clients', 'create', '--id', 'ops-team', '--role', 'operator'], admin);
     const tokens = (await runCli(['token', 'list'], admin)).stdout.trimEnd().split('\n');
-    assert.match(tokens[0], /^TOKEN ID +CLIENT +ROLE +CREATED$/);
+    assert.match(tokens[0], /^TOKEN ID +ROLE +CLIENT +CREATED$/);
     const row = tokens.find((line) => line.includes('dashboard-1'));
     assert.ok(row, tokens.join('\n'));
-    assert.match(row, /^[0-9a-f]{12} +dashboard-1 +viewer +\d{4}-\d\d-\d\dT/);
-    assert.equal(row.indexOf('viewer'), tokens[0].indexOf('ROLE'), 'columns line up under the header');
+    assert.match(row, /^[0-9a-f]{12} +viewer +dashboard-1 +\d{4}-\d\d-\d\dT/);
+    assert.equal(row.indexOf('dashboard-1'), tokens[0].indexOf('CLIENT'), 'columns line up under the header');
     assert.ok(!tokens.join('\n').includes(secret.slice(3)));
 
     const clients = (await runCli(['clients', 'list'], admin)).stdout.trimEnd().split('\n');
@@ -147,7 +147,7 @@ describe('twinhub serve --memory', () => {
     hub = await spawnHub(data.dir, ['--memory'], 15_000, { TWINHUB_ADMIN_TOKEN: '' });
     assert.match(hub.firstAdminToken ?? '', /^th_/);
     const listed = await runCli(['token', 'list'], { TWINHUB_URL: hub.urls.http, TWINHUB_TOKEN: hub.firstAdminToken! });
-    assert.match(listed.stdout, / admin +admin +/);
+    assert.match(listed.stdout, / admin +admin +\d{4}-/);
     await stop(hub);
     hub = undefined;
     const refused = await cliResult(['serve', '--memory', '--http-port', '0', '--no-mqtt'], { TWINHUB_ADMIN_TOKEN: 'th_short' });

@@ -29,8 +29,8 @@ export async function tokenCommand(action: string | undefined, target: string | 
     const tokens = (await run({ operation: 'listtokens', ...(target ? { input: { clientId: target } } : {}) })) as TokenInfo[];
     out(
       table(
-        ['TOKEN ID', 'CLIENT', 'ROLE', 'CREATED'],
-        tokens.map((t) => [t.tokenId, t.clientId, t.role, t.created]),
+        ['TOKEN ID', 'ROLE', 'CLIENT', 'CREATED'],
+        tokens.map((t) => [t.tokenId, t.role, t.clientId, t.created]),
       ),
     );
   } else if (action === 'revoke') {
