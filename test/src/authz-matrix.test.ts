@@ -67,6 +67,12 @@ const MATRIX = `
   unsubscriberequests       -     Y     Y      -       -
   listagents                Y     Y     Y      Y       Y
   readagent                 Y     Y     -      Y       Y
+  createclient              Y     -     -      -       -
+  listclients               Y     -     -      -       -
+  deleteclient              Y     -     -      -       -
+  createtoken               Y     -     -      -       -
+  listtokens                Y     -     -      -       -
+  revoketoken               Y     -     -      -       -
 `;
 
 /** Status of a successful run: the response envelope's (WS, MQTT) and the HTTP route's (none: no route). */
@@ -104,6 +110,12 @@ const SUCCESS: Record<Operation, { envelope: number; http?: number }> = {
   unsubscriberequests: { envelope: 204 },
   listagents: { envelope: 200, http: 200 },
   readagent: { envelope: 200, http: 200 }, // agent-1's record
+  createclient: { envelope: 201, http: 201 },
+  listclients: { envelope: 200, http: 200 },
+  deleteclient: { envelope: 204, http: 204 },
+  createtoken: { envelope: 201, http: 201 },
+  listtokens: { envelope: 200, http: 200 },
+  revoketoken: { envelope: 200, http: 204 },
 };
 
 function parseMatrix(text: string): Record<string, Record<Role, boolean>> {
@@ -152,6 +164,9 @@ describe('authorization matrix: every role x every operation x every binding', (
   const pendingAction = async () =>
     ((await run(AS.admin, { operation: 'invokeaction', thingId: THING, name: 'fade', input: { level: 1 } })) as RequestRecord).actionId;
 
+  /** Numbers the clients the admin operations create, so each run has its own. */
+  let fresh = 0;
+
   /** The request for `operation`, after whatever setup it needs (fresh pending actions, a Thing to delete). */
   async function requestFor(operation: Operation): Promise<HubRequest> {
     switch (operation) {
@@ -195,7 +210,22 @@ describe('authorization matrix: every role x every operation x every binding', (
       case 'unsubscribedirectory':
       case 'subscriberequests':
       case 'unsubscriberequests':
+      case 'listclients':
+      case 'listtokens':
         return { operation };
+      case 'createclient':
+        return { operation, input: { id: `authz-client-${++fresh}`, role: 'viewer' } };
+      case 'deleteclient':
+        await run(AS.admin, { operation: 'createclient', input: { id: `authz-client-${++fresh}`, role: 'viewer' } });
+        return { operation, input: { id: `authz-client-${fresh}` } };
+      case 'createtoken':
+        return { operation, input: { clientId: `authz-client-${++fresh}`, role: 'viewer' } };
+      case 'revoketoken': {
+        const created = (await run(AS.admin, { operation: 'createtoken', input: { clientId: `authz-client-${++fresh}`, role: 'viewer' } })) as {
+          tokenId: string;
+        };
+        return { operation, input: { tokenId: created.tokenId } };
+      }
       default:
         return { operation, thingId: THING };
     }
@@ -208,6 +238,9 @@ describe('authorization matrix: every role x every operation x every binding', (
     headers?: Record<string, string>;
     sse?: boolean;
   }
+
+  /** The fields of an admin operation's input. */
+  const admin = (request: HubRequest) => request.input as Record<string, string | undefined>;
 
   function httpCallFor(request: HubRequest): HttpCall | undefined {
     const thing = thingPath(request.thingId ?? THING);
@@ -266,6 +299,18 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { method: 'GET', path: '/agents' };
       case 'readagent':
         return { method: 'GET', path: `/agents/${enc(request.agentId!)}` };
+      case 'createclient':
+        return { method: 'POST', path: '/admin/clients', body: request.input };
+      case 'listclients':
+        return { method: 'GET', path: '/admin/clients' };
+      case 'deleteclient':
+        return { method: 'DELETE', path: `/admin/clients/${enc(admin(request).id!)}` };
+      case 'createtoken':
+        return { method: 'POST', path: `/admin/clients/${enc(admin(request).clientId!)}/tokens`, body: { role: admin(request).role } };
+      case 'listtokens':
+        return { method: 'GET', path: '/admin/tokens' };
+      case 'revoketoken':
+        return { method: 'DELETE', path: `/admin/tokens/${enc(admin(request).tokenId!)}` };
       default:
         return undefined; // unsubscribe*: an HTTP client closes the stream
     }
@@ -336,7 +381,7 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   it('HTTP routes and SSE streams: every role x every operation with a route', async () => {
     const operations = ALL_OPERATIONS.filter((operation) => SUCCESS[operation].http !== undefined);
-    assert.equal(operations.length, 27);
+    assert.equal(operations.length, 33);
     const actual: Outcomes = {};
     for (const role of ROLES) {
       for (const operation of operations) {
@@ -364,7 +409,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         want[`${label} ${operation}`] = 401;
       }
     }
-    assert.equal(Object.keys(want).length, 54);
+    assert.equal(Object.keys(want).length, 66);
     assert.deepEqual(actual, want);
   });
 

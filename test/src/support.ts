@@ -48,9 +48,13 @@ export interface ChildHub {
   stderr(): string;
 }
 
-/** Runs the twinhub CLI to completion (e.g. `token create`); rejects on a non-zero exit. */
-export async function runCli(args: string[], timeoutMs = 15_000): Promise<{ stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the twinhub CLI to completion with extra environment variables; resolves its exit and output. */
+export async function cliResult(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -58,6 +62,12 @@ export async function runCli(args: string[], timeoutMs = 15_000): Promise<{ stdo
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
+  return { code, signal, stdout, stderr };
+}
+
+/** Runs the twinhub CLI to completion (e.g. `token create`); rejects on a non-zero exit. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<{ stdout: string; stderr: string }> {
+  const { code, signal, stdout, stderr } = await cliResult(args, env, timeoutMs);
   if (code !== 0) throw new Error(`twinhub ${args.join(' ')} exited with ${code ?? signal}: ${stderr}`);
   return { stdout, stderr };
 }
@@ -74,9 +84,9 @@ export async function cliToken(dataDir: string, role: 'admin' | 'agent' | 'opera
  * Starts `twinhub serve` on `dataDir` with ephemeral ports on 127.0.0.1 and waits for its banner
  * (URLs, and the first-start admin token). Kill it with `child.kill(signal)` and await `exited`.
  */
-export async function spawnHub(dataDir: string, extraArgs: string[] = [], timeoutMs = 15_000): Promise<ChildHub> {
+export async function spawnHub(dataDir: string, extraArgs: string[] = [], timeoutMs = 15_000, env: NodeJS.ProcessEnv = {}): Promise<ChildHub> {
   const args = [CLI, 'serve', '--data', dataDir, '--http-port', '0', '--mqtt-port', '0', '--host', '127.0.0.1', ...extraArgs];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TWINHUB_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TWINHUB_LOG_LEVEL: 'warn', ...env } });
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -48,7 +48,8 @@ config.limits = { ...config.limits, ...options.limits };
 const started = performance.now();
 const running = await startHub(config, pino({ level: 'silent' }));
 const startupMs = performance.now() - started;
-const admin: Client = (await running.hub.tokens.create({ id: 'bench-admin', role: 'admin' })).client;
+const admin: Client = { id: 'bench-admin', role: 'admin' };
+await running.hub.tokens.create(admin);
 let typeCounter = 0;
 let inspector: InspectorSession | undefined;
 
@@ -60,7 +61,8 @@ serveCalls({
     const types = request.types ?? ['BenchSensor'];
     const agents: SetupResult['agents'] = [];
     for (const agent of request.agents ?? []) {
-      const { token, client } = await running.hub.tokens.create({ id: agent.id, role: 'agent' });
+      const client: Client = { id: agent.id, role: 'agent' };
+      const { token } = await running.hub.tokens.create(client);
       const thingIds: string[] = [];
       const pending: Promise<unknown>[] = [];
       for (let i = 0; i < agent.things; i++) {

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { internalProblem, isHubError, NO_OBSERVER, type Client, type HubApi, type HubBinding, type HubObserver } from '@twinhub/core';
 import { admitConnections } from './admission.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerAgentsRoutes } from './agents-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
@@ -113,6 +114,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerConsumerRoutes(router, deps);
   registerAgentRoutes(router, deps);
   registerAgentsRoutes(router, deps);
+  registerAdminRoutes(router, deps);
   // Registered last, so the document lists every route (itself included).
   router.add('GET', '/openapi.json', { public: true, handle: async ({ res }) => sendJson(res, 200, openApiDocument(router, deps.baseUrl(), PACKAGE_VERSION)) });
 

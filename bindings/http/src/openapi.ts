@@ -6,7 +6,7 @@ import type { HttpRouter } from './route.js';
 
 interface Description {
   summary: string;
-  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'hub';
+  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub';
 }
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
@@ -14,6 +14,14 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'GET /health': { summary: 'Liveness: the hub answers (same as /health/live)', tag: 'hub' },
   'GET /health/live': { summary: 'Liveness: the process is up', tag: 'hub' },
   'GET /health/ready': { summary: 'Readiness: the store takes writes and every binding listens (503 names the part that does not)', tag: 'hub' },
+  'POST /admin/clients': { summary: 'Create a client with a role (admin)', tag: 'admin' },
+  'GET /admin/clients': { summary: 'List clients and their roles (admin)', tag: 'admin' },
+  'DELETE /admin/clients/:id': { summary: 'Delete a client, revoking its tokens and ending its sessions (admin)', tag: 'admin' },
+  'POST /admin/clients/:id/tokens': { summary: 'Issue a token for a client; the secret is in this answer only (admin)', tag: 'admin' },
+  'GET /admin/clients/:id/tokens': { summary: "List a client's tokens, never their secrets (admin)", tag: 'admin' },
+  'DELETE /admin/clients/:id/tokens': { summary: "Revoke all of a client's tokens, ending its sessions (admin)", tag: 'admin' },
+  'GET /admin/tokens': { summary: 'List every token, never their secrets (admin)', tag: 'admin' },
+  'DELETE /admin/tokens/:tokenId': { summary: 'Revoke one token (admin)', tag: 'admin' },
   'GET /agents': { summary: 'Agents the client may see, with presence and the Things they own, paged', tag: 'agents' },
   'GET /agents/:id': { summary: "One agent's presence and Things", tag: 'agents' },
   'GET /': { summary: 'Entry points of the API', tag: 'hub' },

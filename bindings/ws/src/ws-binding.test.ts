@@ -295,7 +295,7 @@ describe('WebSocket binding', { timeout: 30_000 }, () => {
       await fixture.hub.tokens.create({ id: 'temp-1', role: 'viewer' }).then(async ({ token }) => {
         const client = await connectWs(fixture.url, { token });
         assert.equal((await client.request({ operation: 'listTDs' })).status, 200);
-        await fixture.hub.tokens.revoke('temp-1');
+        await fixture.hub.tokens.revoke({ clientId: 'temp-1' });
         const closed = await client.closed;
         assert.equal(closed.code, 1001);
         assert.match(closed.reason, /revoked/);

@@ -97,9 +97,9 @@ export function composeCore(options: HubOptions): { core: HubCore; tokens: Token
     retentionSeconds: options.requestRetentionSeconds ?? 24 * 3600,
     retentionCount: options.requestRetentionCount ?? 10_000,
   });
-  const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'));
+  const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'), now);
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
   const state = new TwinStateStore();
-  const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, defaultRequestTtlSeconds, twinTd: twinTds.get };
+  const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, tokens, defaultRequestTtlSeconds, twinTd: twinTds.get };
   return { core, tokens, sequence, twinTds };
 }

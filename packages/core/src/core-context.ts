@@ -2,6 +2,7 @@
 // Handlers are plain functions over this context, so each domain's operations sit in its own module.
 
 import type { Logger } from 'pino';
+import type { TokenService } from './auth/tokens.js';
 import type { TwinDirectory } from './directory/directory.js';
 import type { HubLimits } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubSuccess, Operation } from './model/operations.js';
@@ -23,6 +24,7 @@ export interface HubCore {
   readonly sessions: SessionRegistry;
   readonly persist: PersistQueue;
   readonly notify: NotificationRegistry;
+  readonly tokens: TokenService;
   readonly defaultRequestTtlSeconds: number;
   now(): Date;
   /** The TD served to consumers: the registered one with forms pointing at the hub. */

@@ -3,7 +3,7 @@
 // view, then notify. A single-process store (LevelDB) never reports any.
 
 import type { StoreChange } from '@twinhub/bucket';
-import type { StoredToken } from './auth/tokens.js';
+import type { ClientRecord, StoredToken } from './auth/tokens.js';
 import type { HubCore } from './core-context.js';
 import { applyTwinRecord } from './directory/handlers.js';
 import { TWINS_BUCKET } from './directory/directory.js';
@@ -11,7 +11,7 @@ import type { RequestRecord, Twin } from './model/types.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
 import { applyStateRecord } from './state/handlers.js';
 import { STATE_BUCKET } from './state/state.js';
-import { TOKENS_BUCKET, type TokenService } from './auth/tokens.js';
+import { CLIENTS_BUCKET, TOKENS_BUCKET, type TokenService } from './auth/tokens.js';
 
 export function applyChanges(core: HubCore, tokens: TokenService, changes: readonly StoreChange[]): void {
   for (const change of changes) {
@@ -29,6 +29,9 @@ export function applyChanges(core: HubCore, tokens: TokenService, changes: reado
           break;
         case TOKENS_BUCKET:
           tokens.applyRecord(change.key, record as Omit<StoredToken, 'hash'> | undefined);
+          break;
+        case CLIENTS_BUCKET:
+          tokens.applyClientRecord(change.key, record as ClientRecord | undefined);
           break;
         default:
           break; // buckets the view does not hold (the notification sequence, store metadata)

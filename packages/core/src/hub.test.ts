@@ -7,17 +7,13 @@ import type { OutboundMessage } from './model/envelope.js';
 import type { HubRequest, HubResult, Session } from './model/operations.js';
 import type { RequestRecord, Client, ThingDescription } from './model/types.js';
 import { lampTd } from './td/test-fixtures.js';
+import { keepOpen } from './testing/index.js';
 
 const LAMP = 'urn:dev:ops:32473-WoTLamp-1234';
 const agent: Client = { id: 'agent-1', role: 'agent' };
 const otherAgent: Client = { id: 'agent-2', role: 'agent' };
 const operator: Client = { id: 'op-1', role: 'operator' };
 const viewer: Client = { id: 'viewer-1', role: 'viewer' };
-
-/** A store whose close() is a no-op, so a second hub can open the same data (restart). */
-function keepOpen(store: BucketStore): BucketStore {
-  return { bucket: (name) => store.bucket(name), batch: (ops) => store.batch(ops), watch: (listener) => store.watch(listener), close: async () => {} };
-}
 
 class Clock {
   ms = Date.parse('2026-01-01T00:00:00Z');
@@ -529,7 +525,7 @@ describe('Hub', () => {
         assert.ok(!key.includes(token) && !value.includes(token), 'the plain token must not be stored');
       }
       const live = session(hub, { id: 'viewer-9', role: 'viewer' });
-      assert.equal(await hub.tokens.revoke(tokenId), 1);
+      assert.equal(await hub.tokens.revoke({ tokenId }), 1);
       assert.equal(await hub.authenticate(token), undefined);
       assert.deepEqual(live.closed, ['token revoked']);
       await assert.rejects(hub.tokens.create({ id: 'viewer-9 bad', role: 'viewer' }), /client id/);
@@ -540,11 +536,11 @@ describe('Hub', () => {
       const second = await hub.tokens.create({ id: 'op-9', role: 'operator' });
       await assert.rejects(hub.tokens.create({ id: 'op-9', role: 'viewer' }), /already has role 'operator'/);
       const live = session(hub, { id: 'op-9', role: 'operator' });
-      assert.equal(await hub.tokens.revoke(first.tokenId), 1);
+      assert.equal(await hub.tokens.revoke({ tokenId: first.tokenId }), 1);
       assert.deepEqual(hub.clientById('op-9'), { id: 'op-9', role: 'operator' });
       assert.deepEqual(await hub.authenticate(second.token), { id: 'op-9', role: 'operator' });
       assert.deepEqual(live.closed, [], 'a remaining token keeps the client connected');
-      assert.equal(await hub.tokens.revoke('op-9'), 1);
+      assert.equal(await hub.tokens.revoke({ clientId: 'op-9' }), 1);
       assert.equal(hub.clientById('op-9'), undefined);
       assert.deepEqual(live.closed, ['token revoked']);
     });

@@ -1,9 +1,10 @@
-// The Hub facade: wires the domains (directory, state, requests, sessions, notifications, tokens)
+// The Hub facade: wires the domains (directory, state, requests, sessions, notifications, clients)
 // over one store, runs `handle()` for every binding after `authorize()`, and closes it all in
 // order. Domain rules live in the domain modules; nothing else belongs here.
 
 import { checkPermission } from './auth/permissions.js';
 import type { TokenService } from './auth/tokens.js';
+import { clientHandlers } from './clients/handlers.js';
 import { composeCore, type HubOptions, type TwinTds } from './compose.js';
 import type { HandlerTable, HubCore } from './core-context.js';
 import { directoryHandlers } from './directory/handlers.js';
@@ -23,7 +24,7 @@ import { checkThingId } from './td/index.js';
 
 export type { HubOptions } from './compose.js';
 
-const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers };
+const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers, ...clientHandlers };
 
 export async function createHub(options: HubOptions): Promise<Hub> {
   const hub = new Hub(options);

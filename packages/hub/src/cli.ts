@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// The `twinhub` command: `serve` runs the hub; `token create|list|revoke` manage bearer tokens in
-// the data folder and `repair` salvages a damaged one (while the hub is stopped: the embedded
-// store allows one process at a time).
+// The `twinhub` command: `serve` runs the hub; `token create|list|revoke` and `clients
+// list|create|delete` manage clients and tokens of the running hub over HTTP (or of a stopped
+// hub's data folder); `repair` salvages a damaged data folder.
 
 import { parseArgs } from 'node:util';
 import { StoreError } from '@twinhub/bucket';
-import { createHub, isHubError, ROLES, type Role } from '@twinhub/core';
+import { createHub, isHubError, ROLES } from '@twinhub/core';
+import { clientsCommand, tokenCommand } from './admin-commands.js';
+import { AdminError, httpTransport, localTransport } from './admin-transport.js';
 import { repairLevelStore } from '@twinhub/storage-level';
 import { ConfigError, type Flags, resolveConfig, settingOptions, settingsHelp } from './config.js';
 import { createLogger } from './logger.js';
@@ -14,10 +16,17 @@ import { stopOnSignals } from './stop.js';
 
 const USAGE = `Usage:
   twinhub serve [options]                               run the hub
-  twinhub token create --role <role> --id <clientId>    issue a token (roles: ${ROLES.join(', ')})
-  twinhub token list                                    list tokens (never the secrets)
+  twinhub token create --role <role> --id <clientId>    issue a token (roles: ${ROLES.join(', ')}); --role only for a new client
+  twinhub token list [clientId]                         list tokens (never the secrets)
   twinhub token revoke <tokenId|clientId>               revoke a token, or all of a client's
+  twinhub clients list                                  list clients, their roles and token counts
+  twinhub clients create --id <clientId> --role <role>  create a client (then: token create --id)
+  twinhub clients delete <clientId>                     delete a client and revoke its tokens
   twinhub repair --data <dir>                           salvage a damaged data folder (hub stopped; see docs/storage.md)
+
+token and clients commands talk to the running hub at --url (TWINHUB_URL, default
+http://127.0.0.1:8080) with an admin token in TWINHUB_TOKEN (or --token); with --data <dir>
+they open a stopped hub's data folder instead.
 
 Options (each also read from the environment variable in brackets):
 ${settingsHelp()}
@@ -40,30 +49,27 @@ async function serve(flags: Flags): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function token(args: string[], flags: Flags): Promise<void> {
+/**
+ * Runs a token or clients command: over HTTP on the running hub, or with --data on the folder
+ * itself (the hub stopped: the embedded store allows one process at a time).
+ */
+async function admin(command: 'token' | 'clients', args: string[], flags: Flags): Promise<void> {
   const config = resolveConfig(flags);
-  if (config.memory) throw new ConfigError('token commands need a data folder, not --memory');
+  const [action, target] = args;
+  const options = { ...(typeof flags.role === 'string' ? { role: flags.role } : {}), ...(typeof flags.id === 'string' ? { id: flags.id } : {}) };
+  const runCommand = command === 'token' ? tokenCommand : clientsCommand;
+  if (config.memory) throw new ConfigError(`a --memory hub keeps its clients in its own process: reach it with --url and an admin token`);
+  if (flags.data === undefined) {
+    if (!config.hubToken)
+      throw new ConfigError(
+        `${command} ${action ?? ''} talks to the hub at ${config.hubUrl}: give an admin token in TWINHUB_TOKEN (or --token), or use --data DIR while the hub is stopped`,
+      );
+    return runCommand(action, target, options, httpTransport(config.hubUrl, config.hubToken));
+  }
   const logger = createLogger(config.logLevel);
   const hub = await createHub({ store: await openStore(config, logger), logger });
   try {
-    const [action, target] = args;
-    if (action === 'create') {
-      const role = flags.role as Role | undefined;
-      const id = flags.id as string | undefined;
-      if (!role || !id) throw new ConfigError('token create needs --role <role> and --id <clientId>');
-      const created = await hub.tokens.create({ id, role });
-      process.stdout.write(`${created.token}\n`);
-      process.stderr.write(`token ${created.tokenId} for ${id} (${role}); it is shown only this once\n`);
-    } else if (action === 'list') {
-      for (const t of hub.tokens.list()) process.stdout.write(`${t.tokenId}  ${t.role.padEnd(8)}  ${t.clientId}  ${t.created}\n`);
-    } else if (action === 'revoke') {
-      if (!target) throw new ConfigError('token revoke needs a tokenId or a clientId');
-      const count = await hub.tokens.revoke(target);
-      if (count === 0) throw new ConfigError(`no token with id or client id '${target}'`);
-      process.stdout.write(`revoked ${count} token(s)\n`);
-    } else {
-      throw new ConfigError(`unknown token command '${action ?? ''}'\n\n${USAGE}`);
-    }
+    await runCommand(action, target, options, localTransport(hub));
   } finally {
     await hub.close();
   }
@@ -101,7 +107,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'serve') return serve(values);
-  if (command === 'token') return token(rest, values);
+  if (command === 'token' || command === 'clients') return admin(command, rest, values);
   if (command === 'repair') return repair(values);
   throw new ConfigError(`unknown command '${command}'\n\n${USAGE}`);
 }
@@ -109,7 +115,11 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((error: unknown) => {
   // A StoreError's message already says what happened and what to do (e.g. `twinhub repair`).
   const message =
-    error instanceof ConfigError || error instanceof StoreError || isHubError(error) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    error instanceof ConfigError ||
+    error instanceof AdminError ||
+    error instanceof StoreError ||
+    isHubError(error) ||
+    (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
       ? (error as Error).message
       : `twinhub failed: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);

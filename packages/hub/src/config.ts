@@ -50,6 +50,11 @@ export interface HubConfig {
   metricsHost: string;
   /** Seconds a graceful stop may take before the process gives up and exits non-zero. */
   shutdownTimeoutSeconds: number;
+  /** `token`/`clients` commands: the running hub they talk to, and the admin token they send. */
+  hubUrl: string;
+  hubToken?: string;
+  /** TWINHUB_ADMIN_TOKEN (environment only: flags show in `ps`): an admin token accepted, never stored. */
+  bootstrapAdminToken?: string;
 }
 
 /** 'list': a repeatable flag, or a comma-separated environment variable. */
@@ -260,6 +265,20 @@ export const SETTINGS: Setting[] = [
     help: 'seconds a graceful stop may take; then the process exits 1 naming what hung (default 10)',
     apply: (c, v) => (c.shutdownTimeoutSeconds = v as number),
   },
+  {
+    flag: 'url',
+    env: 'TWINHUB_URL',
+    kind: 'string',
+    help: 'token/clients commands: the running hub (default http://127.0.0.1:8080)',
+    apply: (c, v) => (c.hubUrl = v as string),
+  },
+  {
+    flag: 'token',
+    env: 'TWINHUB_TOKEN',
+    kind: 'string',
+    help: 'token/clients commands: an admin token of that hub (prefer the env variable: flags show in ps)',
+    apply: (c, v) => (c.hubToken = v as string),
+  },
 ];
 
 export function defaultConfig(): HubConfig {
@@ -286,6 +305,7 @@ export function defaultConfig(): HubConfig {
     limits: { ...DEFAULT_LIMITS },
     metricsHost: '127.0.0.1',
     shutdownTimeoutSeconds: 10,
+    hubUrl: 'http://127.0.0.1:8080',
   };
 }
 
@@ -324,8 +344,17 @@ export function resolveConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env
     if (fromFlag !== undefined) setting.apply(config, convert(setting, fromFlag, `--${setting.flag}`));
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
+  const bootstrap = env.TWINHUB_ADMIN_TOKEN;
+  if (bootstrap !== undefined && bootstrap !== '') {
+    // As long as a generated one (th_ + 43 base64url characters): a short secret is guessable.
+    if (!/^th_[A-Za-z0-9_-]{43,}$/.test(bootstrap)) {
+      throw new ConfigError('TWINHUB_ADMIN_TOKEN must be th_ followed by at least 43 letters, digits, _ or - (e.g. th_$(openssl rand -hex 32))');
+    }
+    config.bootstrapAdminToken = bootstrap;
+  }
   checkUrl('--public-url (TWINHUB_PUBLIC_URL)', config.publicUrl, ['http:', 'https:']);
   checkUrl('--mqtt-public-url (TWINHUB_MQTT_PUBLIC_URL)', config.mqttPublicUrl, ['mqtt:', 'mqtts:']);
+  checkUrl('--url (TWINHUB_URL)', config.hubUrl, ['http:', 'https:']);
   return config;
 }
 

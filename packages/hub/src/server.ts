@@ -60,6 +60,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     requestRetentionSeconds: config.requestRetentionSeconds,
     requestRetentionCount: config.requestRetentionCount,
   });
+  if (config.bootstrapAdminToken) hub.tokens.acceptUnstored(config.bootstrapAdminToken, { id: 'admin', role: 'admin' });
   let firstAdminToken: string | undefined;
   if (!hub.tokens.hasRole('admin')) firstAdminToken = (await hub.tokens.create({ id: 'admin', role: 'admin' })).token;
 

@@ -8,6 +8,7 @@ import { forbidden } from '../model/errors.js';
 const READERS: readonly Role[] = ['admin', 'operator', 'viewer', 'agent'];
 const CONTROLLERS: readonly Role[] = ['admin', 'operator'];
 const DEVICE_SIDE: readonly Role[] = ['admin', 'agent'];
+const ADMINS: readonly Role[] = ['admin'];
 
 /**
  * Which roles may run each operation. Agents are further limited to Things they own (see
@@ -48,6 +49,12 @@ export const PERMISSIONS: Readonly<Record<Operation, readonly Role[]>> = {
   // Presence: consumers see every agent; an agent sees only itself (checkAgentVisible).
   listagents: READERS,
   readagent: READERS,
+  createclient: ADMINS,
+  listclients: ADMINS,
+  deleteclient: ADMINS,
+  createtoken: ADMINS,
+  listtokens: ADMINS,
+  revoketoken: ADMINS,
 };
 
 /** True when the client may see this agent's presence: consumers see all agents, an agent only itself. */

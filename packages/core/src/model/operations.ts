@@ -59,13 +59,35 @@ export const PRESENCE_OPERATIONS = [
   'readagent',
 ] as const;
 
+/** Clients and tokens (admin only); the target and fields travel in `input`. */
+export const ADMIN_OPERATIONS = [
+  /** Create a client with a role: input { id, role }. 201, or 200 when it exists with that role; 409 for another role. */
+  'createclient',
+  'listclients',
+  /** Delete a client and revoke its tokens: input { id }. Its Things stay registered. */
+  'deleteclient',
+  /** Issue a token: input { clientId, role? } (role creates the client when new). The secret is in this result only. */
+  'createtoken',
+  /** Tokens without secrets: input { clientId }? */
+  'listtokens',
+  /** Revoke one token, input { tokenId }, or all of a client's, input { clientId }. */
+  'revoketoken',
+] as const;
+
 export type ConsumerOperation = (typeof CONSUMER_OPERATIONS)[number];
 export type DirectoryOperation = (typeof DIRECTORY_OPERATIONS)[number];
 export type AgentOperation = (typeof AGENT_OPERATIONS)[number];
 export type PresenceOperation = (typeof PRESENCE_OPERATIONS)[number];
-export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation;
+export type AdminOperation = (typeof ADMIN_OPERATIONS)[number];
+export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation | AdminOperation;
 
-export const ALL_OPERATIONS: readonly Operation[] = [...CONSUMER_OPERATIONS, ...DIRECTORY_OPERATIONS, ...AGENT_OPERATIONS, ...PRESENCE_OPERATIONS];
+export const ALL_OPERATIONS: readonly Operation[] = [
+  ...CONSUMER_OPERATIONS,
+  ...DIRECTORY_OPERATIONS,
+  ...AGENT_OPERATIONS,
+  ...PRESENCE_OPERATIONS,
+  ...ADMIN_OPERATIONS,
+];
 
 export function isOperation(value: unknown): value is Operation {
   return typeof value === 'string' && (ALL_OPERATIONS as readonly string[]).includes(value);

@@ -96,3 +96,8 @@ export function captureLogs(level: LevelWithSilent = 'warn'): { logger: Logger; 
   });
   return { logger: pino({ level }, sink), raw, records };
 }
+
+/** A store whose close() is a no-op, so a second hub can open the same records (a restart). */
+export function keepOpen(store: BucketStore): BucketStore {
+  return { bucket: (name) => store.bucket(name), batch: (ops) => store.batch(ops), watch: (listener) => store.watch(listener), close: async () => {} };
+}
