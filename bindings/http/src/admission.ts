@@ -8,13 +8,15 @@ import type http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { AuthFailures, AUTH_FAILURE_LOG_INTERVAL_MS, NO_OBSERVER, type HubObserver } from '@twinhub/core';
+import { AUTH_FAILURE_MAX_DELAY_MS, AuthFailures, AUTH_FAILURE_LOG_INTERVAL_MS, NO_OBSERVER, type HubObserver } from '@twinhub/core';
 
 export interface AdmissionOptions {
   /** Sockets not yet authenticated, at most; beyond it the oldest is closed. */
   maxPendingConnections: number;
   /** A socket not yet authenticated that sends nothing for this long is closed. */
   handshakeTimeoutMs: number;
+  /** The longest wait before answering a refused token (AuthFailures). */
+  authFailureMaxDelayMs: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export class Admission {
     fdLimit = processFdLimit(),
     observer: Pick<HubObserver, 'authFailed'> = NO_OBSERVER,
   ) {
-    this.authFailures = new AuthFailures(logger, Date.now, AUTH_FAILURE_LOG_INTERVAL_MS, observer);
+    this.authFailures = new AuthFailures(logger, Date.now, AUTH_FAILURE_LOG_INTERVAL_MS, observer, options.authFailureMaxDelayMs);
     this.maxOpen = fdLimit === undefined ? Infinity : Math.max(1, fdLimit - STORE_FD_HEADROOM);
   }
 
@@ -103,7 +105,7 @@ export function admitConnections(
 export function admissionOf(server: http.Server, logger: Logger = pino({ enabled: false })): Admission {
   let admission = admissions.get(server);
   if (admission === undefined) {
-    admission = new Admission({ maxPendingConnections: Infinity, handshakeTimeoutMs: 0 }, logger, undefined);
+    admission = new Admission({ maxPendingConnections: Infinity, handshakeTimeoutMs: 0, authFailureMaxDelayMs: AUTH_FAILURE_MAX_DELAY_MS }, logger, undefined);
     admissions.set(server, admission);
   }
   return admission;

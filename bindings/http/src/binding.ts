@@ -7,7 +7,16 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { internalProblem, isHubError, NO_OBSERVER, type Client, type HubApi, type HubBinding, type HubObserver } from '@twinhub/core';
+import {
+  AUTH_FAILURE_MAX_DELAY_MS,
+  internalProblem,
+  isHubError,
+  NO_OBSERVER,
+  type Client,
+  type HubApi,
+  type HubBinding,
+  type HubObserver,
+} from '@twinhub/core';
 import { admitConnections } from './admission.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerAgentRoutes } from './agent-routes.js';
@@ -44,6 +53,8 @@ export interface HttpBindingOptions {
   maxPendingConnections?: number;
   /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated; default 10. */
   handshakeTimeoutSeconds?: number;
+  /** The longest wait before answering a refused token, ms (default 3000; 0: no slowdown). */
+  authFailureMaxDelayMs?: number;
   /** Browser origins (`https://app.example`) whose pages may call the API (CORS); default none. */
   corsOrigins?: readonly string[];
   /** Told of refused credentials and of SSE clients dropped as slow (metrics); default: nobody. */
@@ -234,7 +245,11 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     : http.createServer(timeouts, onRequest);
   const admission = admitConnections(
     server,
-    { maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, handshakeTimeoutMs },
+    {
+      maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS,
+      handshakeTimeoutMs,
+      authFailureMaxDelayMs: options.authFailureMaxDelayMs ?? AUTH_FAILURE_MAX_DELAY_MS,
+    },
     logger,
     observer,
   );

@@ -45,6 +45,8 @@ export interface EmbeddedBrokerOptions {
   sessionExpirySeconds?: number;
   /** At most one warning per remote address per this interval about failed authentications. Default 5000 ms. */
   authFailureLogIntervalMs?: number;
+  /** The longest wait before refusing a bad login, ms (default 3000; 0: no slowdown). */
+  authFailureMaxDelayMs?: number;
 }
 
 const EMBEDDED_DEFAULTS = {
@@ -115,7 +117,13 @@ export async function startEmbeddedBroker(
   const recentPublishes = new RecentPublishes();
 
   const connectTimeoutMs = options.connectTimeoutMs ?? EMBEDDED_DEFAULTS.connectTimeoutMs;
-  const authFailures = new AuthFailures(logger, Date.now, options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs, observer);
+  const authFailures = new AuthFailures(
+    logger,
+    Date.now,
+    options.authFailureLogIntervalMs ?? EMBEDDED_DEFAULTS.authFailureLogIntervalMs,
+    observer,
+    options.authFailureMaxDelayMs,
+  );
   const pending = new PendingConnections(options.maxPendingConnections ?? EMBEDDED_DEFAULTS.maxPendingConnections, logger);
   // connectTimeout: a socket that sends no CONNECT holds a file descriptor; 5 s, not aedes' 30 s.
   const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000, connectTimeout: connectTimeoutMs });

@@ -50,6 +50,8 @@ export interface HubConfig {
   metricsHost: string;
   /** Seconds a graceful stop may take before the process gives up and exits non-zero. */
   shutdownTimeoutSeconds: number;
+  /** The longest wait before refusing a bad token or login, ms, on every binding (0: no slowdown). */
+  authFailureMaxDelayMs: number;
   /** `token`/`clients` commands: the running hub they talk to, and the admin token they send. */
   hubUrl: string;
   hubToken?: string;
@@ -279,6 +281,13 @@ export const SETTINGS: Setting[] = [
     help: 'token/clients commands: an admin token of that hub (prefer the env variable: flags show in ps)',
     apply: (c, v) => (c.hubToken = v as string),
   },
+  {
+    flag: 'auth-failure-max-delay',
+    env: 'TWINHUB_AUTH_FAILURE_MAX_DELAY',
+    kind: 'integer',
+    help: 'ms: repeated failed logins from one address wait up to this long before the refusal (default 3000; 0 behind a proxy that hides client addresses)',
+    apply: (c, v) => (c.authFailureMaxDelayMs = v as number),
+  },
 ];
 
 export function defaultConfig(): HubConfig {
@@ -305,6 +314,7 @@ export function defaultConfig(): HubConfig {
     limits: { ...DEFAULT_LIMITS },
     metricsHost: '127.0.0.1',
     shutdownTimeoutSeconds: 10,
+    authFailureMaxDelayMs: 3000,
     hubUrl: 'http://127.0.0.1:8080',
   };
 }

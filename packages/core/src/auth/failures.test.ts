@@ -29,6 +29,20 @@ describe('AuthFailures', () => {
     assert.deepEqual(lines.at(-1)?.failures, 4, 'the three suppressed failures and this one');
   });
 
+  it('caps the delay at the configured maximum (0: no slowdown)', () => {
+    const failure = { remoteAddress: '10.0.0.1', binding: 'http', reason: 'x' };
+    const off = new AuthFailures(pino({ enabled: false }), () => 0, AUTH_FAILURE_LOG_INTERVAL_MS, undefined, 0);
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => off.record(failure)),
+      [0, 0, 0, 0, 0],
+    );
+    const low = new AuthFailures(pino({ enabled: false }), () => 0, AUTH_FAILURE_LOG_INTERVAL_MS, undefined, 250);
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => low.record(failure)),
+      [0, 100, 200, 250, 250],
+    );
+  });
+
   it('grows the delay per address up to a cap, and starts over after a quiet minute', () => {
     let now = 0;
     const failures = new AuthFailures(pino({ enabled: false }), () => now);

@@ -10,7 +10,7 @@ import { NO_OBSERVER, type HubObserver } from '../model/observer.js';
 export const AUTH_FAILURE_LOG_INTERVAL_MS = 5000;
 /** The second failure from an address waits this long before its 401; each further one doubles it. */
 const FIRST_DELAY_MS = 100;
-const MAX_DELAY_MS = 3000;
+export const AUTH_FAILURE_MAX_DELAY_MS = 3000;
 /** An address with no failure for this long starts over (no delay for its next one). */
 const FORGET_AFTER_MS = 60_000;
 /** Addresses remembered; beyond it the least recently failing one is forgotten (no unbounded state). */
@@ -43,6 +43,8 @@ export class AuthFailures {
     private readonly now: () => number = Date.now,
     private readonly logIntervalMs = AUTH_FAILURE_LOG_INTERVAL_MS,
     private readonly observer: Pick<HubObserver, 'authFailed'> = NO_OBSERVER,
+    /** The longest wait before a refusal (0: no slowdown, e.g. behind a proxy every client shares one address). */
+    private readonly maxDelayMs = AUTH_FAILURE_MAX_DELAY_MS,
   ) {}
 
   get trackedAddresses(): number {
@@ -72,7 +74,7 @@ export class AuthFailures {
       entry.unlogged = 0;
     }
     // A single mistyped token is answered at once; guessing from one address is slowed down.
-    return entry.failures < 2 ? 0 : Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (entry.failures - 2));
+    return entry.failures < 2 ? 0 : Math.min(this.maxDelayMs, FIRST_DELAY_MS * 2 ** (entry.failures - 2));
   }
 
   /** Records a failure and resolves once its delay has passed. */
