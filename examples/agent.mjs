@@ -1,10 +1,10 @@
 // A small lamp agent over WebSocket: registers examples/lamp.td.json, reports its values, and
 // answers the requests the hub queues for it (property writes and the toggle action).
-// Usage: TWINHUB_AGENT_TOKEN=<agent token> node examples/agent.mjs   (TWINHUB_WS_URL to override)
+// It logs on stderr. Usage: TWINHUB_AGENT_TOKEN=<agent token> node examples/agent.mjs   (the hub: TWINHUB_URL, as for the CLI)
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
-const url = process.env.TWINHUB_WS_URL ?? 'ws://127.0.0.1:8080/ws';
+const url = `${(process.env.TWINHUB_URL ?? 'http://127.0.0.1:8080').replace(/^http/, 'ws').replace(/\/$/, '')}/ws`;
 const token = process.env.TWINHUB_AGENT_TOKEN;
 if (!token) {
   console.error('set TWINHUB_AGENT_TOKEN to an agent token (npx twinhub token create --role agent --id lamp-agent)');
@@ -39,7 +39,7 @@ ws.on('message', async (data) => {
   if (operation === 'invokeaction' && name === 'toggle') output = lamp.on = !lamp.on;
   await request({ operation: 'updateproperty', thingId, input: { ...lamp } });
   await request({ operation: 'updateactionstatus', actionId, input: { status: 'completed', ...(output !== undefined ? { output } : {}) } });
-  console.log(`${operation} ${name}: done (brightness ${lamp.brightness}, on ${lamp.on})`);
+  console.error(`${operation} ${name}: done (brightness ${lamp.brightness}, on ${lamp.on})`);
 });
 
 ws.on('open', async () => {
@@ -47,10 +47,10 @@ ws.on('open', async () => {
   if (registered.status >= 300) throw new Error(`registration refused: ${JSON.stringify(registered.error)}`);
   await request({ operation: 'updateproperty', thingId: td.id, input: { ...lamp } });
   await request({ operation: 'subscriberequests' });
-  console.log(`agent ready: ${td.id} registered, waiting for requests`);
+  console.error(`agent ready: ${td.id} registered, waiting for requests`);
 });
 ws.on('close', (code, reason) => {
-  console.log(`connection closed (${code} ${reason})`);
+  console.error(`connection closed (${code} ${reason})`);
   process.exit(code === 1000 ? 0 : 1);
 });
 ws.on('error', (error) => console.error(`agent: ${error.message}`));

@@ -1,6 +1,6 @@
 // A small consumer over REST: reads the lamp's twin, writes its brightness, toggles it (waiting for
 // the agent's answer) and prints what the twin reports afterwards.
-// Usage: TWINHUB_TOKEN=<operator token> node examples/consumer.mjs [brightness]   (TWINHUB_URL to override)
+// Usage: TWINHUB_TOKEN=<operator token> node examples/consumer.mjs [brightness]   (the hub: TWINHUB_URL)
 const base = process.env.TWINHUB_URL ?? 'http://127.0.0.1:8080';
 const token = process.env.TWINHUB_TOKEN;
 if (!token) {
