@@ -52,9 +52,11 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
       switch (kind) {
         case 'property': {
           const href = `${base}/properties/${enc(name)}`;
-          const forms = [form(href, ['readproperty'], 'GET')];
+          // A write-only property is never read or observed through the twin (the core refuses it).
+          const writeOnly = affordance.writeOnly === true;
+          const forms = writeOnly ? [] : [form(href, ['readproperty'], 'GET')];
           if (affordance.readOnly !== true) forms.push(form(href, ['writeproperty'], 'PUT'));
-          if (affordance.observable === true) {
+          if (affordance.observable === true && !writeOnly) {
             forms.push(
               form(`${href}/longpoll`, ['observeproperty', 'unobserveproperty'], undefined, longpoll),
               form(`${href}/observe`, ['observeproperty', 'unobserveproperty'], 'GET', sse),

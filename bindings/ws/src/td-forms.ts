@@ -35,9 +35,10 @@ function affordanceOps(kind: AffordanceKind, affordance: Record<string, unknown>
   switch (kind) {
     case 'property': {
       const ops: string[] = [];
+      // A write-only property is never read or observed through the twin (the core refuses it).
       if (affordance.writeOnly !== true) ops.push('readproperty');
       if (affordance.readOnly !== true) ops.push('writeproperty');
-      if (affordance.observable === true) ops.push('observeproperty', 'unobserveproperty');
+      if (affordance.observable === true && affordance.writeOnly !== true) ops.push('observeproperty', 'unobserveproperty');
       return ops;
     }
     case 'action':

@@ -3,9 +3,9 @@
 // view and announced: a report the store refused is never served to anyone.
 
 import { affordance, checkPayloadSize, checkValue, ok, type HandlerTable, type HubCore } from '../core-context.js';
-import { badRequest, notFound } from '../model/errors.js';
+import { badRequest, forbidden, notFound } from '../model/errors.js';
 import type { HubContext, HubRequest, HubSuccess } from '../model/operations.js';
-import type { Twin } from '../model/types.js';
+import type { Client, Twin } from '../model/types.js';
 import type { SubscriptionTarget } from '../notify/registry.js';
 import type { PendingWrite } from '../store/persist-queue.js';
 import { thingOfStateKey } from './state.js';
@@ -30,6 +30,29 @@ function desiredValues(core: HubCore, thingId: string) {
   return desired;
 }
 
+/**
+ * A write-only property (TD 1.1 §5.3.2.4 `writeOnly`: a password, a set-point that must not leak)
+ * is never readable or observable through the twin; only the owning agent, whose device it is,
+ * reads its reported value back (checkPermission keeps agents to their own Things).
+ */
+function isWriteOnly(twin: Twin, name: string): boolean {
+  const properties = twin.td.properties as Record<string, { writeOnly?: unknown }> | undefined;
+  return properties !== undefined && Object.hasOwn(properties, name) && properties[name].writeOnly === true;
+}
+
+const readsWriteOnly = (client: Client): boolean => client.role === 'agent';
+
+function writeOnlyRefusal(twin: Twin, name: string): Error {
+  return forbidden(
+    `property '${name}' of Thing '${twin.thingId}' is write-only (writeOnly in its TD): its value is never readable or observable through the twin`,
+  );
+}
+
+/** The property names of `names` whose values `client` may read. */
+function readable(twin: Twin, names: string[], client: Client): string[] {
+  return readsWriteOnly(client) ? names : names.filter((name) => !isWriteOnly(twin, name));
+}
+
 /** Runs a read of a Thing's state after the reports made before it were applied (see TwinStateStore.readInOrder). */
 async function readState(core: HubCore, request: HubRequest, read: (twin: Twin) => HubSuccess): Promise<HubSuccess> {
   const twin = core.directory.require(request.thingId);
@@ -49,6 +72,9 @@ export function applyStateRecord(core: HubCore, key: string, record: object | un
   if (record !== undefined && !core.directory.get(thingOfStateKey(key))) return;
   const change = core.state.apply(key, record);
   if (change?.kind === 'property') {
+    // Nobody observes a write-only property: its values are not announced (nor retained on MQTT).
+    const twin = core.directory.get(change.thingId);
+    if (twin && isWriteOnly(twin, change.name)) return;
     core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time });
   } else if (change?.kind === 'event') {
     core.notify.publish({ operation: 'subscribeevent', thingId: change.thingId, name: change.name, data: change.data, timestamp: change.time });
@@ -64,6 +90,7 @@ function target(core: HubCore, request: HubRequest, kind: 'property' | 'event', 
   const twin = core.directory.require(request.thingId);
   if (!named) return { kind, thingId: twin.thingId };
   const { name } = affordance(twin, kind === 'property' ? 'properties' : 'events', request.name);
+  if (kind === 'property' && isWriteOnly(twin, name)) throw writeOnlyRefusal(twin, name);
   return { kind, thingId: twin.thingId, name };
 }
 
@@ -82,20 +109,23 @@ function unsubscribe(kind: 'property' | 'event', named: boolean) {
 }
 
 export const stateHandlers: HandlerTable = {
-  async readproperty(core, request) {
+  async readproperty(core, request, { client }) {
     return readState(core, request, (twin) => {
       const { name } = affordance(twin, 'properties', request.name);
+      if (isWriteOnly(twin, name) && !readsWriteOnly(client)) throw writeOnlyRefusal(twin, name);
       const property = core.state.reported(twin.thingId, name);
       if (!property) throw notFound(`property '${name}' of Thing '${twin.thingId}' has no reported value yet`);
       return { ...ok(property.value), timestamp: property.updated };
     });
   },
 
-  async readallproperties(core, request) {
-    return readState(core, request, (twin) => ok(reportedValues(core, twin, Object.keys((twin.td.properties as object | undefined) ?? {}))));
+  async readallproperties(core, request, { client }) {
+    return readState(core, request, (twin) =>
+      ok(reportedValues(core, twin, readable(twin, Object.keys((twin.td.properties as object | undefined) ?? {}), client))),
+    );
   },
 
-  async readmultipleproperties(core, request) {
+  async readmultipleproperties(core, request, { client }) {
     const names = request.names;
     if (!names || names.length === 0) throw badRequest('readmultipleproperties needs "names", a non-empty list of property names');
     return readState(core, request, (twin) =>
@@ -103,14 +133,22 @@ export const stateHandlers: HandlerTable = {
         reportedValues(
           core,
           twin,
-          names.map((name) => affordance(twin, 'properties', name).name),
+          readable(
+            twin,
+            names.map((name) => affordance(twin, 'properties', name).name),
+            client,
+          ),
         ),
       ),
     );
   },
 
-  async readstate(core, request) {
-    return readState(core, request, (twin) => ok(core.state.snapshot(twin.thingId, desiredValues(core, twin.thingId))));
+  async readstate(core, request, { client }) {
+    return readState(core, request, (twin) => {
+      const state = core.state.snapshot(twin.thingId, desiredValues(core, twin.thingId));
+      const shown = readable(twin, Object.keys(state.properties), client);
+      return ok({ ...state, properties: Object.fromEntries(shown.map((name) => [name, state.properties[name]])) });
+    });
   },
 
   observeproperty: subscribe('property', true),
