@@ -13,11 +13,13 @@ import { NO_OBSERVER, type HubObserver } from './model/observer.js';
 import type { ThingDescription, Twin } from './model/types.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
+import { REQUESTS_BUCKET } from './requests/queue.js';
 import { RequestService } from './requests/service.js';
 import { SessionRegistry } from './sessions/registry.js';
 import { TwinStateStore } from './state/state.js';
 import { announcePresence } from './presence/presence.js';
 import { PersistQueue } from './store/persist-queue.js';
+import { StoreReadiness } from './store/readiness.js';
 import { buildTwinTd } from './td/index.js';
 
 export interface HubOptions {
@@ -61,7 +63,13 @@ export class TwinTds {
   }
 }
 
-export function composeCore(options: HubOptions): { core: HubCore; tokens: TokenService; sequence: NotificationSequence; twinTds: TwinTds } {
+export function composeCore(options: HubOptions): {
+  core: HubCore;
+  tokens: TokenService;
+  sequence: NotificationSequence;
+  twinTds: TwinTds;
+  readiness: StoreReadiness;
+} {
   const twinTds = new TwinTds();
   const log = options.logger ?? pino({ level: 'silent' });
   const now = options.now ?? (() => new Date());
@@ -101,5 +109,23 @@ export function composeCore(options: HubOptions): { core: HubCore; tokens: Token
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
   const state = new TwinStateStore();
   const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, tokens, defaultRequestTtlSeconds, twinTd: twinTds.get };
-  return { core, tokens, sequence, twinTds };
+  const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);
+  return { core, tokens, sequence, twinTds, readiness };
+}
+
+/**
+ * Loads every domain's stored records into its view, in dependency order (state and requests need
+ * the twins), and writes what load found to change: v1 state records migrated, records no Thing
+ * accounts for deleted.
+ */
+export async function loadCore(core: HubCore, tokens: TokenService, sequence: NotificationSequence, store: BucketStore): Promise<void> {
+  const { directory, state, requests, persist, log } = core;
+  const started = Date.now();
+  await tokens.load(store);
+  await directory.load(store);
+  const migration = await state.load(store, (thingId) => directory.get(thingId)?.td);
+  const { orphans } = await requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId);
+  await persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]);
+  await sequence.load(store);
+  log.info({ twins: directory.size, ms: Date.now() - started }, 'hub state loaded');
 }

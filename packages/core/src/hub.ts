@@ -5,21 +5,20 @@
 import { checkPermission } from './auth/permissions.js';
 import type { TokenService } from './auth/tokens.js';
 import { clientHandlers } from './clients/handlers.js';
-import { composeCore, type HubOptions, type TwinTds } from './compose.js';
+import { composeCore, loadCore, type HubOptions, type TwinTds } from './compose.js';
 import type { HandlerTable, HubCore } from './core-context.js';
 import { directoryHandlers } from './directory/handlers.js';
 import type { NotificationMessage } from './model/envelope.js';
 import { badRequest, internalProblem, isHubError, serviceUnavailable } from './model/errors.js';
 import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './model/operations.js';
-import type { AgentPresence, Client, Problem, RequestRecord, RequestStatus } from './model/types.js';
+import type { AgentPresence, Client, Problem, RequestRecord, RequestStatus, Twin } from './model/types.js';
 import { applyChanges } from './feed.js';
 import type { NotificationSequence } from './notify/sequence.js';
 import { presenceHandlers } from './presence/handlers.js';
-import { REQUESTS_BUCKET } from './requests/queue.js';
 import { requestHandlers } from './requests/handlers.js';
 import { stateHandlers } from './state/handlers.js';
-import { StoreReadiness } from './store/readiness.js';
+import type { StoreReadiness } from './store/readiness.js';
 import { checkThingId } from './td/index.js';
 
 export type { HubOptions } from './compose.js';
@@ -39,33 +38,20 @@ export class Hub implements HubApi {
   private readonly sequence: NotificationSequence;
   private readonly twinTds: TwinTds;
   private readonly readiness: StoreReadiness;
-  private sweepTimer: NodeJS.Timeout | undefined;
   private stopWatching: (() => void) | undefined;
   private closed = false;
 
   /** Use createHub(): a hub must load its store before it serves. */
   constructor(private readonly options: HubOptions) {
-    ({ core: this.core, tokens: this.tokens, sequence: this.sequence, twinTds: this.twinTds } = composeCore(options));
+    ({ core: this.core, tokens: this.tokens, sequence: this.sequence, twinTds: this.twinTds, readiness: this.readiness } = composeCore(options));
     this.limits = this.core.limits;
-    this.readiness = new StoreReadiness(this.core.persist, this.core.now, options.readinessProbeIntervalMs ?? 5000);
   }
 
-  /** Loads tokens, twins, state, queued requests and the notification sequence, then starts the expiry sweep. */
+  /** Loads every domain's records, follows other writers' changes, then starts the expiry sweep. */
   async load(): Promise<void> {
-    const { store } = this.options;
-    const { directory, state, requests, persist, log } = this.core;
-    const started = Date.now();
-    await this.tokens.load(store);
-    await directory.load(store);
-    const migration = await state.load(store, (thingId) => directory.get(thingId)?.td);
-    const { orphans } = await requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId);
-    await persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]);
-    await this.sequence.load(store);
-    this.stopWatching = store.watch((changes) => applyChanges(this.core, this.tokens, changes));
-    await requests.sweep();
-    this.sweepTimer = setInterval(() => void requests.sweep(), this.options.expiryIntervalMs ?? 1000);
-    this.sweepTimer.unref();
-    log.info({ twins: directory.size, ms: Date.now() - started }, 'hub state loaded');
+    await loadCore(this.core, this.tokens, this.sequence, this.options.store);
+    this.stopWatching = this.options.store.watch((changes) => applyChanges(this.core, this.tokens, changes));
+    await this.core.requests.startSweeping(this.options.expiryIntervalMs ?? 1000);
   }
 
   async authenticate(token: string): Promise<Client | undefined> {
@@ -82,7 +68,7 @@ export class Hub implements HubApi {
       if (this.closed) throw serviceUnavailable('the hub is shutting down; retry after it restarted');
       const handler = HANDLERS[request.operation];
       if (!handler) throw badRequest(`unknown operation ${JSON.stringify(request.operation)}`);
-      checkPermission(context.client, request.operation, request.thingId === undefined ? undefined : this.core.directory.get(request.thingId));
+      checkPermission(context.client, request.operation, this.twinOf(request.thingId));
       // An ID no Thing can have ('#', '..', control characters...) is a client error on every operation, not a 404.
       if (request.thingId !== undefined) checkThingId(request.thingId);
       if (context.client.role === 'agent') this.core.sessions.seen(context.client.id);
@@ -90,14 +76,13 @@ export class Hub implements HubApi {
     } catch (error) {
       if (isHubError(error)) return error.toResult();
       this.core.log.error({ err: error, operation: request.operation, thingId: request.thingId }, 'request failed');
-      const problem = internalProblem();
-      return { ok: false, status: problem.status, problem };
+      return { ok: false, status: 500, problem: internalProblem() };
     }
   }
 
   authorize(client: Client, operation: Operation, thingId?: string): Problem | undefined {
     try {
-      checkPermission(client, operation, thingId === undefined ? undefined : this.core.directory.get(thingId));
+      checkPermission(client, operation, this.twinOf(thingId));
       return undefined;
     } catch (error) {
       if (isHubError(error)) return error.problem;
@@ -145,11 +130,15 @@ export class Hub implements HubApi {
     this.twinTds.addContributor(contributor);
   }
 
+  private twinOf(thingId: string | undefined): Twin | undefined {
+    return thingId === undefined ? undefined : this.core.directory.get(thingId);
+  }
+
   /** Stops the sweep, ends all sessions, wakes waiters, waits for pending writes and closes the store. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweepTimer);
+    this.core.requests.stopSweeping();
     this.stopWatching?.();
     this.core.sessions.closeAll('hub shutting down');
     this.core.requests.releaseWaiters();
