@@ -8,13 +8,18 @@ import type { Logger } from 'pino';
 import { HubError } from '../model/errors.js';
 import { NO_OBSERVER, type HubObserver } from '../model/observer.js';
 
+/** Whether a store error means out of space (a StoreError 'full', or the OS's ENOSPC). */
+export function isStoreFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'full' || code === 'ENOSPC';
+}
+
 /**
  * What a client is told when the store refused a write: 507 when it is out of space (or over a
  * budget), 503 otherwise (RFC 4918 §11.5, RFC 9110 §15.6.4). Nothing of the write was applied.
  */
 export function storageProblem(error: unknown): HubError {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (code === 'full' || code === 'ENOSPC') {
+  if (isStoreFull(error)) {
     return new HubError(
       507,
       'Insufficient Storage',

@@ -4,7 +4,7 @@
 
 import { serviceUnavailable } from '../model/errors.js';
 import type { Problem } from '../model/types.js';
-import type { PersistQueue } from './persist-queue.js';
+import { isStoreFull, type PersistQueue } from './persist-queue.js';
 
 /** One record, overwritten by each probe; no other code reads it (the change feed ignores its bucket). */
 const PROBE = { bucket: 'health', key: 'probe' } as const;
@@ -34,8 +34,7 @@ export class StoreReadiness {
     const failure = this.persist.failure;
     if (!failure) return undefined;
     // The code only: a store's message may name its folder, and this answer needs no token.
-    const code = (failure.error as { code?: unknown } | undefined)?.code;
-    const why = code === 'full' || code === 'ENOSPC' ? 'it is full' : 'it refused the last write';
+    const why = isStoreFull(failure.error) ? 'it is full' : 'it refused the last write';
     return serviceUnavailable(`store: ${why}; the hub cannot store changes until a write succeeds`).problem;
   }
 
