@@ -295,11 +295,15 @@ describe('MQTT binding (embedded aedes broker)', () => {
 
   it('adds mqtt:// forms node-wot can use to the twin TD', async () => {
     await lampAgent();
-    const viewer = await connect(fixture.tokens.viewer);
-    const response = await viewer.request({ operation: 'retrieveTD', thingId: LAMP });
+    const operator = await connect(fixture.tokens.operator);
+    const response = await operator.request({ operation: 'retrieveTD', thingId: LAMP });
     const twin = response.output as ThingDescription & { properties: Record<string, { forms: Record<string, unknown>[] }> };
     assert.deepEqual((twin.securityDefinitions as Record<string, unknown>).mqtt_basic_sc, { scheme: 'basic', in: 'auto' });
+    // The mqv: terms of the forms are declared (W3C WoT Binding Templates, MQTT).
+    assert.ok((twin['@context'] as unknown[]).some((entry) => (entry as Record<string, unknown>)?.mqv === 'http://www.example.org/mqtt-binding#'));
     const mqttForms = (forms: Record<string, unknown>[]) => forms.filter((f) => String(f.href).startsWith('mqtt://'));
+    // Only an observable property has a value topic: subscribing to it is observing.
+    assert.deepEqual(mqttForms(twin.properties.status.forms ?? []), [], 'status is not observable: no MQTT value topic');
     const brightness = mqttForms(twin.properties.brightness.forms);
     const value = brightness.find((f) => (f.op as string[]).includes('observeproperty'))!;
     assert.equal(value.href, `${fixture.url}/${topics.propertyValue(LAMP, 'brightness')}`);
@@ -312,7 +316,7 @@ describe('MQTT binding (embedded aedes broker)', () => {
     assert.equal(write['mqv:topic'], topics.propertySet(LAMP, 'brightness'));
     assert.equal(write['mqv:retain'], false);
     assert.equal(
-      mqttForms(twin.properties.status.forms).some((f) => (f.op as string[]).includes('writeproperty')),
+      mqttForms(twin.properties.status.forms ?? []).some((f) => (f.op as string[]).includes('writeproperty')),
       false,
       'readOnly: no write form',
     );
@@ -320,6 +324,22 @@ describe('MQTT binding (embedded aedes broker)', () => {
     assert.equal(mqttForms(actions.fade.forms)[0].href, `${fixture.url}/${topics.action(LAMP, 'fade')}`);
     const events = twin.events as Record<string, { forms: Record<string, unknown>[] }>;
     assert.deepEqual(mqttForms(events.overheating.forms)[0].op, ['subscribeevent', 'unsubscribeevent']);
+  });
+
+  it('refuses a subscription to the value topic of a non-observable property, like observeproperty everywhere', async () => {
+    const agent = await lampAgent();
+    await agent.publish(topics.propertyReported(LAMP, 'status'), 'on');
+    await agent.publish(topics.propertyReported(LAMP, 'brightness'), 12);
+    const viewer = await connect(fixture.tokens.viewer);
+    assert.deepEqual(await viewer.subscribe(topics.propertyValue(LAMP, 'status')), [128], 'SUBACK failure for the non-observable property');
+    const error = await viewer.nextError(topics.propertyValue(LAMP, 'status'));
+    assert.match(JSON.stringify(error), /not observable/);
+    // A wildcard subscription is allowed but never gets the non-observable value.
+    await viewer.subscribe(`things/${encodeURIComponent(LAMP)}/properties/+`);
+    assert.equal((await viewer.nextMessage(topics.propertyValue(LAMP, 'brightness'))).json(), 12);
+    const read = await viewer.request({ operation: 'readproperty', thingId: LAMP, name: 'status' });
+    assert.equal(read.output, 'on', 'still readable through the request topic');
+    assert.equal(viewer.received.filter((m) => m.topic === topics.propertyValue(LAMP, 'status')).length, 0);
   });
 
   it('clears retained values when the Thing is deleted', async () => {
@@ -419,9 +439,13 @@ describe('MQTT binding start-up', () => {
       assert.ok(result.ok, JSON.stringify(result));
     };
     await expectOk({ operation: 'updateTD', input: td(LAMP, 'Lamp') });
-    await expectOk({ operation: 'updateTD', input: td(OTHER, 'Fan') });
+    const fan = td(OTHER, 'Fan') as { properties: Record<string, Record<string, unknown>> };
+    fan.properties.status.observable = true;
+    await expectOk({ operation: 'updateTD', input: fan });
     await expectOk({ operation: 'updateTD', input: td('urn:dev:ops:quiet', 'Quiet') });
     await expectOk({ operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 12 });
+    // The lamp's status is not observable: its value is never published, so never retained.
+    await expectOk({ operation: 'updateproperty', thingId: LAMP, name: 'status', input: 'off' });
     await expectOk({ operation: 'updateproperty', thingId: OTHER, name: 'status', input: 'on' });
     await expectOk({ operation: 'updateproperty', thingId: OTHER, name: 'brightness', input: 3 });
     const viewer = { username: 'viewer-1', password: (await hub.tokens.create({ id: 'viewer-1', role: 'viewer' })).token };

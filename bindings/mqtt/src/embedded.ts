@@ -283,7 +283,9 @@ export async function startEmbeddedBroker(
     if (!route) return notFound(`topic '${filter}' is not part of the twinhub MQTT topic scheme; see docs/mqtt.md`).problem;
     switch (route.kind) {
       case 'propertyValue':
-        return hub.authorize(client, 'observeproperty', route.thingId);
+        // Subscribing to one value topic observes that property: refused like observeproperty is
+        // on every binding (unknown, write-only or non-observable property).
+        return hub.authorize(client, 'observeproperty', route.thingId, route.name);
       case 'event':
         return hub.authorize(client, 'subscribeevent', route.thingId);
       case 'agentRequests':

@@ -119,8 +119,9 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
       const page = await run({ operation: 'listTDs', query: { offset, limit: LIST_PAGE, metadataOnly: true } });
       const twins = (page.output ?? []) as Omit<Twin, 'td'>[];
       for (const { thingId } of twins) {
-        // The reported values only (readstate would copy the whole state of every Thing).
-        const values = await hub.handle({ operation: 'readallproperties', thingId }, { client: MQTT_SYSTEM_CLIENT });
+        // The reported values only (readstate would copy the whole state of every Thing), of the
+        // observable properties: the others are never published.
+        const values = await hub.handle({ operation: 'readallproperties', thingId, query: { observableOnly: true } }, { client: MQTT_SYSTEM_CLIENT });
         if (!values.ok) continue; // deleted meanwhile
         for (const [name, value] of Object.entries(values.output as Record<string, unknown>)) {
           const topic = topics.propertyValue(thingId, name);

@@ -38,13 +38,17 @@ const DIRECTORY_OPERATIONS: ReadonlySet<string> = new Set(['thing_created', 'thi
 /**
  * Directory streams: `event: thing_created|thing_updated|thing_deleted`, data = the twin TD (or
  * `{ id }` for deletions); `event: agent_connected|agent_disconnected`, data = the agent's
- * presence; `id:` = seq.
+ * presence; `id:` = seq. With `diff` (WoT Discovery `/events?diff=true`), thing_updated carries
+ * the merge patch of the change instead of the whole TD [tdd-notification-data-update-diff];
+ * thing_created keeps the whole TD [tdd-notification-data-create-full] and thing_deleted the id
+ * [tdd-notification-data-delete-diff].
  */
-export function directoryFormatter(accept: (message: NotificationMessage) => boolean = () => true): SseFormatter {
+export function directoryFormatter(accept: (message: NotificationMessage) => boolean = () => true, diff = false): SseFormatter {
   return (message) => {
     if (!isNotification(message) || !accept(message)) return undefined;
     if (!DIRECTORY_OPERATIONS.has(message.operation)) return undefined;
-    return { id: message.seq, event: message.operation, data: JSON.stringify(message.data ?? { id: message.thingId }) };
+    const data = diff && message.operation === 'thing_updated' && message.patch ? message.patch : (message.data ?? { id: message.thingId });
+    return { id: message.seq, event: message.operation, data: JSON.stringify(data) };
   };
 }
 

@@ -9,4 +9,4 @@ export {
   valueFormatter,
   type SseFormatter,
 } from './formatters.js';
-export { DEFAULT_HEARTBEAT_SECONDS, SseStream, type SseStartOptions, type SseStreamOptions } from './sse-stream.js';
+export { DEFAULT_HEARTBEAT_SECONDS, SSE_HEADERS, SseStream, type SseStartOptions, type SseStreamOptions } from './sse-stream.js';

@@ -44,6 +44,14 @@ interface PendingFrame {
  * `stream.session`, then call start() to commit the 200 response; if a subscription fails, call
  * close() instead and answer with the problem (nothing has been written yet).
  */
+/** The head of every event stream (also what a HEAD request on a stream gets). */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
 export class SseStream {
   readonly session: Session;
   private readonly hub: HubApi;
@@ -89,19 +97,13 @@ export class SseStream {
     return this.pending === undefined;
   }
 
-  /** Sends the 200 `text/event-stream` head, replays after Last-Event-ID, then goes live. */
+  /** Sends the 200 `text/event-stream` head (SSE_HEADERS), replays after Last-Event-ID, then goes live. */
   start(options: SseStartOptions = {}): void {
     if (this.closed || this.started) return;
     const queued = this.pending ?? [];
     this.pending = undefined;
     this.res.socket?.setNoDelay(true);
-    this.res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-      ...options.headers,
-    });
+    this.res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
     // A first comment flushes the head, so clients see the stream open before any event.
     this.write(formatComment('stream open'));
     this.replay(options.lastEventId);

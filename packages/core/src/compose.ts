@@ -4,13 +4,15 @@
 
 import { pino, type Logger } from 'pino';
 import type { BucketStore } from '@twinhub/bucket';
-import { canSee } from './auth/permissions.js';
+import { canSee, PERMISSIONS } from './auth/permissions.js';
 import { TokenService } from './auth/tokens.js';
 import type { HubCore } from './core-context.js';
 import { TwinDirectory } from './directory/directory.js';
 import { DEFAULT_LIMITS, type HubLimits, type TwinTdContributor } from './model/hub-api.js';
 import { NO_OBSERVER, type HubObserver } from './model/observer.js';
-import type { ThingDescription, Twin } from './model/types.js';
+import type { Client, Role, ThingDescription, Twin } from './model/types.js';
+import type { Operation } from './model/operations.js';
+import { purgeExpiredRegistrations } from './directory/handlers.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
@@ -20,7 +22,7 @@ import { TwinStateStore } from './state/state.js';
 import { announcePresence } from './presence/presence.js';
 import { PersistQueue } from './store/persist-queue.js';
 import { StoreReadiness } from './store/readiness.js';
-import { buildTwinTd } from './td/index.js';
+import { buildTwinTd, restrictForms } from './td/index.js';
 
 export interface HubOptions {
   /** Where everything is kept. The hub owns it from now on and closes it in `close()`. */
@@ -32,7 +34,7 @@ export interface HubOptions {
   /** How long ended requests stay queryable (default one day), and how many at most (default 10 000). */
   requestRetentionSeconds?: number;
   requestRetentionCount?: number;
-  /** How often expired requests are looked for (default 1 s). */
+  /** How often expired requests and expired registrations are looked for (default 1 s). */
   expiryIntervalMs?: number;
   /** Notifications kept for resumption (SSE Last-Event-ID): at most this many (default 10 000)... */
   replayBufferSize?: number;
@@ -46,30 +48,76 @@ export interface HubOptions {
   observer?: Pick<HubObserver, 'persistBatch' | 'notificationDropped'>;
 }
 
-/** Twin TDs built on first use, cached per twin object, rebuilt for all when a binding adds its forms. */
+/** Whether a role may use a form operation: the permission table decides (an operation it does not know is kept). */
+function roleMayUse(role: Role): (op: string) => boolean {
+  return (op) => !Object.hasOwn(PERMISSIONS, op) || PERMISSIONS[op as Operation].includes(role);
+}
+
+/**
+ * Twin TDs built on first use, cached per twin object, rebuilt for all when a binding adds its
+ * forms. A client gets the view of its role: forms only for the operations that role may use.
+ */
 export class TwinTds {
   private readonly contributors: TwinTdContributor[] = [];
   private cache = new WeakMap<Twin, ThingDescription>();
+  private views = new WeakMap<Twin, Map<Role, ThingDescription>>();
 
-  readonly get = (twin: Twin): ThingDescription => {
+  /** The full twin TD (every operation), or the one `client`'s role sees. */
+  readonly get = (twin: Twin, client?: Client): ThingDescription => {
     let td = this.cache.get(twin);
     if (!td) this.cache.set(twin, (td = buildTwinTd(twin, this.contributors)));
-    return td;
+    if (!client) return td;
+    let views = this.views.get(twin);
+    if (!views) this.views.set(twin, (views = new Map()));
+    let view = views.get(client.role);
+    if (!view) views.set(client.role, (view = restrictForms(td, roleMayUse(client.role))));
+    return view;
   };
 
   addContributor(contributor: TwinTdContributor): void {
     this.contributors.push(contributor);
     this.cache = new WeakMap();
+    this.views = new WeakMap();
   }
 }
 
-export function composeCore(options: HubOptions): {
+/** The hub's periodic work (request expiry and retention, expired registrations), one timer for all. */
+export class Sweeps {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly tasks: readonly (() => Promise<void>)[]) {}
+
+  /** Sweeps now, then every `intervalMs` until stop(). */
+  async start(intervalMs: number): Promise<void> {
+    await this.run();
+    this.timer = setInterval(() => void this.run(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One sweep; a sweep still running is joined, not started twice. */
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const task of this.tasks) await task();
+    })().finally(() => (this.running = undefined));
+    return this.running;
+  }
+}
+
+export interface ComposedCore {
   core: HubCore;
   tokens: TokenService;
   sequence: NotificationSequence;
   twinTds: TwinTds;
   readiness: StoreReadiness;
-} {
+  sweeps: Sweeps;
+}
+
+export function composeCore(options: HubOptions): ComposedCore {
   const twinTds = new TwinTds();
   const log = options.logger ?? pino({ level: 'silent' });
   const now = options.now ?? (() => new Date());
@@ -110,7 +158,8 @@ export function composeCore(options: HubOptions): {
   const state = new TwinStateStore();
   const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, tokens, defaultRequestTtlSeconds, twinTd: twinTds.get };
   const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);
-  return { core, tokens, sequence, twinTds, readiness };
+  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core)]);
+  return { core, tokens, sequence, twinTds, readiness, sweeps };
 }
 
 /**

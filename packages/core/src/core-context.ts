@@ -6,7 +6,7 @@ import type { TokenService } from './auth/tokens.js';
 import type { TwinDirectory } from './directory/directory.js';
 import type { HubLimits } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubSuccess, Operation } from './model/operations.js';
-import type { ThingDescription, Twin } from './model/types.js';
+import type { Client, ThingDescription, Twin } from './model/types.js';
 import type { NotificationRegistry } from './notify/registry.js';
 import type { RequestService } from './requests/service.js';
 import type { SessionRegistry } from './sessions/registry.js';
@@ -27,8 +27,8 @@ export interface HubCore {
   readonly tokens: TokenService;
   readonly defaultRequestTtlSeconds: number;
   now(): Date;
-  /** The TD served to consumers: the registered one with forms pointing at the hub. */
-  twinTd(twin: Twin): ThingDescription;
+  /** The TD served to consumers: the registered one with forms pointing at the hub; with `client`, only the forms its role may use. */
+  twinTd(twin: Twin, client?: Client): ThingDescription;
 }
 
 export type Handler = (core: HubCore, request: HubRequest, context: HubContext) => Promise<HubSuccess>;

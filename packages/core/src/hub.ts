@@ -5,7 +5,7 @@
 import { checkPermission } from './auth/permissions.js';
 import type { TokenService } from './auth/tokens.js';
 import { clientHandlers } from './clients/handlers.js';
-import { composeCore, loadCore, type HubOptions, type TwinTds } from './compose.js';
+import { composeCore, loadCore, type ComposedCore, type HubOptions } from './compose.js';
 import type { HandlerTable, HubCore } from './core-context.js';
 import { directoryHandlers } from './directory/handlers.js';
 import type { NotificationMessage } from './model/envelope.js';
@@ -14,11 +14,9 @@ import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './model/operations.js';
 import type { AgentPresence, Client, Problem, RequestRecord, RequestStatus, Twin } from './model/types.js';
 import { applyChanges } from './feed.js';
-import type { NotificationSequence } from './notify/sequence.js';
 import { presenceHandlers } from './presence/handlers.js';
 import { requestHandlers } from './requests/handlers.js';
-import { stateHandlers } from './state/handlers.js';
-import type { StoreReadiness } from './store/readiness.js';
+import { checkObservable, stateHandlers } from './state/handlers.js';
 import { checkThingId } from './td/index.js';
 
 export type { HubOptions } from './compose.js';
@@ -35,23 +33,23 @@ export class Hub implements HubApi {
   readonly limits: HubLimits;
   readonly tokens: TokenService;
   private readonly core: HubCore;
-  private readonly sequence: NotificationSequence;
-  private readonly twinTds: TwinTds;
-  private readonly readiness: StoreReadiness;
+  /** The rest of what composeCore built: the notification sequence, twin TDs, readiness and sweeps. */
+  private readonly parts: ComposedCore;
   private stopWatching: (() => void) | undefined;
   private closed = false;
 
   /** Use createHub(): a hub must load its store before it serves. */
   constructor(private readonly options: HubOptions) {
-    ({ core: this.core, tokens: this.tokens, sequence: this.sequence, twinTds: this.twinTds, readiness: this.readiness } = composeCore(options));
+    this.parts = composeCore(options);
+    ({ core: this.core, tokens: this.tokens } = this.parts);
     this.limits = this.core.limits;
   }
 
   /** Loads every domain's records, follows other writers' changes, then starts the expiry sweep. */
   async load(): Promise<void> {
-    await loadCore(this.core, this.tokens, this.sequence, this.options.store);
+    await loadCore(this.core, this.tokens, this.parts.sequence, this.options.store);
     this.stopWatching = this.options.store.watch((changes) => applyChanges(this.core, this.tokens, changes));
-    await this.core.requests.startSweeping(this.options.expiryIntervalMs ?? 1000);
+    await this.parts.sweeps.start(this.options.expiryIntervalMs ?? 1000);
   }
 
   async authenticate(token: string): Promise<Client | undefined> {
@@ -80,9 +78,10 @@ export class Hub implements HubApi {
     }
   }
 
-  authorize(client: Client, operation: Operation, thingId?: string): Problem | undefined {
+  authorize(client: Client, operation: Operation, thingId?: string, name?: string): Problem | undefined {
     try {
       checkPermission(client, operation, this.twinOf(thingId));
+      if (operation === 'observeproperty' && name !== undefined) checkObservable(this.core, thingId, name);
       return undefined;
     } catch (error) {
       if (isHubError(error)) return error.problem;
@@ -123,11 +122,11 @@ export class Hub implements HubApi {
 
   async ready(): Promise<Problem | undefined> {
     if (this.closed) return serviceUnavailable('the hub is shutting down').problem;
-    return this.readiness.check();
+    return this.parts.readiness.check();
   }
 
   addTwinTdContributor(contributor: TwinTdContributor): void {
-    this.twinTds.addContributor(contributor);
+    this.parts.twinTds.addContributor(contributor);
   }
 
   private twinOf(thingId: string | undefined): Twin | undefined {
@@ -138,7 +137,7 @@ export class Hub implements HubApi {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.core.requests.stopSweeping();
+    this.parts.sweeps.stop();
     this.stopWatching?.();
     this.core.sessions.closeAll('hub shutting down');
     this.core.requests.releaseWaiters();

@@ -9,4 +9,4 @@ export { createHub, Hub, type HubOptions } from './hub.js';
 export type { TokenInfo, ClientInfo, CreatedToken } from './auth/tokens.js';
 export { AuthFailures, AUTH_FAILURE_LOG_INTERVAL_MS, AUTH_FAILURE_MAX_DELAY_MS, type AuthFailure } from './auth/failures.js';
 export { PERMISSIONS, canSee } from './auth/permissions.js';
-export { validateThingDescription, checkThingId, buildTwinTd, withDefaultSecurity } from './td/index.js';
+export { validateThingDescription, checkThingId, buildTwinTd, withDefaultSecurity, DISCOVERY_CONTEXT } from './td/index.js';

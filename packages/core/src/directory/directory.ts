@@ -2,7 +2,7 @@
 // and their storage records. It decides what a registration means (create vs replace, owner,
 // version); the hub persists what it returns and announces the change.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { BucketStore } from '@twinhub/bucket';
 import type { TwinQuery } from '../model/operations.js';
 import type { Client, ThingDescription, Twin } from '../model/types.js';
@@ -22,6 +22,45 @@ export interface Registration {
   created: boolean;
 }
 
+/**
+ * The expiry a registrant asked for in the TD's `registration` (WoT Discovery §6.2): `ttl` seconds
+ * from now, or an absolute `expires`. [tdd-registrationinfo-vocab-expires] With `ttl` present the
+ * registrant's `expires` is ignored and computed. `created`, `modified` and `retrieved` are the
+ * directory's to set: the registrant's are ignored.
+ */
+export function requestedExpiry(td: ThingDescription, now: string): { expires?: string; ttl?: number } {
+  const registration = td.registration;
+  if (registration === undefined) return {};
+  if (registration === null || typeof registration !== 'object' || Array.isArray(registration)) {
+    throw badRequest('registration must be an object (WoT Discovery registration information)', [{ pointer: '/registration', message: 'must be an object' }]);
+  }
+  const { ttl, expires } = registration as { ttl?: unknown; expires?: unknown };
+  if (ttl !== undefined) {
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS) {
+      const message = `must be a number of seconds above 0 and at most ${MAX_TTL_SECONDS}`;
+      throw badRequest(`registration.ttl ${message}`, [{ pointer: '/registration/ttl', message }]);
+    }
+    return { ttl, expires: new Date(Date.parse(now) + ttl * 1000).toISOString() };
+  }
+  if (expires !== undefined) {
+    const at = typeof expires === 'string' && /^\d{4}-\d\d-\d\dT/.test(expires) ? Date.parse(expires) : Number.NaN;
+    if (Number.isNaN(at)) {
+      const message = 'must be an RFC 3339 date-time';
+      throw badRequest(`registration.expires ${message}`, [{ pointer: '/registration/expires', message }]);
+    }
+    return { expires: new Date(at).toISOString() };
+  }
+  return {};
+}
+
+/** Ten years: a longer ttl is a mistake, and larger numbers would overflow a date. */
+const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
+/** A 64-bit digest of what makes a twin's version, XORed into the collection tag (order-free, so every instance agrees). */
+function twinDigest(twin: Twin): bigint {
+  return createHash('sha256').update(`${twin.thingId}\u0000${twin.version}\u0000${twin.modified}`).digest().readBigUInt64BE(0);
+}
+
 /** The @type values of a TD, as a list. */
 export function typesOf(td: ThingDescription): string[] {
   const types = td['@type'];
@@ -39,6 +78,10 @@ export class TwinDirectory {
   private readonly bytes = new Map<string, number>();
   private readonly bytesByAgent = new Map<string, number>();
   private totalBytes = 0;
+  /** Expiry time (ms) of each twin whose registration expires: the purge looks only at these. */
+  private readonly expiring = new Map<string, number>();
+  /** XOR of every twin's digest: changes whenever any twin is added, changed or removed. */
+  private collectionDigest = 0n;
 
   async load(store: BucketStore): Promise<void> {
     const ids: string[] = [];
@@ -75,6 +118,22 @@ export class TwinDirectory {
   /** The agents that own at least one Thing. */
   agents(): Iterable<string> {
     return this.byAgent.keys();
+  }
+
+  /** A tag of the whole collection's state (the listing's canonical link carries it as `etag`). */
+  collectionTag(): string {
+    return `${this.twins.size.toString(36)}-${this.collectionDigest.toString(36)}`;
+  }
+
+  /** Twins whose registration expired at `nowMs` (at most `max`). */
+  expired(nowMs: number, max: number): Twin[] {
+    const due: Twin[] = [];
+    for (const [thingId, at] of this.expiring) {
+      if (at > nowMs) continue;
+      due.push(this.twins.get(thingId)!);
+      if (due.length >= max) break;
+    }
+    return due;
   }
 
   /** The IDs of the Things the agent owns, sorted. */
@@ -132,9 +191,10 @@ export class TwinDirectory {
       if (options.ifVersion !== undefined && options.ifVersion !== existing.version) {
         throw preconditionFailed(`Thing '${thingId}' is at version ${existing.version}, not ${options.ifVersion}; re-read it and retry`);
       }
+      const { expires: _expires, ttl: _ttl, ...kept } = existing;
       return {
         created: false,
-        twin: { ...existing, td: { ...td, id: thingId }, modified: options.now, version: existing.version + 1 },
+        twin: { ...kept, td: { ...td, id: thingId }, modified: options.now, version: existing.version + 1, ...requestedExpiry(td, options.now) },
       };
     }
     if (options.ifVersion !== undefined && options.ifVersion !== 0) {
@@ -144,7 +204,16 @@ export class TwinDirectory {
     if (this.countOwnedBy(client.id) >= max) throw tooManyRequests(`client '${client.id}' already registered ${max} Things, the limit; delete some first`);
     return {
       created: true,
-      twin: { thingId, td: { ...td, id: thingId }, agentId: client.id, created: options.now, modified: options.now, version: 1, tags: {} },
+      twin: {
+        thingId,
+        td: { ...td, id: thingId },
+        agentId: client.id,
+        created: options.now,
+        modified: options.now,
+        version: 1,
+        tags: {},
+        ...requestedExpiry(td, options.now),
+      },
     };
   }
 
@@ -240,6 +309,8 @@ export class TwinDirectory {
     this.totalBytes += bytes;
     addTo(this.byAgent, twin.agentId, twin.thingId);
     for (const type of typesOf(twin.td)) addTo(this.byType, type, twin.thingId);
+    if (twin.expires !== undefined) this.expiring.set(twin.thingId, Date.parse(twin.expires));
+    this.collectionDigest ^= twinDigest(twin);
   }
 
   private unindex(twin: Twin): void {
@@ -251,6 +322,8 @@ export class TwinDirectory {
     this.totalBytes -= bytes;
     removeFrom(this.byAgent, twin.agentId, twin.thingId);
     for (const type of typesOf(twin.td)) removeFrom(this.byType, type, twin.thingId);
+    this.expiring.delete(twin.thingId);
+    this.collectionDigest ^= twinDigest(twin);
   }
 }
 

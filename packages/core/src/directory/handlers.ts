@@ -8,7 +8,8 @@ import type { Client, Twin } from '../model/types.js';
 import { canSee, checkPermission } from '../auth/permissions.js';
 import type { PendingWrite } from '../store/persist-queue.js';
 import { ownerPresence } from '../presence/presence.js';
-import { applyMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
+import { applyMergePatch, createMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
+import type { ThingNotificationMessage } from '../model/envelope.js';
 import { TWINS_BUCKET } from './directory.js';
 
 async function register(core: HubCore, client: Client, input: unknown, options: { pathId?: string; ifVersion?: number }) {
@@ -20,7 +21,7 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
   const previous = core.directory.get(twin.thingId);
   if (!created) checkPermission(client, 'updateTD', previous);
   // Everything that can refuse the TD runs before anything is stored: registration is all or nothing.
-  const twinTd = core.twinTd(twin);
+  const twinTd = core.twinTd(twin, client);
   const dropped = core.state.reconcileWrites(twin.thingId, twin.td);
   await staged(
     core,
@@ -29,15 +30,36 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
     () => (previous ? core.directory.put(previous) : core.directory.remove(twin.thingId)),
   );
   for (const write of dropped) core.state.apply(write.key, undefined);
-  announceTwin(core, twin, created);
+  announceTwin(core, twin, previous);
   core.log.debug({ thingId: twin.thingId, agentId: twin.agentId, version: twin.version, created }, 'TD registered');
   return ok(twinTd, created ? 201 : 200);
 }
 
-/** Tells who may see it that a Thing was created or updated. Who may see it is decided now: the event stays replayable to them after a delete. */
-function announceTwin(core: HubCore, twin: Twin, created: boolean): void {
-  const operation = created ? 'thing_created' : 'thing_updated';
-  core.notify.publish({ operation, thingId: twin.thingId, data: core.twinTd(twin), timestamp: twin.modified }, { audience: (c) => canSee(c, twin) });
+/**
+ * Tells who may see it that a Thing was created or updated. Who may see it is decided now: the
+ * event stays replayable to them after a delete. Each client gets the twin TD as its role sees it;
+ * an update also carries `patch`, the RFC 7396 merge patch from the previous TD to this one
+ * (the Discovery notification API's `diff`), always with the TD's `id` [tdd-notification-data-update-id].
+ */
+function announceTwin(core: HubCore, twin: Twin, previous: Twin | undefined): void {
+  const operation = previous ? 'thing_updated' : 'thing_created';
+  const views = new Map<string, ThingNotificationMessage>();
+  core.notify.publish(
+    { operation, thingId: twin.thingId, data: core.twinTd(twin), timestamp: twin.modified },
+    {
+      audience: (c) => canSee(c, twin),
+      // One variant per role, built on first use and shared by every session of that role.
+      view: (client, numbered) => {
+        let view = views.get(client.role);
+        if (!view) {
+          const td = core.twinTd(twin, client);
+          const patch = previous ? { ...createMergePatch(core.twinTd(previous, client), td), id: twin.thingId } : undefined;
+          views.set(client.role, (view = { ...(numbered as ThingNotificationMessage), data: td, ...(patch ? { patch } : {}) }));
+        }
+        return view;
+      },
+    },
+  );
 }
 
 function announceDeleted(core: HubCore, twin: Twin): void {
@@ -59,7 +81,7 @@ export function applyTwinRecord(core: HubCore, thingId: string, twin: Twin | und
     return;
   }
   core.directory.put(twin);
-  announceTwin(core, twin, known === undefined);
+  announceTwin(core, twin, known);
 }
 
 /**
@@ -73,6 +95,50 @@ async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, 
   } catch (error) {
     undo();
     throw error;
+  }
+}
+
+/**
+ * Deletes a twin with its state and queued requests, and announces it. Gone at once, like every
+ * other handler applies its change: a request handled meanwhile (pipelined on the same connection
+ * or from another client) already sees the Thing gone, so it can neither re-create its state after
+ * the delete nor be undone by it.
+ */
+async function removeTwin(core: HubCore, twin: Twin): Promise<void> {
+  const requests = core.requests.removeThing(twin.thingId, twin.agentId);
+  const dropped = core.state.removeWrites(twin.thingId);
+  await staged(
+    core,
+    [{ bucket: TWINS_BUCKET, key: twin.thingId, value: undefined }, ...dropped, ...requests.writes],
+    () => core.directory.remove(twin.thingId),
+    () => {
+      core.directory.put(twin);
+      requests.undo();
+    },
+  );
+  core.state.forget(twin.thingId);
+  requests.announce();
+  announceDeleted(core, twin);
+}
+
+/** Registrations found expired per sweep step, at most (each is a delete with its own write). */
+const PURGE_SLICE = 100;
+
+/**
+ * [tdd-registrationinfo-expiry-purge] Deletes the twins whose registration expired (`registration.ttl`
+ * or `expires`), as a delete by their agent would: state, queued requests and all, announced as
+ * thing_deleted. Runs with the hub's other sweeps.
+ */
+export async function purgeExpiredRegistrations(core: HubCore): Promise<void> {
+  for (const twin of core.directory.expired(core.now().getTime(), PURGE_SLICE)) {
+    // Re-registered or deleted since the listing: not this sweep's to remove.
+    if (core.directory.get(twin.thingId) !== twin) continue;
+    try {
+      await removeTwin(core, twin);
+      core.log.info({ thingId: twin.thingId, agentId: twin.agentId, expires: twin.expires }, 'registration expired; Thing deleted');
+    } catch (error) {
+      core.log.warn({ err: error, thingId: twin.thingId }, 'could not delete an expired registration; retrying at the next sweep');
+    }
   }
 }
 
@@ -93,9 +159,9 @@ function twinMetadata(core: HubCore, { td: _td, ...meta }: Twin) {
   return { ...meta, presence: ownerPresence(core, meta.agentId) };
 }
 
-/** The twin TD, with another Thing-level security scheme when the client asks for one. */
-function servedTd(core: HubCore, twin: Twin, security: string | undefined) {
-  const td = core.twinTd(twin);
+/** The twin TD as the client's role sees it, with another Thing-level security scheme when the client asks for one. */
+function servedTd(core: HubCore, client: Client, twin: Twin, security: string | undefined) {
+  const td = core.twinTd(twin, client);
   return security === undefined ? td : withDefaultSecurity(td, security);
 }
 
@@ -118,46 +184,31 @@ export const directoryHandlers: HandlerTable = {
     if (request.ifVersion !== undefined && request.ifVersion !== twin.version) {
       throw preconditionFailed(`Thing '${twin.thingId}' is at version ${twin.version}, not ${request.ifVersion}; re-read it before deleting`);
     }
-    // Gone at once, like every other handler applies its change: a request handled meanwhile
-    // (pipelined on the same connection or from another client) already sees the Thing gone, so it
-    // can neither re-create its state after the delete nor be undone by it.
-    const requests = core.requests.removeThing(twin.thingId, twin.agentId);
-    const dropped = core.state.removeWrites(twin.thingId);
-    await staged(
-      core,
-      [{ bucket: TWINS_BUCKET, key: twin.thingId, value: undefined }, ...dropped, ...requests.writes],
-      () => core.directory.remove(twin.thingId),
-      () => {
-        core.directory.put(twin);
-        requests.undo();
-      },
-    );
-    core.state.forget(twin.thingId);
-    requests.announce();
-    announceDeleted(core, twin);
+    await removeTwin(core, twin);
     core.log.debug({ thingId: twin.thingId }, 'TD deleted');
     return ok(undefined, 204);
   },
 
-  async retrieveTD(core, request) {
-    return ok(servedTd(core, core.directory.require(request.thingId), request.query?.security));
+  async retrieveTD(core, request, { client }) {
+    return ok(servedTd(core, client, core.directory.require(request.thingId), request.query?.security));
   },
 
   async listTDs(core, request, { client }) {
     if (request.query?.metadataOnly) checkPermission(client, 'readtwin');
     const { twins, total } = core.directory.list(client, request.query, core.limits.maxListPageBytes);
-    if (request.query?.metadataOnly) return { ...ok(twins.map((twin) => twinMetadata(core, twin))), total };
+    const etag = core.directory.collectionTag();
+    if (request.query?.metadataOnly) return { ...ok(twins.map((twin) => twinMetadata(core, twin))), total, etag };
     // One stored TD the hub can no longer serve (written by an older version with weaker checks)
     // is left out and logged: it must not turn every listing into a 500.
     const tds = twins.flatMap((twin) => {
       try {
-        return [servedTd(core, twin, request.query?.security)];
+        return [servedTd(core, client, twin, request.query?.security)];
       } catch (error) {
         core.log.error({ err: error, thingId: twin.thingId }, 'a stored TD cannot be served; left out of the listing');
         return [];
       }
     });
-    return { ...ok(tds), total };
+    return { ...ok(tds), total, etag };
   },
 
   async readtwin(core, request) {

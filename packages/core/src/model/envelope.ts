@@ -48,6 +48,8 @@ export interface ThingNotificationMessage {
   name?: string;
   /** Property value, event data, RequestRecord, or twin TD ({ id } for thing_deleted). */
   data: unknown;
+  /** thing_updated: the RFC 7396 merge patch from the previous twin TD to this one, with the TD's `id` (SSE `/events?diff=true` sends it as the data). */
+  patch?: Record<string, unknown>;
   timestamp: string;
   /** Hub-wide increasing number: SSE event id, resume point for Last-Event-ID. */
   seq: number;

@@ -32,6 +32,8 @@ export type AffordanceKind = 'property' | 'action' | 'event';
  */
 export interface TwinTdContributor {
   readonly name: string;
+  /** JSON-LD prefixes the forms use (e.g. `{ mqv: 'http://www.example.org/mqtt-binding#' }`), added to the twin TD's @context. */
+  context?(): Record<string, string>;
   securityDefinitions?(): Record<string, Record<string, unknown>>;
   /** Top-level forms (readallproperties, observeallproperties, queryallactions, subscribeallevents...). */
   thingForms?(thingId: string): Form[];
@@ -94,9 +96,10 @@ export interface HubApi {
   handle(request: HubRequest, context: HubContext): Promise<HubResult>;
   /**
    * The permission check alone, for bindings that must decide before a request exists (MQTT
-   * authorizeSubscribe). undefined = allowed; otherwise the problem to report.
+   * authorizeSubscribe). With `name`, observeproperty also checks the property can be observed
+   * (it exists, is observable and not write-only). undefined = allowed; otherwise the problem to report.
    */
-  authorize(client: Client, operation: Operation, thingId?: string): Problem | undefined;
+  authorize(client: Client, operation: Operation, thingId?: string, name?: string): Problem | undefined;
   /** Registers a live connection; push messages for it go to `sink`. */
   openSession(client: Client, binding: string, sink: SessionSink): Session;
   /** Forgets a session and all its subscriptions (idempotent). */

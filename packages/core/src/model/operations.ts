@@ -117,6 +117,8 @@ export interface TwinQuery {
    * that honour only the Thing-level default, e.g. node-wot 0.8.16 over MQTT: `mqtt_basic_sc`).
    */
   security?: string;
+  /** readallproperties: only the observable properties' values (what an observer is told of). */
+  observableOnly?: boolean;
 }
 
 /** Input of updateactionstatus. */
@@ -157,6 +159,8 @@ export interface HubSuccess {
   output?: unknown;
   /** listTDs: the number of twins matching the filter (for paging links). */
   total?: number;
+  /** listTDs: a tag of the state of the whole collection (changes with any TD), for the listing's canonical link. */
+  etag?: string;
   /** readproperty: when the value was reported. */
   timestamp?: string;
 }

@@ -24,6 +24,10 @@ export interface Twin {
   modified: string;
   /** Increments on every TD change. */
   version: number;
+  /** When the registration expires (WoT Discovery `registration.expires`): the hub then deletes it. Absent: never. */
+  expires?: string;
+  /** The registrant's relative expiry in seconds (`registration.ttl`), from which `expires` was computed. */
+  ttl?: number;
   /** Consumer/admin metadata; never sent to agents. */
   tags: Record<string, string>;
 }

@@ -40,13 +40,19 @@ interface ReplayEntry {
   audience?: (client: Client) => boolean;
   /** Sent to the audience's sessions regardless of their subscriptions (action status). */
   direct: boolean;
+  view?: NotificationView;
 }
+
+/** The message as one client gets it (e.g. a twin TD as its role sees it); same seq for everyone. */
+export type NotificationView = (client: Client, message: NotificationMessage) => NotificationMessage;
 
 export interface PublishOptions {
   /** Who may see it, when Thing visibility cannot decide (the Thing is gone, or it is personal). */
   audience?: (client: Client) => boolean;
   /** Deliver to exactly these sessions instead of the subscribers. */
   onlyTo?: Iterable<LiveSession>;
+  /** Each client gets this view of the message instead of the message itself (live and on replay). */
+  view?: NotificationView;
 }
 
 function keyOf(target: SubscriptionTarget): string {
@@ -169,9 +175,10 @@ export class NotificationRegistry {
   publish(notification: UnnumberedNotification, options: PublishOptions = {}): NotificationMessage {
     const message = { type: 'notification', ...notification, seq: this.sequence.next() } as NotificationMessage;
     const size = JSON.stringify(message.data)?.length ?? 0;
-    this.replay.push({ message, size, audience: options.audience, direct: options.onlyTo !== undefined });
+    const { view } = options;
+    this.replay.push({ message, size, audience: options.audience, direct: options.onlyTo !== undefined, view });
     const targets = options.onlyTo ? new Set(options.onlyTo) : this.subscribersOf(message, options.audience);
-    for (const session of targets) session.send(message);
+    for (const session of targets) session.send(view ? view(session.client, message) : message);
     return message;
   }
 
@@ -187,10 +194,10 @@ export class NotificationRegistry {
     const session = 'subscriptions' in who ? who : undefined;
     const client = session ? session.client : (who as Client);
     const found: NotificationMessage[] = [];
-    for (const { message, audience, direct } of this.replay) {
+    for (const { message, audience, direct, view } of this.replay) {
       if (message.seq <= seq) continue;
       if (!this.mayGet(client, message, audience)) continue;
-      if (direct || !session || this.matches(session, message)) found.push(message);
+      if (direct || !session || this.matches(session, message)) found.push(view ? view(client, message) : message);
     }
     return found;
   }

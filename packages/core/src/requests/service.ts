@@ -30,7 +30,6 @@ export class RequestService {
   readonly queue = new RequestQueue();
   private readonly waiters = new Map<string, Set<(record: RequestRecord) => void>>();
   private sweeping: Promise<void> | undefined;
-  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RequestServiceOptions) {}
 
@@ -153,17 +152,6 @@ export class RequestService {
       const timer = setTimeout(() => done(this.queue.get(requestId) ?? record), timeoutMs);
       this.waiters.set(requestId, waiters.add(done));
     });
-  }
-
-  /** Sweeps now, then every `intervalMs` until stopSweeping(). */
-  async startSweeping(intervalMs: number): Promise<void> {
-    await this.sweep();
-    this.sweepTimer = setInterval(() => void this.sweep(), intervalMs);
-    this.sweepTimer.unref();
-  }
-
-  stopSweeping(): void {
-    clearInterval(this.sweepTimer);
   }
 
   /** Expires overdue requests in slices and forgets ended ones past their retention (age or count). */

@@ -42,6 +42,16 @@ function isWriteOnly(twin: Twin, name: string): boolean {
 
 const readsWriteOnly = (client: Client): boolean => client.role === 'agent';
 
+/**
+ * Only an `observable` property (TD 1.1 §5.3.2.4) can be observed: observeproperty on another is
+ * refused on every binding, and observeallproperties tells of "changes to any observable property"
+ * (TD 1.1 §5.3.4.2), so the values of the others are never announced (nor published on MQTT).
+ */
+function isObservable(twin: Twin, name: string): boolean {
+  const properties = twin.td.properties as Record<string, { observable?: unknown }> | undefined;
+  return properties !== undefined && Object.hasOwn(properties, name) && properties[name].observable === true;
+}
+
 function writeOnlyRefusal(twin: Twin, name: string): Error {
   return forbidden(
     `property '${name}' of Thing '${twin.thingId}' is write-only (writeOnly in its TD): its value is never readable or observable through the twin`,
@@ -72,13 +82,33 @@ export function applyStateRecord(core: HubCore, key: string, record: object | un
   if (record !== undefined && !core.directory.get(thingOfStateKey(key))) return;
   const change = core.state.apply(key, record);
   if (change?.kind === 'property') {
-    // Nobody observes a write-only property: its values are not announced (nor retained on MQTT).
+    // Nobody observes a write-only or a non-observable property: its values are not announced (nor retained on MQTT).
     const twin = core.directory.get(change.thingId);
-    if (twin && isWriteOnly(twin, change.name)) return;
+    if (twin && (isWriteOnly(twin, change.name) || !isObservable(twin, change.name))) return;
     core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time });
   } else if (change?.kind === 'event') {
     core.notify.publish({ operation: 'subscribeevent', thingId: change.thingId, name: change.name, data: change.data, timestamp: change.time });
   }
+}
+
+/**
+ * Throws unless the property of a registered Thing can be observed: it exists, is observable, and
+ * is not write-only (HubApi.authorize). A Thing not registered (yet) is not decided here: an MQTT
+ * subscription may wait for it.
+ */
+export function checkObservable(core: HubCore, thingId: string | undefined, name: string): void {
+  const twin = thingId === undefined ? undefined : core.directory.get(thingId);
+  if (twin) observableName(twin, name);
+}
+
+/** The property's name if it can be observed through the twin; a 404, 403 or 400 problem otherwise. */
+function observableName(twin: Twin, requested: string | undefined): string {
+  const { name } = affordance(twin, 'properties', requested);
+  if (isWriteOnly(twin, name)) throw writeOnlyRefusal(twin, name);
+  if (!isObservable(twin, name)) {
+    throw badRequest(`property '${name}' of Thing '${twin.thingId}' is not observable (its TD does not say "observable": true); read it instead`);
+  }
+  return name;
 }
 
 /** Builds the subscription target of an observe/subscribe request (no thingId: all visible Things). */
@@ -89,8 +119,7 @@ function target(core: HubCore, request: HubRequest, kind: 'property' | 'event', 
   }
   const twin = core.directory.require(request.thingId);
   if (!named) return { kind, thingId: twin.thingId };
-  const { name } = affordance(twin, kind === 'property' ? 'properties' : 'events', request.name);
-  if (kind === 'property' && isWriteOnly(twin, name)) throw writeOnlyRefusal(twin, name);
+  const name = kind === 'property' ? observableName(twin, request.name) : affordance(twin, 'events', request.name).name;
   return { kind, thingId: twin.thingId, name };
 }
 
@@ -120,9 +149,11 @@ export const stateHandlers: HandlerTable = {
   },
 
   async readallproperties(core, request, { client }) {
-    return readState(core, request, (twin) =>
-      ok(reportedValues(core, twin, readable(twin, Object.keys((twin.td.properties as object | undefined) ?? {}), client))),
-    );
+    return readState(core, request, (twin) => {
+      const names = Object.keys((twin.td.properties as object | undefined) ?? {});
+      const wanted = request.query?.observableOnly ? names.filter((name) => isObservable(twin, name)) : names;
+      return ok(reportedValues(core, twin, readable(twin, wanted, client)));
+    });
   },
 
   async readmultipleproperties(core, request, { client }) {

@@ -3,5 +3,5 @@
 export { validateThingDescription } from './validate.js';
 export { checkThingId, checkAffordanceName } from './names.js';
 export { validateAgainstSchema } from './data-schema.js';
-export { buildTwinTd, withDefaultSecurity } from './twin-td.js';
-export { applyMergePatch } from './merge-patch.js';
+export { buildTwinTd, restrictForms, withDefaultSecurity, DISCOVERY_CONTEXT } from './twin-td.js';
+export { applyMergePatch, createMergePatch } from './merge-patch.js';

@@ -45,3 +45,25 @@ function merge(target: unknown, patch: unknown): unknown {
 function define(object: JsonObject, key: string, value: unknown): void {
   Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }
+
+/**
+ * The merge patch (RFC 7396) that turns `from` into `to`: members removed become null, changed
+ * ones are patched recursively when both sides are objects, replaced otherwise (arrays whole).
+ * `{}` when nothing changed. Values are not copied: treat the result as read-only.
+ */
+export function createMergePatch(from: JsonObject, to: JsonObject): JsonObject {
+  const patch: JsonObject = {};
+  for (const key of Object.keys(from)) if (!Object.hasOwn(to, key)) define(patch, key, null);
+  for (const [key, value] of Object.entries(to)) {
+    if (!Object.hasOwn(from, key)) define(patch, key, value);
+    else if (isObject(value) && isObject(from[key])) {
+      const inner = createMergePatch(from[key], value);
+      if (Object.keys(inner).length > 0) define(patch, key, inner);
+    } else if (!sameJson(from[key], value)) define(patch, key, value);
+  }
+  return patch;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return a === b || (typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b));
+}

@@ -40,6 +40,7 @@ export function lampTd(): ThingDescription {
         },
         required: ['name'],
         writeOnly: false,
+        observable: true,
         forms: [{ href: 'properties/config', contentType: 'application/json' }],
       },
     },

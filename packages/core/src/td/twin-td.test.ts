@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AffordanceKind, Form, TwinTdContributor } from '../model/hub-api.js';
 import type { Twin } from '../model/types.js';
-import { buildTwinTd, withDefaultSecurity } from './twin-td.js';
+import { buildTwinTd, DISCOVERY_CONTEXT, restrictForms, withDefaultSecurity } from './twin-td.js';
 import { validateThingDescription } from './validate.js';
 import { lampTd } from './test-fixtures.js';
 
@@ -96,7 +96,9 @@ describe('buildTwinTd', () => {
   it('keeps affordances, schemas, titles, @context and @type as registered', () => {
     const registered = lampTd();
     const td = buildTwinTd(lampTwin(), [httpContributor]);
-    for (const key of ['@context', '@type', 'title', 'titles', 'description', 'id']) assert.deepEqual(td[key], registered[key], key);
+    for (const key of ['@type', 'title', 'titles', 'description', 'id']) assert.deepEqual(td[key], registered[key], key);
+    // [tdd-context-injection] The registered context, then the Discovery context of Enriched TDs.
+    assert.deepEqual(td['@context'], [...(registered['@context'] as unknown[]), DISCOVERY_CONTEXT]);
     const strip = (map: unknown) =>
       Object.fromEntries(Object.entries(map as Record<string, Record<string, unknown>>).map(([n, a]) => [n, { ...a, forms: undefined }]));
     for (const kind of ['properties', 'actions', 'events']) assert.deepEqual(strip(td[kind]), strip(registered[kind]), kind);
@@ -110,6 +112,51 @@ describe('buildTwinTd', () => {
     assert.equal(td.modified, '2025-03-02T11:30:00.000Z');
     assert.equal(td.version, undefined);
     assert.ok(!JSON.stringify(td).includes('kitchen'), 'tags never appear');
+  });
+
+  it('carries the registration information, with expiry for an expirable registration [tdd-registrationinfo-vocab-*]', () => {
+    const td = buildTwinTd(lampTwin(), [httpContributor]);
+    assert.deepEqual(td.registration, { created: '2025-03-01T10:00:00.000Z', modified: '2025-03-02T11:30:00.000Z' });
+    const expiring = buildTwinTd(
+      { ...lampTwin(), ttl: 60, expires: '2025-03-02T11:31:00.000Z', td: { ...lampTd(), registration: { ttl: 60, created: 'x' } } },
+      [],
+    );
+    assert.deepEqual(expiring.registration, {
+      created: '2025-03-01T10:00:00.000Z',
+      modified: '2025-03-02T11:30:00.000Z',
+      expires: '2025-03-02T11:31:00.000Z',
+      ttl: 60,
+    });
+  });
+
+  it("adds the contributors' prefixes to @context once, the first definition of a prefix winning", () => {
+    const mqv = { ...httpContributor, name: 'mqtt', context: () => ({ mqv: 'http://www.example.org/mqtt-binding#' }) };
+    const other = { ...sseContributor, context: () => ({ mqv: 'urn:other', htv: 'http://www.w3.org/2011/http#' }) };
+    const td = buildTwinTd({ ...lampTwin(), td: { ...lampTd(), '@context': 'https://www.w3.org/2022/wot/td/v1.1' } }, [mqv, other]);
+    assert.deepEqual(td['@context'], [
+      'https://www.w3.org/2022/wot/td/v1.1',
+      DISCOVERY_CONTEXT,
+      { mqv: 'http://www.example.org/mqtt-binding#', htv: 'http://www.w3.org/2011/http#' },
+    ]);
+    assert.equal(validateThingDescription(td, 256 * 1024), td);
+  });
+
+  it('restricts forms to the operations a role may use, dropping forms and affordances left without any', () => {
+    const td = buildTwinTd(
+      {
+        ...lampTwin(),
+        td: { ...lampTd(), properties: { ...(lampTd().properties as object), secret: { type: 'string', writeOnly: true, forms: [{ href: 's' }] } } },
+      },
+      [httpContributor],
+    );
+    (formsOf(td, 'properties', 'secret') ?? [])[0].op = ['writeproperty'];
+    const reader = restrictForms(td, (op) => op.startsWith('read') || op.startsWith('observe') || op.startsWith('subscribe'));
+    assert.deepEqual(formsOf(reader, 'properties', 'brightness')?.[0].op, ['readproperty']);
+    assert.equal((reader.actions as Record<string, unknown>).fade, undefined, 'an action with only an invokeaction form goes');
+    assert.equal((reader.properties as Record<string, unknown>).secret, undefined, 'a write-only property goes');
+    assert.deepEqual(reader.forms, td.forms);
+    assert.equal(validateThingDescription(reader, 256 * 1024), reader);
+    assert.deepEqual(formsOf(td, 'properties', 'brightness')?.[0].op, ['readproperty', 'writeproperty'], 'the full TD is not modified');
   });
 
   it('resolves relative link hrefs against the dropped base', () => {

@@ -14,14 +14,19 @@ const KINDS: readonly [key: 'properties' | 'actions' | 'events', kind: Affordanc
 
 const NOSEC: Record<string, Record<string, unknown>> = { nosec_sc: { scheme: 'nosec' } };
 
+/** [tdd-context-injection] An Enriched TD (one with `registration`) names the Discovery context. */
+export const DISCOVERY_CONTEXT = 'https://www.w3.org/2022/wot/discovery';
+
 /**
  * Builds the TD the hub serves for `twin`. Kept as registered: @context, @type, titles,
  * descriptions, affordances and their schemas, links (relative hrefs resolved against the old
  * `base`), version, etc. Replaced: `id` (the twin's), `base` (dropped), all `forms` (the
  * contributors', in contributor order; none where nobody contributes), `securityDefinitions` (the
  * contributors', first definition of a name wins, or `nosec_sc`), `security` (the first scheme of
- * the first contributor that defines any), `created`/`modified` (the twin's). Pure: `twin` is not
- * modified and shares nothing with the result.
+ * the first contributor that defines any), `created`/`modified` (the twin's), `registration` (the
+ * directory's: created, modified, and expires/ttl for an expirable registration, WoT Discovery
+ * §6.2). Added to `@context`: the Discovery context and the prefixes contributors' forms use
+ * (e.g. `mqv`). Pure: `twin` is not modified and shares nothing with the result.
  */
 export function buildTwinTd(twin: Twin, contributors: readonly TwinTdContributor[]): ThingDescription {
   const td = structuredClone(twin.td) as Record<string, unknown>;
@@ -68,7 +73,62 @@ export function buildTwinTd(twin: Twin, contributors: readonly TwinTdContributor
   }
   td.created = twin.created;
   td.modified = twin.modified;
+  td.registration = registrationOf(twin);
+  td['@context'] = enrichedContext(
+    td['@context'],
+    contributors.map((c) => c.context?.() ?? {}),
+  );
   return td as ThingDescription;
+}
+
+/** [tdd-registrationinfo-vocab-*] What the directory knows of the registration (`retrieved` is left out: see docs/decisions.md). */
+function registrationOf(twin: Twin): Record<string, unknown> {
+  return {
+    created: twin.created,
+    modified: twin.modified,
+    ...(twin.expires !== undefined ? { expires: twin.expires } : {}),
+    ...(twin.ttl !== undefined ? { ttl: twin.ttl } : {}),
+  };
+}
+
+/** The registered @context, then the Discovery context, then one object with the contributors' prefixes (later definitions win in JSON-LD). */
+function enrichedContext(registered: unknown, prefixes: Record<string, string>[]): unknown[] {
+  const context = Array.isArray(registered) ? [...registered] : registered === undefined ? [] : [registered];
+  if (!context.includes(DISCOVERY_CONTEXT)) context.push(DISCOVERY_CONTEXT);
+  const terms = new Map<string, string>();
+  for (const entry of prefixes) for (const [prefix, iri] of Object.entries(entry)) if (!terms.has(prefix)) terms.set(prefix, iri);
+  if (terms.size > 0) context.push(Object.fromEntries(terms));
+  return context;
+}
+
+/**
+ * The twin TD as one client sees it: each form keeps only the operations `mayUse` allows (a
+ * viewer's TD has no write, invoke or cancel operation), and a form left without any goes. An
+ * affordance that had forms and is left without any goes too (TD 1.1 requires forms on every
+ * affordance): a viewer's TD has no write-only property. Pure: returns a copy.
+ */
+export function restrictForms(td: ThingDescription, mayUse: (op: string) => boolean): ThingDescription {
+  const copy = structuredClone(td) as Record<string, unknown>;
+  const restrict = (target: Record<string, unknown>): boolean => {
+    const forms = (Array.isArray(target.forms) ? target.forms : []) as Form[];
+    const kept = forms.flatMap((form) => {
+      const ops = (Array.isArray(form.op) ? form.op : typeof form.op === 'string' ? [form.op] : []) as string[];
+      const allowed = ops.filter(mayUse);
+      if (ops.length > 0 && allowed.length === 0) return [];
+      return [ops.length === allowed.length ? form : { ...form, op: allowed }];
+    });
+    setForms(target, kept);
+    return forms.length === 0 || kept.length > 0;
+  };
+  if (copy.forms !== undefined) restrict(copy);
+  for (const [key] of KINDS) {
+    const affordances = copy[key];
+    if (affordances === null || typeof affordances !== 'object') continue;
+    for (const [name, affordance] of Object.entries(affordances as Record<string, Record<string, unknown>>)) {
+      if (!restrict(affordance)) delete (affordances as Record<string, unknown>)[name];
+    }
+  }
+  return copy as ThingDescription;
 }
 
 function setForms(target: Record<string, unknown>, forms: Form[]): void {
