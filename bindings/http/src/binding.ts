@@ -24,6 +24,7 @@ import { registerAgentsRoutes } from './agents-routes.js';
 import { registerConsumerRoutes } from './consumer-routes.js';
 import { createCorsHandler } from './cors.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
+import { directoryTd } from './directory-td.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
@@ -111,6 +112,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
         title: 'twinhub',
         links: [
           { rel: 'things', href: `${base}/things`, type: 'application/ld+json' },
+          { rel: 'directory', href: `${base}/.well-known/wot`, type: 'application/td+json' },
           { rel: 'directory-events', href: `${base}/events`, type: 'text/event-stream' },
           { rel: 'stream', href: `${base}/stream`, type: 'text/event-stream' },
           { rel: 'agent-requests', href: `${base}/agent/requests`, type: 'text/event-stream' },
@@ -126,6 +128,11 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAgentRoutes(router, deps);
   registerAgentsRoutes(router, deps);
   registerAdminRoutes(router, deps);
+  // The directory's own TD for WoT tooling; public like the API description (it names no secret).
+  router.add('GET', '/.well-known/wot', {
+    public: true,
+    handle: async ({ res }) => sendJson(res, 200, directoryTd(router, deps.baseUrl(), PACKAGE_VERSION), {}, 'application/td+json'),
+  });
   // Registered last, so the document lists every route (itself included).
   router.add('GET', '/openapi.json', { public: true, handle: async ({ res }) => sendJson(res, 200, openApiDocument(router, deps.baseUrl(), PACKAGE_VERSION)) });
 
@@ -152,7 +159,14 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   async function dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const method = req.method ?? 'GET';
-    const found = router.lookup(method, url.pathname);
+    let found = router.lookup(method, url.pathname);
+    // [tdd-http-head] Every GET endpoint answers HEAD with the same head and no body (node:http
+    // writes no body for a HEAD request; streams stop after the head, see serveStream), unless a
+    // route defines its own HEAD (the long-poll handshake).
+    if (method === 'HEAD' && found.kind !== 'found') {
+      const get = router.lookup('GET', url.pathname);
+      if (get.kind === 'found') found = get;
+    }
     // Streams answer 200 at once and live on: their line is logged when they end.
     const started = performance.now();
     // Read now: by 'close' the response may have let go of its socket.
@@ -170,10 +184,11 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
       return sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${url.pathname}; see GET / for the entry points` });
     }
     if (found.kind === 'method') {
+      const allow = found.allow.includes('GET') && !found.allow.includes('HEAD') ? [...found.allow, 'HEAD'].sort() : found.allow;
       return sendProblem(
         res,
-        { status: 405, title: 'Method Not Allowed', detail: `${method} is not supported on ${url.pathname}; use ${found.allow.join(', ')}` },
-        { Allow: found.allow.join(', ') },
+        { status: 405, title: 'Method Not Allowed', detail: `${method} is not supported on ${url.pathname}; use ${allow.join(', ')}` },
+        { Allow: allow.join(', ') },
       );
     }
     const { route, params } = found.match;

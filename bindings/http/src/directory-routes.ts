@@ -1,7 +1,7 @@
 // The W3C WoT Discovery "Things API": list, retrieve, create, replace, patch and delete TDs, and
 // the directory's SSE notifications.
 
-import { badRequest, type HubRequest, type TwinQuery } from '@twinhub/core';
+import { badRequest, DISCOVERY_CONTEXT, type HubRequest, type TwinQuery } from '@twinhub/core';
 import { directoryFormatter } from '@twinhub/binding-sse';
 import { intParam, parseIfMatch, readJsonBody, sendProblem, sendResult } from './http-io.js';
 import { JsonCache } from './json-cache.js';
@@ -37,6 +37,21 @@ function listQuery(url: URL): TwinQuery {
   return query;
 }
 
+/** `?format=array` (the default) or `collection`; anything else is refused rather than ignored. */
+function listFormat(url: URL): 'array' | 'collection' {
+  const format = url.searchParams.get('format') ?? 'array';
+  if (format === 'array' || format === 'collection') return format;
+  throw badRequest(`query parameter "format" must be "array" (the default) or "collection", got ${JSON.stringify(format)}`);
+}
+
+/** `?diff=true` asks for merge patches in thing_updated events; `false` or absent: whole TDs. */
+function diffParam(url: URL): boolean {
+  const diff = url.searchParams.get('diff');
+  if (diff === null || diff === 'false') return false;
+  if (diff === 'true') return true;
+  throw badRequest(`query parameter "diff" must be "true" or "false", got ${JSON.stringify(diff)}`);
+}
+
 /** The thing id in a create/replace result: a twin TD ({ id }) or a Twin ({ thingId }). */
 function resultThingId(output: unknown): string | undefined {
   if (typeof output !== 'object' || output === null) return undefined;
@@ -63,23 +78,32 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
 
   router.add('GET', '/things', {
     async handle({ res, url, client }) {
+      const format = listFormat(url);
       const query = listQuery(url);
       const result = await hub.handle({ operation: 'listTDs', query }, { client });
       if (!result.ok) return sendProblem(res, result.problem);
       const items = Array.isArray(result.output) ? result.output : [];
-      const headers: Record<string, string> = {};
-      if (result.total !== undefined) {
-        headers['X-Total-Count'] = String(result.total);
-        const offset = query.offset ?? 0;
-        if (items.length > 0 && offset + items.length < result.total) {
-          const next = new URLSearchParams(url.searchParams);
-          next.set('offset', String(offset + items.length));
-          if (query.limit === undefined) next.set('limit', String(items.length));
-          headers.Link = `<${deps.baseUrl()}/things?${next.toString()}>; rel="next"`;
-        }
+      const total = result.total ?? items.length;
+      const offset = query.offset ?? 0;
+      const base = deps.baseUrl();
+      let next: string | undefined;
+      if (items.length > 0 && offset + items.length < total) {
+        // [tdd-things-list-pagination-header-nextlink-attr] The same arguments, the same limit, the next offset.
+        const params = new URLSearchParams(url.searchParams);
+        params.set('offset', String(offset + items.length));
+        if (query.limit === undefined) params.set('limit', String(items.length));
+        next = `${base}/things?${params.toString()}`;
       }
-      const json = query.security === undefined ? tdJson.list(items) : undefined;
-      sendResult(res, result, { status: 200, body: items, ...(json !== undefined ? { json } : {}), headers, contentType: 'application/ld+json' });
+      // [tdd-things-list-pagination-header-canonicallink] Every page names the collection and its state.
+      const links = [`<${base}/things>; rel="canonical"; etag="${result.etag ?? ''}"`];
+      if (next !== undefined) links.unshift(`<${next}>; rel="next"`);
+      const headers = { 'X-Total-Count': String(total), Link: links };
+      const array = query.security === undefined ? tdJson.list(items) : Buffer.from(JSON.stringify(items));
+      if (format === 'array') return sendResult(res, result, { status: 200, json: array, headers, contentType: 'application/ld+json' });
+      // [tdd-things-list-pagination-collection] The verbose payload: paging information around the TDs.
+      const head = { '@context': DISCOVERY_CONTEXT, '@type': 'ThingCollection', total, '@id': `${base}/things${url.search}`, ...(next ? { next } : {}) };
+      const json = Buffer.concat([Buffer.from(`${JSON.stringify(head).slice(0, -1)},"members":`), array, Buffer.from('}')]);
+      sendResult(res, result, { status: 200, json, headers, contentType: 'application/ld+json' });
     },
   });
 
@@ -140,7 +164,7 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
 
   const directoryStream = (kind?: string) => async (ctx: RouteContext) =>
     serveStream(ctx, deps, {
-      format: directoryFormatter((message) => kind === undefined || message.operation === kind),
+      format: directoryFormatter((message) => kind === undefined || message.operation === kind, diffParam(ctx.url)),
       subscribe: [{ operation: 'subscribedirectory' }],
     });
 

@@ -82,10 +82,10 @@ describe('HTTP-level errors', () => {
     assert.match(unknown.headers.get('content-type') ?? '', /^application\/problem\+json/);
     const method = await fx.request('DELETE', `${T}/properties`);
     assert.equal(method.status, 405);
-    assert.equal(method.headers.get('allow'), 'GET');
+    assert.equal(method.headers.get('allow'), 'GET, HEAD');
     const things = await fx.request('PATCH', '/things');
     assert.equal(things.status, 405);
-    assert.equal(things.headers.get('allow'), 'GET, POST');
+    assert.equal(things.headers.get('allow'), 'GET, HEAD, POST');
   });
 
   test('an unsupported content type is 415', async () => {

@@ -31,9 +31,18 @@ export function sendProblem(res: ServerResponse, problem: Problem, headers: Head
     if (!res.writableEnded) res.end();
     return;
   }
-  const body = JSON.stringify(problem);
+  const body = JSON.stringify(withValidationErrors(problem));
   res.writeHead(problem.status, { ...headers, 'Content-Type': PROBLEM_TYPE, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/**
+ * [tdd-validation-response] A validation error carries `validationErrors: [{ field, description }]`
+ * (WoT Discovery) beside the RFC 9457 `errors` (`pointer`, `message`) every binding sends.
+ */
+function withValidationErrors(problem: Problem): Problem & { validationErrors?: { field: string; description: string }[] } {
+  if (!problem.errors || problem.errors.length === 0) return problem;
+  return { ...problem, validationErrors: problem.errors.map(({ pointer, message }) => ({ field: pointer === '' ? '(root)' : pointer, description: message })) };
 }
 
 /** Sends `body` as JSON; undefined sends no body (use with 204). */

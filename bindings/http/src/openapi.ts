@@ -11,6 +11,7 @@ interface Description {
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
 export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
+  'GET /.well-known/wot': { summary: "The directory's own TD (WoT Discovery well-known URI): Things API, notifications, search", tag: 'directory' },
   'GET /health': { summary: 'Liveness: the hub answers (same as /health/live)', tag: 'hub' },
   'GET /health/live': { summary: 'Liveness: the process is up', tag: 'hub' },
   'GET /health/ready': { summary: 'Readiness: the store takes writes and every binding listens (503 names the part that does not)', tag: 'hub' },

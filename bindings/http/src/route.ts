@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Client, HubApi, HubObserver, HubRequest } from '@twinhub/core';
-import { SseStream, type SseFormatter } from '@twinhub/binding-sse';
+import { SSE_HEADERS, SseStream, type SseFormatter } from '@twinhub/binding-sse';
 import { sendProblem } from './http-io.js';
 import type { Router } from './router.js';
 
@@ -72,6 +72,13 @@ export async function serveStream(ctx: RouteContext, deps: BindingDeps, options:
       sendProblem(ctx.res, result.problem);
       return;
     }
+  }
+  // [tdd-http-head] HEAD gets the stream's head only: the subscription was checked, nothing streams.
+  if (ctx.req.method === 'HEAD') {
+    stream.close('HEAD request: headers only');
+    ctx.res.writeHead(200, SSE_HEADERS);
+    ctx.res.end();
+    return;
   }
   const lastEventId = options.resumable === false ? undefined : header(ctx.req, 'last-event-id');
   stream.start({ lastEventId });
