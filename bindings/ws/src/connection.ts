@@ -1,30 +1,12 @@
 // One WebSocket and its hub session: requests are pipelined (the core applies each one when it is
 // started, in arrival order, so the next one need not wait for the previous durable write) and
 // answered strictly in arrival order; a peer that stops reading or answering pings is dropped
-// instead of buffering for it.
-
-import {
-  badRequest,
-  internalProblem,
-  isHubError,
-  NO_OBSERVER,
-  parseRequestMessage,
-  peekCorrelationId,
-  toErrorMessage,
-  toResponseMessage,
-  type Client,
-  type HubApi,
-  type HubObserver,
-  type HubResult,
-  type OutboundMessage,
-  type RequestMessage,
-  type ResponseMessage,
-  type Session,
-  type SessionSink,
-} from '@twinhub/core';
+// instead of buffering for it. What the messages look like is the codec's business (codec.ts).
+import { NO_OBSERVER, type Client, type HubApi, type HubObserver, type OutboundMessage, type Session, type SessionSink } from '@twinhub/core';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
+import { twinhubCodec, type WireMessage, type WsCodec, type WsCodecFactory } from './codec.js';
 
 /**
  * Requests started but not yet answered; messages read beyond it wait (unstarted) and the socket
@@ -53,12 +35,20 @@ export interface WsConnectionOptions {
   maxSendBufferBytes: number;
   /** Told when this socket is dropped as slow (metrics); default: nobody. */
   observer?: Pick<HubObserver, 'slowClientDropped' | 'notificationDropped'>;
+  /** The subprotocol spoken (the one selected at the upgrade); default the twinhub.v1 envelope. */
+  codec?: WsCodecFactory;
+}
+
+/** A message ready for the wire, and whether it carries a notification (for the drop metric). */
+interface Outgoing {
+  wire: WireMessage;
+  notification: boolean;
 }
 
 export class WsConnection {
   /** What the core pushes to; messages pushed before the socket is attached wait in `early`. */
   readonly sink: SessionSink = {
-    send: (message) => this.send(message),
+    send: (message) => this.push(message),
     close: (reason) => this.drop(CLOSE_GOING_AWAY, reason),
     // Flow control for a backlog of queued requests: the core pushes them only while less than
     // half the send bound waits unsent, and resumes on the socket's 'drain' (see attach()).
@@ -72,7 +62,8 @@ export class WsConnection {
   private socket: Duplex | undefined;
   private corked = false;
   private session: Session | undefined;
-  private early: (OutboundMessage | ResponseMessage)[] = [];
+  private early: Outgoing[] = [];
+  private readonly codec: WsCodec;
   /** Settles once the answer to the latest started request was sent: answers go out in order. */
   private answered: Promise<void> = Promise.resolve();
   private inFlight = 0;
@@ -87,6 +78,8 @@ export class WsConnection {
   constructor(private readonly options: WsConnectionOptions) {
     this.logger = options.logger;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    const { hub, client, logger, envelopeLimitBytes } = options;
+    this.codec = (options.codec ?? twinhubCodec)({ hub, client, logger, envelopeLimitBytes });
   }
 
   get attached(): boolean {
@@ -141,10 +134,16 @@ export class WsConnection {
     ws.once('close', () => clearTimeout(timer));
   }
 
-  private send(message: OutboundMessage | ResponseMessage): void {
+  /** A message the core pushed, in this subprotocol's shape (some are not sent at all). */
+  private push(message: OutboundMessage): void {
+    const wire = this.codec.encode(message);
+    if (wire !== undefined) this.send({ wire, notification: message.type === 'notification' });
+  }
+
+  private send(outgoing: Outgoing): void {
     const ws = this.ws;
     if (ws === undefined) {
-      if (!this.dropped) this.early.push(message);
+      if (!this.dropped) this.early.push(outgoing);
       return;
     }
     if (this.dropped || ws.readyState !== WebSocket.OPEN) return;
@@ -152,15 +151,15 @@ export class WsConnection {
       this.logger.warn({ bufferedAmount: ws.bufferedAmount }, 'ws client does not read its messages; dropping it');
       const observer = this.options.observer ?? NO_OBSERVER;
       observer.slowClientDropped('ws');
-      if (message.type === 'notification') observer.notificationDropped('ws');
+      if (outgoing.notification) observer.notificationDropped('ws');
       this.drop(CLOSE_TRY_AGAIN_LATER, 'send buffer full: the client does not read its messages');
       return;
     }
     let text: string;
     try {
-      text = JSON.stringify(message);
+      text = JSON.stringify(outgoing.wire);
     } catch (error) {
-      this.logger.error({ err: (error as Error).message, operation: message.operation }, 'ws message not serializable');
+      this.logger.error({ err: (error as Error).message }, 'ws message not serializable');
       return;
     }
     this.corkUntilNextTick();
@@ -211,7 +210,7 @@ export class WsConnection {
     this.answered = this.answered
       .then(() => answer)
       .then((message) => {
-        if (message !== undefined) this.send(message);
+        if (message !== undefined) this.send({ wire: message, notification: false });
         this.inFlight -= 1;
         this.startWaiting();
       });
@@ -229,31 +228,12 @@ export class WsConnection {
   }
 
   /**
-   * Parses the message and calls hub.handle synchronously (so requests reach the core in arrival
-   * order); resolves with the answer to send, if any.
+   * Lets the codec parse the message and call hub.handle synchronously (so requests reach the core
+   * in arrival order); resolves with the answer to send, if any.
    */
-  private async process(data: RawData, isBinary: boolean): Promise<ResponseMessage | undefined> {
+  private async process(data: RawData, isBinary: boolean): Promise<WireMessage | undefined> {
     if (this.dropped || this.session === undefined) return undefined;
-    if (isBinary) {
-      return toErrorMessage(badRequest('binary frames are not supported: send the JSON request envelope as a text frame').problem);
-    }
-    const raw = toBuffer(data);
-    let request: RequestMessage;
-    try {
-      request = parseRequestMessage(raw, this.options.envelopeLimitBytes);
-    } catch (error) {
-      const problem = isHubError(error) ? error.problem : internalProblem();
-      return toErrorMessage(problem, peekCorrelationId(raw, this.options.envelopeLimitBytes));
-    }
-    let result: HubResult;
-    try {
-      result = await this.options.hub.handle(request, { client: this.options.client, session: this.session });
-    } catch (error) {
-      // HubApi.handle never throws by contract; keep the socket usable if it does anyway.
-      this.logger.error({ err: (error as Error).message, operation: request.operation }, 'hub.handle threw');
-      result = { ok: false, status: 500, problem: internalProblem() };
-    }
-    return toResponseMessage(request, result);
+    return this.codec.answer({ data: toBuffer(data), isBinary }, this.session);
   }
 
   private onClose(code: number): void {

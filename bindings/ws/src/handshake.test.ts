@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { bearerTokenOf, selectSubprotocol, WS_SUBPROTOCOL } from './handshake.js';
+import { bearerTokenOf, selectSubprotocol, WS_SUBPROTOCOL, WTP_SUBPROTOCOL } from './handshake.js';
 
 const upgrade = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
@@ -27,11 +27,17 @@ describe('bearerTokenOf', () => {
     assert.deepEqual(bearerTokenOf(upgrade({ 'sec-websocket-protocol': 'bearer.tok_42,twinhub.v1' })), { token: 'tok_42' });
   });
 
-  it('refuses a bearer subprotocol without twinhub.v1 (selecting it would echo the token)', () => {
-    const result = bearerTokenOf(upgrade({ 'sec-websocket-protocol': 'bearer.tok_42' }));
-    assert.ok('problem' in result);
-    assert.equal(result.problem.status, 400);
-    assert.match(result.problem.detail, /twinhub\.v1/);
+  it('takes the token offered together with webthingprotocol', () => {
+    assert.deepEqual(bearerTokenOf(upgrade({ 'sec-websocket-protocol': 'webthingprotocol, bearer.tok_42' })), { token: 'tok_42' });
+  });
+
+  it('refuses a bearer subprotocol without twinhub.v1 or webthingprotocol (selecting it would echo the token)', () => {
+    for (const offered of ['bearer.tok_42', 'bearer.tok_42, mqtt']) {
+      const result = bearerTokenOf(upgrade({ 'sec-websocket-protocol': offered }));
+      assert.ok('problem' in result);
+      assert.equal(result.problem.status, 400);
+      assert.match(result.problem.detail, /twinhub\.v1.*webthingprotocol/);
+    }
   });
 
   it('refuses two bearer subprotocols and an empty token', () => {
@@ -56,5 +62,12 @@ describe('selectSubprotocol', () => {
     assert.equal(selectSubprotocol(new Set(['bearer.secret', WS_SUBPROTOCOL])), WS_SUBPROTOCOL);
     assert.equal(selectSubprotocol(new Set(['bearer.secret'])), false);
     assert.equal(selectSubprotocol(new Set(['mqtt'])), false);
+  });
+
+  it("selects webthingprotocol when offered, honouring the client's order of preference (RFC 6455 §4.1)", () => {
+    assert.equal(selectSubprotocol(new Set([WTP_SUBPROTOCOL])), WTP_SUBPROTOCOL);
+    assert.equal(selectSubprotocol(new Set(['bearer.secret', WTP_SUBPROTOCOL])), WTP_SUBPROTOCOL);
+    assert.equal(selectSubprotocol(new Set(['mqtt', WTP_SUBPROTOCOL, WS_SUBPROTOCOL])), WTP_SUBPROTOCOL);
+    assert.equal(selectSubprotocol(new Set([WS_SUBPROTOCOL, WTP_SUBPROTOCOL])), WS_SUBPROTOCOL);
   });
 });

@@ -33,6 +33,25 @@ describe('wsTwinTdContributor', () => {
     assert.ok((thingForm.op as string[]).includes('observeallproperties'));
     assert.ok((thingForm.op as string[]).includes('subscribeallevents'));
   });
+
+  it('announces the Web Thing Protocol with one Thing-level form, not on every affordance', () => {
+    const thingForms = contributor.thingForms?.('urn:t') ?? [];
+    assert.deepEqual(
+      thingForms.map((form) => form.subprotocol),
+      ['twinhub.v1', 'webthingprotocol'],
+    );
+    const wtp = thingForms[1];
+    assert.equal(wtp.href, href);
+    assert.deepEqual(wtp.op, thingForms[0].op);
+    for (const kind of ['property', 'action', 'event'] as const) {
+      const forms = contributor.affordanceForms?.(kind, 'urn:t', 'x', {}) ?? [];
+      assert.deepEqual(
+        forms.map((form) => form.subprotocol),
+        ['twinhub.v1'],
+        kind,
+      );
+    }
+  });
 });
 
 describe('listeningWsUrl', () => {

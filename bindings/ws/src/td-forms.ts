@@ -1,8 +1,9 @@
 // The WebSocket forms of twin TDs: every affordance points at the hub's one WS endpoint; the
-// envelope (thingId, name) says which Thing and affordance a message is about.
+// envelope (thingId, name) says which Thing and affordance a message is about. The Web Thing
+// Protocol is announced by one Thing-level form only, so twin TDs do not carry every form twice.
 
 import type { AffordanceKind, Form, TwinTdContributor } from '@twinhub/core';
-import { WS_SUBPROTOCOL } from './handshake.js';
+import { WS_SUBPROTOCOL, WTP_SUBPROTOCOL } from './handshake.js';
 
 /** Same scheme name as the HTTP binding uses, so the merged twin TD has one bearer definition. */
 export const BEARER_SECURITY_SCHEME = 'bearer_sc';
@@ -19,11 +20,13 @@ const THING_OPS = [
 
 /** Builds the 'ws' contributor; `endpointUrl` is read each time a TD is built. */
 export function wsTwinTdContributor(endpointUrl: () => string): TwinTdContributor {
-  const form = (op: string[]): Form => ({ href: endpointUrl(), subprotocol: WS_SUBPROTOCOL, contentType: 'application/json', op });
+  const form = (op: string[], subprotocol = WS_SUBPROTOCOL): Form => ({ href: endpointUrl(), subprotocol, contentType: 'application/json', op });
   return {
     name: 'ws',
     securityDefinitions: () => ({ [BEARER_SECURITY_SCHEME]: { scheme: 'bearer', in: 'header', name: 'Authorization' } }),
-    thingForms: () => [form(THING_OPS)],
+    // [wtp-protocol-handshake] a WTP endpoint is a ws(s) form with "subprotocol": "webthingprotocol";
+    // the affordance operations work on it too (docs/ws.md), but only the twinhub.v1 forms list them.
+    thingForms: () => [form(THING_OPS), form(THING_OPS, WTP_SUBPROTOCOL)],
     affordanceForms: (kind, _thingId, _name, affordance) => {
       const ops = affordanceOps(kind, affordance);
       return ops.length === 0 ? [] : [form(ops)];

@@ -1,5 +1,6 @@
 // The WebSocket binding: authenticates upgrades on one path of an existing HTTP(S) server, gives
-// each socket a hub session, and speaks the JSON envelope in both directions.
+// each socket a hub session, and speaks the twinhub JSON envelope (twinhub.v1) or the W3C Web
+// Thing Protocol draft (webthingprotocol) in both directions, as the client's subprotocol chose.
 
 import type http from 'node:http';
 import https from 'node:https';
@@ -22,8 +23,10 @@ import { admissionOf } from '@twinhub/binding-http/admission';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { CLOSE_GOING_AWAY, WsConnection } from './connection.js';
-import { bearerTokenOf, refuseUpgrade, selectSubprotocol } from './handshake.js';
+import { twinhubCodec } from './codec.js';
+import { bearerTokenOf, offeredSubprotocols, refuseUpgrade, selectSubprotocol, WTP_SUBPROTOCOL } from './handshake.js';
 import { listeningWsUrl, wsTwinTdContributor } from './td-forms.js';
+import { webThingProtocolCodec } from './wtp-codec.js';
 
 export interface WsBindingOptions {
   hub: HubApi;
@@ -129,6 +132,8 @@ export function attachWsBinding(options: WsBindingOptions): WsBinding {
         logger,
         envelopeLimitBytes: envelopeLimit,
         maxSendBufferBytes: limits.maxSendBufferBytes,
+        // The same choice ws makes for the handshake reply (handleProtocols); none offered: twinhub.v1.
+        codec: selectSubprotocol(offeredSubprotocols(request)) === WTP_SUBPROTOCOL ? webThingProtocolCodec : twinhubCodec,
         ...(options.observer ? { observer: options.observer } : {}),
       });
       let session: Session;
