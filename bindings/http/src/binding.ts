@@ -26,6 +26,7 @@ import { createCorsHandler } from './cors.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
+import { registerSearchRoutes } from './search-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
 import { Router } from './router.js';
@@ -126,6 +127,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAgentRoutes(router, deps);
   registerAgentsRoutes(router, deps);
   registerAdminRoutes(router, deps);
+  const search = registerSearchRoutes(router, deps);
   // Registered last, so the document lists every route (itself included).
   router.add('GET', '/openapi.json', { public: true, handle: async ({ res }) => sendJson(res, 200, openApiDocument(router, deps.baseUrl(), PACKAGE_VERSION)) });
 
@@ -282,6 +284,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     },
     listening: () => server.listening,
     close() {
+      void search.close();
       return new Promise((resolve) => {
         if (!server.listening) return resolve();
         server.close(() => resolve());
