@@ -17,8 +17,9 @@ function usesService(node: unknown): boolean {
 }
 
 /**
- * Runs `query` on the dataset `dataset()` returns (built only for a query that will run). The
- * default graph is the union of the Things' graphs, so a query needs no GRAPH clause.
+ * Runs `query` on the dataset `dataset()` returns (built only for a query that will run). Unless
+ * the query names its graphs (FROM), the default graph is the union of the Things' graphs, so a
+ * query needs no GRAPH clause.
  */
 export function runSparql(query: string, accept: string | undefined, dataset: () => Store): Answer {
   let parsed: ReturnType<typeof parser.parse>;
@@ -50,7 +51,9 @@ export function runSparql(query: string, accept: string | undefined, dataset: ()
   const contentType = graphForm ? 'application/ld+json' : accept?.toLowerCase().includes(SPARQL_RESULTS_JSON) ? SPARQL_RESULTS_JSON : 'application/json';
   let body: string;
   try {
-    const result = dataset().query(query, { use_default_graph_as_union: true, results_format: resultsFormat });
+    // A FROM / FROM NAMED clause sets the dataset itself (oxigraph's union option would override it).
+    const ownDataset = 'from' in parsed && parsed.from !== undefined && parsed.from.default.length + parsed.from.named.length > 0;
+    const result = dataset().query(query, { use_default_graph_as_union: !ownDataset, results_format: resultsFormat });
     body = typeof result === 'string' ? result : JSON.stringify(result);
   } catch (error) {
     return { ok: false, problem: badQuery(`the SPARQL query failed: ${error instanceof Error ? error.message : String(error)}`) };
