@@ -7,6 +7,11 @@ import type { Problem } from '@twinhub/core';
 export const MAX_QUERY_CHARS = 8 * 1024;
 /** How long one query may run in the worker before it is terminated (answered 422). */
 export const QUERY_TIMEOUT_MS = 5_000;
+/**
+ * How long the worker may take to bring its copy up to date before a query starts (converting new
+ * TDs to RDF, ~6 ms each): the hub's own work, so not charged to the query's time limit.
+ */
+export const PREPARE_TIMEOUT_MS = 120_000;
 /** The largest answer body a query may produce (larger: 422, narrow the query). */
 export const MAX_RESULT_BYTES = 4 * 1024 * 1024;
 /** Queries waiting for the worker, at most (more: 503). */
@@ -43,6 +48,12 @@ export type Answer = { ok: true; contentType: string; body: string } | { ok: fal
 
 /** `warnings`: what the worker wants logged (TDs left out of the RDF, an internal failure). */
 export type AnswerMessage = Answer & { id: number; warnings?: string[] };
+
+/** Sent by the worker once its data is ready and the query itself starts: its time limit starts now. */
+export interface StartedMessage {
+  id: number;
+  started: true;
+}
 
 /** Built by the worker: a 400 for a query the client must fix. */
 export const badQuery = (detail: string): Problem => ({ status: 400, title: 'Bad Request', detail });

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Client, HubApi, Problem } from '@twinhub/core';
 import {
   MAX_QUEUED_QUERIES,
+  PREPARE_TIMEOUT_MS,
   QUERY_TIMEOUT_MS,
   tooCostly,
   WORKER_HEAP_MB,
@@ -16,6 +17,7 @@ import {
   type MirrorSync,
   type QueryMessage,
   type SearchLanguage,
+  type StartedMessage,
   type TdObject,
 } from './protocol.js';
 
@@ -30,6 +32,7 @@ export interface SearchEngineOptions {
 
 interface Running {
   id: number;
+  language: SearchLanguage;
   resolve(answer: Answer): void;
   timer: NodeJS.Timeout;
 }
@@ -116,13 +119,22 @@ export class SearchEngine {
   private ask(message: QueryMessage): Promise<Answer> {
     const worker = this.startWorker();
     return new Promise<Answer>((resolve) => {
-      const timer = setTimeout(() => {
-        this.options.logger.warn({ language: message.language, timeoutMs: this.timeoutMs }, 'search query timed out; restarting the search worker');
-        this.fail(tooCostly(`the query did not finish within ${this.timeoutMs / 1000} s, the limit, and was stopped: narrow or simplify it`));
-      }, this.timeoutMs);
-      this.running = { id: message.id, resolve, timer };
+      this.running = {
+        id: message.id,
+        language: message.language,
+        resolve,
+        timer: this.limit(message.language, PREPARE_TIMEOUT_MS, 'bringing the search data up to date took'),
+      };
       worker.postMessage(message);
     });
+  }
+
+  /** After `ms`, the running query is stopped and answered 422. */
+  private limit(language: SearchLanguage, ms: number, what: string): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.options.logger.warn({ language, ms }, `search stopped: ${what} over ${ms} ms; restarting the search worker`);
+      this.fail(tooCostly(`${what} more than ${ms / 1000} s, the limit, and was stopped: narrow or simplify the query`));
+    }, ms);
   }
 
   private startWorker(): Worker {
@@ -130,7 +142,7 @@ export class SearchEngine {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     // A search worker never keeps the process alive; close() ends it.
     worker.unref();
-    worker.on('message', (reply: AnswerMessage) => this.onReply(reply));
+    worker.on('message', (reply: AnswerMessage | StartedMessage) => ('started' in reply ? this.onStarted(reply) : this.onReply(reply)));
     worker.on('error', (error) => {
       this.options.logger.warn({ err: error }, 'search worker failed; restarting it');
       const memory = (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
@@ -141,6 +153,14 @@ export class SearchEngine {
     });
     this.worker = worker;
     return worker;
+  }
+
+  /** The query proper starts: from now on it has its own time limit. */
+  private onStarted(message: StartedMessage): void {
+    const running = this.running;
+    if (!running || running.id !== message.id) return;
+    clearTimeout(running.timer);
+    running.timer = this.limit(running.language, this.timeoutMs, 'the query ran');
   }
 
   private onReply(reply: AnswerMessage): void {

@@ -3,7 +3,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { runJsonPath } from './jsonpath.js';
-import type { Answer, AnswerMessage, QueryMessage, TdObject } from './protocol.js';
+import type { Answer, AnswerMessage, QueryMessage, StartedMessage, TdObject } from './protocol.js';
 import { TdRdfIndex } from './rdf-index.js';
 import { runSparql } from './sparql.js';
 
@@ -20,7 +20,9 @@ function answer(message: QueryMessage, warnings: string[]): Answer {
     rdf.upsert(thingId, td);
   }
   const { visible } = message;
+  const started: StartedMessage = { id: message.id, started: true };
   if (message.language === 'jsonpath') {
+    parentPort?.postMessage(started);
     return runJsonPath(
       message.query,
       visible.flatMap((thingId): TdObject[] => {
@@ -30,7 +32,11 @@ function answer(message: QueryMessage, warnings: string[]): Answer {
     );
   }
   const seesAll = visible.length >= tds.size && visible.every((thingId) => tds.has(thingId));
-  return runSparql(message.query, message.accept, () => rdf.dataset(visible, seesAll, (warning) => warnings.push(warning)));
+  return runSparql(message.query, message.accept, () => {
+    const dataset = rdf.dataset(visible, seesAll, (warning) => warnings.push(warning));
+    parentPort?.postMessage(started);
+    return dataset;
+  });
 }
 
 parentPort?.on('message', (message: QueryMessage) => {
