@@ -123,17 +123,23 @@ export class SearchEngine {
         id: message.id,
         language: message.language,
         resolve,
-        timer: this.limit(message.language, PREPARE_TIMEOUT_MS, 'bringing the search data up to date took'),
+        // Not the query's fault: 503 (the worker's data is lost with it; a directory this slow to
+        // convert is far past the hub's TD budgets).
+        timer: this.limit(message.language, PREPARE_TIMEOUT_MS, (s) => ({
+          status: 503,
+          title: 'Service Unavailable',
+          detail: `bringing the search data up to date took more than ${s} s, the limit; retry later`,
+        })),
       };
       worker.postMessage(message);
     });
   }
 
-  /** After `ms`, the running query is stopped and answered 422. */
-  private limit(language: SearchLanguage, ms: number, what: string): NodeJS.Timeout {
+  /** After `ms`, the running query is stopped, answered with `problem(seconds)`, and the worker restarted. */
+  private limit(language: SearchLanguage, ms: number, problem: (seconds: number) => Problem): NodeJS.Timeout {
     return setTimeout(() => {
-      this.options.logger.warn({ language, ms }, `search stopped: ${what} over ${ms} ms; restarting the search worker`);
-      this.fail(tooCostly(`${what} more than ${ms / 1000} s, the limit, and was stopped: narrow or simplify the query`));
+      this.options.logger.warn({ language, ms }, 'search stopped by its time limit; restarting the search worker');
+      this.fail(problem(ms / 1000));
     }, ms);
   }
 
@@ -160,7 +166,9 @@ export class SearchEngine {
     const running = this.running;
     if (!running || running.id !== message.id) return;
     clearTimeout(running.timer);
-    running.timer = this.limit(running.language, this.timeoutMs, 'the query ran');
+    running.timer = this.limit(running.language, this.timeoutMs, (s) =>
+      tooCostly(`the query ran more than ${s} s, the limit, and was stopped: narrow or simplify it`),
+    );
   }
 
   private onReply(reply: AnswerMessage): void {
