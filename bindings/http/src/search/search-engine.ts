@@ -123,8 +123,8 @@ export class SearchEngine {
         id: message.id,
         language: message.language,
         resolve,
-        // Not the query's fault: 503 (the worker's data is lost with it; a directory this slow to
-        // convert is far past the hub's TD budgets).
+        // Not the query's fault: 503. The converted data is lost with the worker, so a directory of
+        // more than ~20k TDs never gets SPARQL answers (a known limit, see docs/decisions.md).
         timer: this.limit(message.language, PREPARE_TIMEOUT_MS, (s) => ({
           status: 503,
           title: 'Service Unavailable',
