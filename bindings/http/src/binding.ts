@@ -27,6 +27,7 @@ import { registerDirectoryRoutes } from './directory-routes.js';
 import { directoryTd } from './directory-td.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
+import { registerSearchRoutes } from './search-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
 import { Router } from './router.js';
@@ -113,6 +114,8 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
         links: [
           { rel: 'things', href: `${base}/things`, type: 'application/ld+json' },
           { rel: 'directory', href: `${base}/.well-known/wot`, type: 'application/td+json' },
+          { rel: 'search-jsonpath', href: `${base}/search/jsonpath`, type: 'application/json' },
+          { rel: 'search-sparql', href: `${base}/search/sparql`, type: 'application/sparql-results+json' },
           { rel: 'directory-events', href: `${base}/events`, type: 'text/event-stream' },
           { rel: 'stream', href: `${base}/stream`, type: 'text/event-stream' },
           { rel: 'agent-requests', href: `${base}/agent/requests`, type: 'text/event-stream' },
@@ -128,6 +131,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAgentRoutes(router, deps);
   registerAgentsRoutes(router, deps);
   registerAdminRoutes(router, deps);
+  const search = registerSearchRoutes(router, deps);
   // The directory's own TD for WoT tooling; public like the API description (it names no secret).
   router.add('GET', '/.well-known/wot', {
     public: true,
@@ -297,6 +301,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
     },
     listening: () => server.listening,
     close() {
+      void search.close();
       return new Promise((resolve) => {
         if (!server.listening) return resolve();
         server.close(() => resolve());

@@ -27,6 +27,12 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'GET /agents/:id': { summary: "One agent's presence and Things", tag: 'agents' },
   'GET /': { summary: 'Entry points of the API', tag: 'hub' },
   'GET /openapi.json': { summary: 'This API as an OpenAPI 3.1 document', tag: 'hub' },
+  'GET /search/jsonpath': { summary: 'Search the twin TDs the client may see with a JSONPath query (RFC 9535): the matched values', tag: 'directory' },
+  'GET /search/sparql': {
+    summary: 'Search the twin TDs as RDF with a SPARQL 1.1 query (?query=): SELECT/ASK results JSON, CONSTRUCT/DESCRIBE JSON-LD',
+    tag: 'directory',
+  },
+  'POST /search/sparql': { summary: 'SPARQL 1.1 search with the query as application/sparql-query or a query= form', tag: 'directory' },
   'GET /things': { summary: 'List twin TDs (WoT Discovery Things API), paged, filtered by agent, @type, title or tags', tag: 'directory' },
   'POST /things': { summary: 'Register a TD without an id (anonymous TD): the hub assigns one', tag: 'directory' },
   'GET /things/:id': { summary: 'Retrieve the twin TD of a Thing', tag: 'directory' },
