@@ -89,8 +89,10 @@ describe('writeOnly properties', () => {
     }
   });
 
-  it('no twin TD form offers reading or observing it', async () => {
-    const twin = (await http('GET', T, tokens.viewer)).body as { properties: { pin: { forms: Array<{ op: string | string[] }> } } };
+  it('no twin TD form offers reading or observing it; a viewer, who may not write it either, does not see it at all', async () => {
+    const viewerTd = (await http('GET', T, tokens.viewer)).body as { properties: Record<string, unknown> };
+    assert.deepEqual(Object.keys(viewerTd.properties), ['locked']);
+    const twin = (await http('GET', T, tokens.operator)).body as { properties: { pin: { forms: Array<{ op: string | string[] }> } } };
     const ops = twin.properties.pin.forms.flatMap((form) => (Array.isArray(form.op) ? form.op : [form.op]));
     assert.ok(ops.includes('writeproperty'));
     assert.deepEqual(

@@ -33,7 +33,7 @@ export function observedHub(hub: HubApi, binding: string, metrics: HubMetrics, a
       metrics.requests.inc({ operation: request.operation, binding, status: String(result.status) });
       return result;
     },
-    authorize: (client, operation, thingId) => hub.authorize(client, operation, thingId),
+    authorize: (client, operation, thingId, name) => hub.authorize(client, operation, thingId, name),
     ready: () => hub.ready(),
     openSession(client: Client, sessionBinding: string, sink: SessionSink): Session {
       let session: Session | undefined;
