@@ -207,6 +207,59 @@ describe('Hub', () => {
       );
       assert.deepEqual(stranger.received, []);
     });
+
+    it('computes expires from registration.ttl, refreshes it on update, and purges the Thing once it passed [tdd-registrationinfo-expiry-purge]', async () => {
+      const sweeping = await start({ expiryIntervalMs: 20 });
+      const watcher = session(sweeping, viewer);
+      await expectOk(sweeping, viewer, { operation: 'subscribedirectory' }, watcher.session);
+      const td = { ...lampTd(), id: 'urn:test:expiring', registration: { ttl: 60, expires: '2000-01-01T00:00:00Z', created: 'ignored' } };
+      const served = (await expectOk(sweeping, agent, { operation: 'updateTD', input: td })) as ThingDescription;
+      assert.deepEqual(served.registration, {
+        created: '2026-01-01T00:00:00.000Z',
+        modified: '2026-01-01T00:00:00.000Z',
+        expires: '2026-01-01T00:01:00.000Z',
+        ttl: 60,
+      });
+      clock.advance(50);
+      await expectOk(sweeping, agent, { operation: 'updateTD', input: td });
+      clock.advance(50);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok((await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok, 'the update renewed it');
+      clock.advance(11);
+      for (let i = 0; i < 100 && (await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await expectProblem(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' }, 404);
+      assert.deepEqual(
+        watcher.received.map((m) => m.operation),
+        ['thing_created', 'thing_updated', 'thing_deleted'],
+      );
+      assert.ok((await call(sweeping, viewer, { operation: 'retrieveTD', thingId: LAMP })).ok, 'a Thing without ttl stays');
+    });
+
+    it('refuses a registration whose ttl or expires is not usable, naming the field', async () => {
+      for (const registration of [{ ttl: -1 }, { ttl: 'soon' }, { expires: 'tomorrow' }, 'yes']) {
+        const problem = await expectProblem(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:bad-ttl', registration } }, 400);
+        assert.match(problem.errors?.[0]?.pointer ?? '', /^\/registration/);
+      }
+    });
+
+    it('tags the collection: the tag changes with any TD change and comes back with the same content', async () => {
+      const tag = async () => {
+        const result = await call(hub, viewer, { operation: 'listTDs' });
+        assert.ok(result.ok);
+        return result.etag;
+      };
+      const before = await tag();
+      await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:tagged' } });
+      const added = await tag();
+      assert.notEqual(added, before);
+      clock.advance(1);
+      await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:tagged', title: 'changed' } });
+      assert.notEqual(await tag(), added);
+      await expectOk(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:tagged' });
+      assert.equal(await tag(), before);
+    });
   });
 
   describe('state', () => {
