@@ -21,6 +21,13 @@ import {
   type TdObject,
 } from './protocol.js';
 
+/**
+ * Who lists the TDs for every client but agents: twin TDs differ by role (forms), and one shared
+ * copy must not be rebuilt each time a viewer's query follows an operator's. It sees every form,
+ * so a viewer also finds a Thing by an action it may only see (see docs/decisions.md).
+ */
+const SEARCH_READER: Client = Object.freeze({ id: '$twinhub-search', role: 'admin' });
+
 /** listTDs pages at most this many TDs (the core's largest page). */
 const LIST_PAGE = 1000;
 
@@ -82,11 +89,16 @@ export class SearchEngine {
     return this.ask({ id: this.nextId++, sync, visible, language, query, accept });
   }
 
-  /** Every twin TD the client may see, through listTDs as a listing gets them: the core's rules apply. */
+  /**
+   * Every twin TD the client may see, through listTDs as a listing gets them: the core's rules
+   * apply. Only agents are restricted (to their own Things), so the others' listings are made once
+   * for all by SEARCH_READER.
+   */
   private async visibleTds(client: Client): Promise<{ ok: true; tds: TdObject[] } | (Answer & { ok: false })> {
     const tds: TdObject[] = [];
+    const lister = client.role === 'agent' ? client : SEARCH_READER;
     for (let offset = 0; ; ) {
-      const result = await this.options.hub.handle({ operation: 'listTDs', query: { offset, limit: LIST_PAGE } }, { client });
+      const result = await this.options.hub.handle({ operation: 'listTDs', query: { offset, limit: LIST_PAGE } }, { client: lister });
       if (!result.ok) return { ok: false, problem: result.problem };
       const page = Array.isArray(result.output) ? (result.output as TdObject[]) : [];
       for (const td of page) if (typeof td.id === 'string') tds.push(td);
