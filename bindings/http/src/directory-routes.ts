@@ -12,6 +12,10 @@ const MERGE_PATCH = 'application/merge-patch+json';
 const DIRECTORY_EVENTS = ['thing_created', 'thing_updated', 'thing_deleted', 'agent_connected', 'agent_disconnected'];
 
 function listQuery(url: URL): TwinQuery {
+  // [tdd-things-list-pagination-order-unsupported] A sort the hub does not offer is refused, never ignored.
+  for (const name of ['sort_by', 'sort_order']) {
+    if (url.searchParams.has(name)) throw badRequest(`query parameter "${name}" is not supported: listings are sorted by Thing id, ascending`);
+  }
   const query: TwinQuery = {};
   const offset = intParam(url, 'offset');
   const limit = intParam(url, 'limit');
