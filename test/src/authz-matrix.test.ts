@@ -53,7 +53,7 @@ const MATRIX = `
   readstate                 Y     Y     -      Y       Y
   retrieveTD                Y     Y     -      Y       Y
   listTDs                   Y     Y     Y      Y       Y
-  readtwin                  Y     -     -      Y       Y
+  readtwin                  Y     Y     -      Y       Y
   updatetags                Y     -     -      Y       -
   subscribedirectory        Y     Y     Y      Y       Y
   unsubscribedirectory      Y     Y     Y      Y       Y
@@ -65,6 +65,7 @@ const MATRIX = `
   updateactionstatus        Y     Y     -      -       -
   subscriberequests         -     Y     Y      -       -
   unsubscriberequests       -     Y     Y      -       -
+  readdesired               Y     Y     -      -       -
   listagents                Y     Y     Y      Y       Y
   readagent                 Y     Y     -      Y       Y
   createclient              Y     -     -      -       -
@@ -108,6 +109,7 @@ const SUCCESS: Record<Operation, { envelope: number; http?: number }> = {
   updateactionstatus: { envelope: 200, http: 200 },
   subscriberequests: { envelope: 204, http: 200 },
   unsubscriberequests: { envelope: 204 },
+  readdesired: { envelope: 200, http: 200 },
   listagents: { envelope: 200, http: 200 },
   readagent: { envelope: 200, http: 200 }, // agent-1's record
   createclient: { envelope: 201, http: 201 },
@@ -295,6 +297,8 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { method: 'POST', path: `/agent/requests/${request.actionId}`, body: request.input };
       case 'subscriberequests':
         return { method: 'GET', path: '/agent/requests', sse: true };
+      case 'readdesired':
+        return { method: 'GET', path: `/agent${thing}/desired` };
       case 'listagents':
         return { method: 'GET', path: '/agents' };
       case 'readagent':
@@ -382,7 +386,7 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   it('HTTP routes and SSE streams: every role x every operation with a route', async () => {
     const operations = ALL_OPERATIONS.filter((operation) => SUCCESS[operation].http !== undefined);
-    assert.equal(operations.length, 33);
+    assert.equal(operations.length, 34);
     const actual: Outcomes = {};
     for (const role of ROLES) {
       for (const operation of operations) {
@@ -410,7 +414,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         want[`${label} ${operation}`] = 401;
       }
     }
-    assert.equal(Object.keys(want).length, 66);
+    assert.equal(Object.keys(want).length, 68);
     assert.deepEqual(actual, want);
   });
 
@@ -541,7 +545,7 @@ describe('authorization matrix: every role x every operation x every binding', (
   });
 
   describe('isolation', () => {
-    it('agents never see tags: no tag queries, no readtwin, no tag values in TDs', async () => {
+    it('agents never see tags: no tag queries, no tags in their twin document, no tag values in TDs', async () => {
       const secret = 'tag-secret-4711';
       await run(AS.admin, { operation: 'updatetags', thingId: THING, input: { secret } });
       // Consumers do see them.
@@ -557,7 +561,12 @@ describe('authorization matrix: every role x every operation x every binding', (
         for (const client of [ws[role], mqtt[role]]) {
           const listed = await client.request({ operation: 'listTDs', query: { tags: { secret } } });
           assert.equal(listed.status, 403);
-          assert.equal((await client.request({ operation: 'readtwin', thingId: role === 'agent' ? THING : OTHER })).status, 403);
+          // Its own twin document leaves tags out; another agent's Thing is refused.
+          const own = await client.request({ operation: 'readtwin', thingId: role === 'agent' ? THING : OTHER });
+          assert.equal(own.status, 200, JSON.stringify(own));
+          assert.equal((own.output as { tags?: unknown }).tags, undefined);
+          assert.ok(!JSON.stringify(own).includes(secret));
+          assert.equal((await client.request({ operation: 'readtwin', thingId: role === 'agent' ? OTHER : THING })).status, 403);
         }
       }
       // The owner's own TD, listing and directory notifications carry no tags.

@@ -3,8 +3,14 @@
 
 import { badRequest } from '@twinhub/core';
 import { agentRequestFormatter } from '@twinhub/binding-sse';
-import { readJsonBody, sendResult } from './http-io.js';
+import type { HubRequest } from '@twinhub/core';
+import { parseIfMatch, readJsonBody, sendResult } from './http-io.js';
 import { serveStream, type BindingDeps, type HttpRouter } from './route.js';
+
+/** `If-Match: "<state version>"` makes a report conditional (412 when the state moved on). */
+function conditional(request: HubRequest, ifVersion: number | undefined): HubRequest {
+  return ifVersion === undefined ? request : { ...request, ifVersion };
+}
 
 export function registerAgentRoutes(router: HttpRouter, deps: BindingDeps): void {
   const { hub } = deps;
@@ -12,19 +18,36 @@ export function registerAgentRoutes(router: HttpRouter, deps: BindingDeps): void
 
   router.add('POST', '/agent/things/:id/properties', {
     async handle({ req, res, params, client }) {
+      const ifVersion = parseIfMatch(req);
       const values = await readJsonBody(req, payload());
       if (typeof values !== 'object' || values === null || Array.isArray(values)) {
         throw badRequest('the body must be a JSON object of property values { "name": value }');
       }
-      sendResult(res, await hub.handle({ operation: 'updateproperty', thingId: params.id, input: values }, { client }));
+      sendResult(res, await hub.handle(conditional({ operation: 'updateproperty', thingId: params.id, input: values }, ifVersion), { client }));
     },
   });
 
   router.add('PUT', '/agent/things/:id/properties/:name', {
     async handle({ req, res, params, client }) {
+      const ifVersion = parseIfMatch(req);
       const value = await readJsonBody(req, payload());
       if (value === undefined) throw badRequest('the body must be the JSON value to report');
-      sendResult(res, await hub.handle({ operation: 'updateproperty', thingId: params.id, name: params.name, input: value }, { client }));
+      sendResult(
+        res,
+        await hub.handle(conditional({ operation: 'updateproperty', thingId: params.id, name: params.name, input: value }, ifVersion), { client }),
+      );
+    },
+  });
+
+  // Start-up configuration: what the agent's Things should be set to (desired, else last reported).
+  router.add('GET', '/agent/desired', {
+    async handle({ res, client }) {
+      sendResult(res, await hub.handle({ operation: 'readdesired' }, { client }));
+    },
+  });
+  router.add('GET', '/agent/things/:id/desired', {
+    async handle({ res, params, client }) {
+      sendResult(res, await hub.handle({ operation: 'readdesired', thingId: params.id }, { client }));
     },
   });
 

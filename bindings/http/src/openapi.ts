@@ -23,6 +23,11 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'DELETE /admin/clients/:id/tokens': { summary: "Revoke all of a client's tokens, ending its sessions (admin)", tag: 'admin' },
   'GET /admin/tokens': { summary: 'List every token, never their secrets (admin)', tag: 'admin' },
   'DELETE /admin/tokens/:tokenId': { summary: 'Revoke one token (admin)', tag: 'admin' },
+  'GET /agent/desired': {
+    summary: "Start-up configuration of the agent's Things: per writable property the desired, else the last reported value",
+    tag: 'agents',
+  },
+  'GET /agent/things/:id/desired': { summary: "Start-up configuration of one of the agent's Things", tag: 'agents' },
   'GET /agents': { summary: 'Agents the client may see, with presence and the Things they own, paged', tag: 'agents' },
   'GET /agents/:id': { summary: "One agent's presence and Things", tag: 'agents' },
   'GET /': { summary: 'Entry points of the API', tag: 'hub' },

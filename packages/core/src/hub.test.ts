@@ -140,7 +140,10 @@ describe('Hub', () => {
       const list = await call(hub, otherAgent, { operation: 'listTDs' });
       assert.ok(list.ok && list.total === 0);
       await expectProblem(hub, otherAgent, { operation: 'retrieveTD', thingId: LAMP }, 403);
-      await expectProblem(hub, agent, { operation: 'readtwin', thingId: LAMP }, 403);
+      await expectProblem(hub, otherAgent, { operation: 'readtwin', thingId: LAMP }, 403);
+      await expectOk(hub, operator, { operation: 'updatetags', thingId: LAMP, input: { room: 'kitchen' } });
+      const own = (await expectOk(hub, agent, { operation: 'readtwin', thingId: LAMP })) as { tags?: unknown };
+      assert.equal(own.tags, undefined, "an agent's own twin document has no tags");
       await expectProblem(hub, agent, { operation: 'listTDs', query: { tags: { room: 'kitchen' } } }, 403);
     });
 
@@ -180,7 +183,6 @@ describe('Hub', () => {
     it('lists twin metadata without TDs when asked (metadataOnly), not to agents', async () => {
       const listed = await call(hub, operator, { operation: 'listTDs', query: { metadataOnly: true } });
       assert.ok(listed.ok && listed.total === 1, JSON.stringify(listed));
-      assert.deepEqual(listed.output, [await expectOk(hub, operator, { operation: 'readtwin', thingId: LAMP })]);
       assert.deepEqual(Object.keys((listed.output as object[])[0]).sort(), ['agentId', 'created', 'modified', 'presence', 'tags', 'thingId', 'version']);
       await expectProblem(hub, agent, { operation: 'listTDs', query: { metadataOnly: true } }, 403);
     });
@@ -259,6 +261,56 @@ describe('Hub', () => {
       assert.notEqual(await tag(), added);
       await expectOk(hub, agent, { operation: 'deleteTD', thingId: 'urn:test:tagged' });
       assert.equal(await tag(), before);
+    });
+  });
+
+  describe('twin document', () => {
+    it('shows reported and desired values with their times, the delta between them, presence and versions', async () => {
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, input: { brightness: 10, status: 'on' } });
+      clock.advance(5);
+      const write = (await expectOk(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 80 })) as RequestRecord;
+      await expectOk(hub, operator, { operation: 'updatetags', thingId: LAMP, input: { room: 'hall' } });
+      const doc = (await expectOk(hub, viewer, { operation: 'readtwin', thingId: LAMP })) as Record<string, unknown>;
+      assert.deepEqual(doc.reported, {
+        brightness: { value: 10, updated: '2026-01-01T00:00:00.000Z' },
+        status: { value: 'on', updated: '2026-01-01T00:00:00.000Z' },
+      });
+      assert.deepEqual(doc.desired, { brightness: { value: 80, at: '2026-01-01T00:00:05.000Z', requestId: write.actionId } });
+      assert.deepEqual(doc.delta, { brightness: 80 });
+      assert.deepEqual(doc.tags, { room: 'hall' });
+      assert.deepEqual(doc.versions, { td: 1, state: 1 });
+      assert.equal((doc.presence as { connected: boolean }).connected, false);
+      // The agent takes it on: reported catches up, the delta empties.
+      await expectOk(hub, agent, { operation: 'updateactionstatus', actionId: write.actionId, input: { status: 'completed' } });
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 80 });
+      const after = (await expectOk(hub, agent, { operation: 'readtwin', thingId: LAMP })) as Record<string, unknown>;
+      assert.deepEqual(after.delta, {});
+      assert.deepEqual(after.desired, {});
+      assert.equal(after.tags, undefined, 'agents get the document without tags');
+      assert.deepEqual(after.versions, { td: 1, state: 2 });
+    });
+
+    it('makes reports conditional on the state version (412 when it moved on)', async () => {
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1 });
+      const problem = await expectProblem(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 2, ifVersion: 0 }, 412);
+      assert.match(problem.detail, /version 1, not 0/);
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 3, ifVersion: 1 });
+      assert.equal(await expectOk(hub, viewer, { operation: 'readproperty', thingId: LAMP, name: 'brightness' }), 3);
+      await expectProblem(hub, operator, { operation: 'writeproperty', thingId: LAMP, name: 'brightness', input: 4, ifVersion: 1 }, 412);
+    });
+
+    it("gives an agent its Things' start-up configuration: desired, else last reported, writable properties only", async () => {
+      await expectOk(hub, agent, { operation: 'updateTD', input: { ...lampTd(), id: 'urn:test:second' } });
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, input: { brightness: 10, status: 'on' } });
+      await expectOk(hub, operator, { operation: 'writeproperty', thingId: 'urn:test:second', name: 'config', input: { name: 'eco' } });
+      assert.deepEqual(await expectOk(hub, agent, { operation: 'readdesired' }), {
+        [LAMP]: { brightness: 10 },
+        'urn:test:second': { config: { name: 'eco' } },
+      });
+      assert.deepEqual(await expectOk(hub, agent, { operation: 'readdesired', thingId: LAMP }), { [LAMP]: { brightness: 10 } });
+      await expectProblem(hub, otherAgent, { operation: 'readdesired', thingId: LAMP }, 403);
+      assert.deepEqual(await expectOk(hub, otherAgent, { operation: 'readdesired' }), {});
+      await expectProblem(hub, operator, { operation: 'readdesired', thingId: LAMP }, 403);
     });
   });
 

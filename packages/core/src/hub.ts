@@ -18,10 +18,11 @@ import { presenceHandlers } from './presence/handlers.js';
 import { requestHandlers } from './requests/handlers.js';
 import { checkObservable, stateHandlers } from './state/handlers.js';
 import { checkThingId } from './td/index.js';
+import { twinHandlers } from './twin/handlers.js';
 
 export type { HubOptions } from './compose.js';
 
-const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers, ...clientHandlers };
+const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers, ...clientHandlers, ...twinHandlers };
 
 export async function createHub(options: HubOptions): Promise<Hub> {
   const hub = new Hub(options);

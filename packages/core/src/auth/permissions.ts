@@ -36,7 +36,7 @@ export const PERMISSIONS: Readonly<Record<Operation, readonly Role[]>> = {
   listTDs: READERS,
   subscribedirectory: READERS,
   unsubscribedirectory: READERS,
-  readtwin: ['admin', 'operator', 'viewer'],
+  readtwin: READERS,
   updatetags: CONTROLLERS,
   updateTD: DEVICE_SIDE,
   patchTD: DEVICE_SIDE,
@@ -44,6 +44,7 @@ export const PERMISSIONS: Readonly<Record<Operation, readonly Role[]>> = {
   updateproperty: DEVICE_SIDE,
   publishevent: DEVICE_SIDE,
   updateactionstatus: DEVICE_SIDE,
+  readdesired: DEVICE_SIDE,
   subscriberequests: ['agent'],
   unsubscriberequests: ['agent'],
   // Presence: consumers see every agent; an agent sees only itself (checkAgentVisible).

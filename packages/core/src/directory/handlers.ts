@@ -3,7 +3,7 @@
 // delete takes effect in call order and is undone whole if the store refuses it.
 
 import { ok, type HandlerTable, type HubCore } from '../core-context.js';
-import { badRequest, preconditionFailed } from '../model/errors.js';
+import { badRequest, forbidden, preconditionFailed } from '../model/errors.js';
 import type { Client, Twin } from '../model/types.js';
 import { canSee, checkPermission } from '../auth/permissions.js';
 import type { PendingWrite } from '../store/persist-queue.js';
@@ -154,7 +154,7 @@ function checkTags(input: unknown): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-/** What readtwin serves: the twin without its TD, with its owner's presence. */
+/** What a metadata listing serves per twin: the twin without its TD, with its owner's presence. */
 function twinMetadata(core: HubCore, { td: _td, ...meta }: Twin) {
   return { ...meta, presence: ownerPresence(core, meta.agentId) };
 }
@@ -194,7 +194,8 @@ export const directoryHandlers: HandlerTable = {
   },
 
   async listTDs(core, request, { client }) {
-    if (request.query?.metadataOnly) checkPermission(client, 'readtwin');
+    // Twin metadata carries tags, which agents never see.
+    if (request.query?.metadataOnly && client.role === 'agent') throw forbidden('agents cannot list twin metadata (it carries tags); list TDs instead');
     const { twins, total } = core.directory.list(client, request.query, core.limits.maxListPageBytes);
     const etag = core.directory.collectionTag();
     if (request.query?.metadataOnly) return { ...ok(twins.map((twin) => twinMetadata(core, twin))), total, etag };
@@ -209,10 +210,6 @@ export const directoryHandlers: HandlerTable = {
       }
     });
     return { ...ok(tds), total, etag };
-  },
-
-  async readtwin(core, request) {
-    return ok(twinMetadata(core, core.directory.require(request.thingId)));
   },
 
   async updatetags(core, request) {

@@ -27,7 +27,10 @@ export const CONSUMER_OPERATIONS = [
 export const DIRECTORY_OPERATIONS = [
   'retrieveTD',
   'listTDs',
-  /** Extension: twin metadata (agent, created, modified, version, tags, presence). Not for agents. */
+  /**
+   * Extension: the twin document: metadata (agent, created, modified, version, presence, tags but
+   * not for agents), reported and desired values with their times, their delta, versions.
+   */
   'readtwin',
   /** Extension: replace a twin's tags (admin/operator). */
   'updatetags',
@@ -50,6 +53,8 @@ export const AGENT_OPERATIONS = [
   /** Start/stop receiving queued requests for this agent's Things on this session. */
   'subscriberequests',
   'unsubscriberequests',
+  /** Extension: start-up configuration of the agent's Things (thingId: one; none: all): per writable property the desired, else the last reported value. */
+  'readdesired',
 ] as const;
 
 export const PRESENCE_OPERATIONS = [
@@ -142,7 +147,7 @@ export interface HubRequest {
   actionId?: string;
   /** readmultipleproperties. */
   names?: string[];
-  /** Optimistic locking: writeproperty (state version), updateTD/patchTD (TD version). */
+  /** Optimistic locking: writeproperty and updateproperty (state version), updateTD/patchTD/deleteTD (TD version). */
   ifVersion?: number;
   /** Time to live of a queued request in seconds (invokeaction, writeproperty). */
   ttl?: number;

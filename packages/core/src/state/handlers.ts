@@ -3,7 +3,7 @@
 // view and announced: a report the store refused is never served to anyone.
 
 import { affordance, checkPayloadSize, checkValue, ok, type HandlerTable, type HubCore } from '../core-context.js';
-import { badRequest, forbidden, notFound } from '../model/errors.js';
+import { badRequest, forbidden, notFound, preconditionFailed } from '../model/errors.js';
 import type { HubContext, HubRequest, HubSuccess } from '../model/operations.js';
 import type { Client, Twin } from '../model/types.js';
 import type { SubscriptionTarget } from '../notify/registry.js';
@@ -22,7 +22,7 @@ function reportedValues(core: HubCore, twin: Twin, names: string[]): Record<stri
 }
 
 /** The desired value of each property with an open write: the newest write's input. */
-function desiredValues(core: HubCore, thingId: string) {
+export function desiredValues(core: HubCore, thingId: string) {
   const desired = new Map<string, { value: unknown; at: string; requestId: string }>();
   for (const write of core.requests.queue.openWrites(thingId)) {
     desired.set(write.name, { value: write.input, at: write.timeRequested, requestId: write.actionId });
@@ -59,7 +59,7 @@ function writeOnlyRefusal(twin: Twin, name: string): Error {
 }
 
 /** The property names of `names` whose values `client` may read. */
-function readable(twin: Twin, names: string[], client: Client): string[] {
+export function readable(twin: Twin, names: string[], client: Client): string[] {
   return readsWriteOnly(client) ? names : names.filter((name) => !isWriteOnly(twin, name));
 }
 
@@ -193,6 +193,11 @@ export const stateHandlers: HandlerTable = {
 
   async updateproperty(core, request) {
     const twin = core.directory.require(request.thingId);
+    // A conditional report (Azure/AWS/Ditto style): only onto the state version the agent last saw.
+    const version = core.state.latestVersion(twin.thingId);
+    if (request.ifVersion !== undefined && request.ifVersion !== version) {
+      throw preconditionFailed(`the state of Thing '${twin.thingId}' is at version ${version}, not ${request.ifVersion}; re-read it and retry`);
+    }
     let values: Map<string, unknown>;
     if (request.name !== undefined) {
       values = new Map([[request.name, request.input]]);

@@ -155,6 +155,11 @@ export class TwinStateStore {
     return this.things.get(thingId)?.version ?? 0;
   }
 
+  /** The version the Thing's state reaches once the reports already accepted are applied (conditional reports compare with it). */
+  latestVersion(thingId: string): number {
+    return Math.max(this.nextVersions.get(thingId) ?? 0, this.version(thingId));
+  }
+
   reported(thingId: string, name: string): { value: unknown; updated: string } | undefined {
     return this.things.get(thingId)?.properties.get(name);
   }
