@@ -8,10 +8,13 @@ export const MAX_QUERY_CHARS = 8 * 1024;
 /** How long one query may run in the worker before it is terminated (answered 422). */
 export const QUERY_TIMEOUT_MS = 5_000;
 /**
- * How long the worker may take to bring its copy up to date before a query starts (converting new
- * TDs to RDF, ~6 ms each): the hub's own work, so not charged to the query's time limit.
+ * Bringing the worker's copy up to date (converting new TDs to RDF, ~6 ms each) is the hub's own
+ * work, not charged to the query's time limit, and may take minutes for a large directory. It
+ * reports progress; a worker silent this long while preparing is stuck and restarted.
  */
-export const PREPARE_TIMEOUT_MS = 120_000;
+export const PREPARE_STALL_MS = 60_000;
+/** A query still waiting for the preparation after this long is answered 503 (retry later); the preparation goes on. */
+export const PREPARE_ANSWER_MS = 20_000;
 /** The largest answer body a query may produce (larger: 422, narrow the query). */
 export const MAX_RESULT_BYTES = 4 * 1024 * 1024;
 /** Queries waiting for the worker, at most (more: 503). */
@@ -48,6 +51,12 @@ export type Answer = { ok: true; contentType: string; body: string } | { ok: fal
 
 /** `warnings`: what the worker wants logged (TDs left out of the RDF, an internal failure). */
 export type AnswerMessage = Answer & { id: number; warnings?: string[] };
+
+/** Sent by the worker while it converts TDs before a query: it is alive and getting on. */
+export interface ProgressMessage {
+  id: number;
+  converting: { done: number; total: number };
+}
 
 /** Sent by the worker once its data is ready and the query itself starts: its time limit starts now. */
 export interface StartedMessage {

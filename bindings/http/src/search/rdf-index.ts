@@ -5,6 +5,9 @@ import { namedNode, Store, type NamedNode } from 'oxigraph';
 import { withBundledContexts, withTdContextOnly } from './jsonld-contexts.js';
 import type { TdObject } from './protocol.js';
 
+/** Converted TDs between two progress reports (about 1.5 s of work at ~6 ms a TD). */
+const PROGRESS_EVERY = 250;
+
 export class TdRdfIndex {
   private readonly store = new Store();
   /** Things new or changed since their graph was built: converted on the next query. */
@@ -25,8 +28,8 @@ export class TdRdfIndex {
    * holds, else a new store with copies of the visible Things' graphs alone, so no FROM, FROM NAMED
    * or GRAPH clause can reach a graph the client may not see. `warn` hears of TDs left out.
    */
-  dataset(visible: readonly string[], seesAll: boolean, warn: (message: string) => void): Store {
-    this.convertPending(warn);
+  dataset(visible: readonly string[], seesAll: boolean, warn: (message: string) => void, progress: (done: number, total: number) => void = () => {}): Store {
+    this.convertPending(warn, progress);
     if (seesAll) return this.store;
     const restricted = new Store();
     for (const thingId of visible) {
@@ -37,8 +40,13 @@ export class TdRdfIndex {
     return restricted;
   }
 
-  private convertPending(warn: (message: string) => void): void {
+  /** Converts the pending TDs, each taken off the list once done: a conversion cut short keeps what it did. */
+  private convertPending(warn: (message: string) => void, progress: (done: number, total: number) => void): void {
+    const total = this.pending.size;
+    let done = 0;
     for (const [thingId, td] of this.pending) {
+      this.pending.delete(thingId);
+      if (++done % PROGRESS_EVERY === 0) progress(done, total);
       const graph = graphOf(thingId);
       if (!graph) {
         warn(`Thing ${JSON.stringify(thingId)} is left out of SPARQL search: its id is not an IRI`);
@@ -54,7 +62,6 @@ export class TdRdfIndex {
       }
       warn(`Thing ${JSON.stringify(thingId)} is left out of SPARQL search: its TD is not valid JSON-LD`);
     }
-    this.pending.clear();
   }
 
   private load(td: TdObject, graph: NamedNode, prepare: (td: TdObject) => TdObject): boolean {

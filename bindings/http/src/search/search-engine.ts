@@ -8,13 +8,15 @@ import type { Logger } from 'pino';
 import type { Client, HubApi, Problem } from '@twinhub/core';
 import {
   MAX_QUEUED_QUERIES,
-  PREPARE_TIMEOUT_MS,
+  PREPARE_ANSWER_MS,
+  PREPARE_STALL_MS,
   QUERY_TIMEOUT_MS,
   tooCostly,
   WORKER_HEAP_MB,
   type Answer,
   type AnswerMessage,
   type MirrorSync,
+  type ProgressMessage,
   type QueryMessage,
   type SearchLanguage,
   type StartedMessage,
@@ -35,6 +37,8 @@ export interface SearchEngineOptions {
   hub: HubApi;
   logger: Logger;
   timeoutMs?: number;
+  /** How long a query waits for the preparation before a 503 (default PREPARE_ANSWER_MS). */
+  prepareAnswerMs?: number;
 }
 
 interface Running {
@@ -42,6 +46,10 @@ interface Running {
   language: SearchLanguage;
   resolve(answer: Answer): void;
   timer: NodeJS.Timeout;
+  /** Answers 503 if the preparation outlasts PREPARE_ANSWER_MS (the preparation goes on). */
+  answerBy?: NodeJS.Timeout;
+  /** The preparation's progress so far, for that answer. */
+  converted?: { done: number; total: number };
 }
 
 export class SearchEngine {
@@ -130,21 +138,45 @@ export class SearchEngine {
 
   private ask(message: QueryMessage): Promise<Answer> {
     const worker = this.startWorker();
+    // A query answered 503 while the worker prepared is still `running` until its reply: this one
+    // takes over its watch (the worker answers in order, so this one's reply comes after).
+    if (this.running) {
+      clearTimeout(this.running.timer);
+      clearTimeout(this.running.answerBy);
+    }
     return new Promise<Answer>((resolve) => {
-      this.running = {
-        id: message.id,
-        language: message.language,
-        resolve,
-        // Not the query's fault: 503. The converted data is lost with the worker, so a directory of
-        // more than ~20k TDs never gets SPARQL answers (a known limit, see docs/decisions.md).
-        timer: this.limit(message.language, PREPARE_TIMEOUT_MS, (s) => ({
-          status: 503,
-          title: 'Service Unavailable',
-          detail: `bringing the search data up to date took more than ${s} s, the limit; retry later`,
-        })),
-      };
+      const running: Running = { id: message.id, language: message.language, resolve, timer: this.stallTimer(message.language) };
+      // Not the query's fault: 503, while the worker keeps converting for the next query (the
+      // reply to this one is dropped when it comes; see onReply).
+      running.answerBy = setTimeout(() => {
+        const progress = running.converted ? ` (${running.converted.done} of ${running.converted.total} Things converted)` : '';
+        running.resolve({
+          ok: false,
+          problem: { status: 503, title: 'Service Unavailable', detail: `the search data is being brought up to date${progress}; retry shortly` },
+        });
+        running.resolve = () => {};
+      }, this.options.prepareAnswerMs ?? PREPARE_ANSWER_MS);
+      this.running = running;
       worker.postMessage(message);
     });
+  }
+
+  /** A worker that reports no progress for PREPARE_STALL_MS while preparing is stuck: restarted, 503. */
+  private stallTimer(language: SearchLanguage): NodeJS.Timeout {
+    return this.limit(language, PREPARE_STALL_MS, (s) => ({
+      status: 503,
+      title: 'Service Unavailable',
+      detail: `the search worker made no progress for ${s} s while bringing its data up to date and was restarted; retry later`,
+    }));
+  }
+
+  /** The worker converts TDs (for this query or one answered 503 before): it is alive. */
+  private onProgress(message: ProgressMessage): void {
+    const running = this.running;
+    if (!running) return;
+    if (running.id === message.id) running.converted = message.converting;
+    clearTimeout(running.timer);
+    running.timer = this.stallTimer(running.language);
   }
 
   /** After `ms`, the running query is stopped, answered with `problem(seconds)`, and the worker restarted. */
@@ -160,7 +192,11 @@ export class SearchEngine {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     // A search worker never keeps the process alive; close() ends it.
     worker.unref();
-    worker.on('message', (reply: AnswerMessage | StartedMessage) => ('started' in reply ? this.onStarted(reply) : this.onReply(reply)));
+    worker.on('message', (reply: AnswerMessage | StartedMessage | ProgressMessage) => {
+      if ('started' in reply) this.onStarted(reply);
+      else if ('converting' in reply) this.onProgress(reply);
+      else this.onReply(reply);
+    });
     worker.on('error', (error) => {
       this.options.logger.warn({ err: error }, 'search worker failed; restarting it');
       const memory = (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
@@ -178,6 +214,7 @@ export class SearchEngine {
     const running = this.running;
     if (!running || running.id !== message.id) return;
     clearTimeout(running.timer);
+    clearTimeout(running.answerBy);
     running.timer = this.limit(running.language, this.timeoutMs, (s) =>
       tooCostly(`the query ran more than ${s} s, the limit, and was stopped: narrow or simplify it`),
     );
@@ -188,6 +225,7 @@ export class SearchEngine {
     const running = this.running;
     if (!running || running.id !== reply.id) return;
     clearTimeout(running.timer);
+    clearTimeout(running.answerBy);
     this.running = undefined;
     const { warnings: _warnings, id: _id, ...answer } = reply;
     // After an internal failure the worker's copy may differ from what was sent: start afresh.
@@ -202,6 +240,7 @@ export class SearchEngine {
     void this.stopWorker();
     if (!running) return;
     clearTimeout(running.timer);
+    clearTimeout(running.answerBy);
     running.resolve({
       ok: false,
       problem: problem ?? { status: 500, title: 'Internal Server Error', detail: 'The search worker stopped; the error was logged.' },

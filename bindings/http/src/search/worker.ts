@@ -3,7 +3,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { runJsonPath } from './jsonpath.js';
-import type { Answer, AnswerMessage, QueryMessage, StartedMessage, TdObject } from './protocol.js';
+import type { Answer, AnswerMessage, ProgressMessage, QueryMessage, StartedMessage, TdObject } from './protocol.js';
 import { TdRdfIndex } from './rdf-index.js';
 import { runSparql } from './sparql.js';
 
@@ -33,7 +33,12 @@ function answer(message: QueryMessage, warnings: string[]): Answer {
   }
   const seesAll = visible.length >= tds.size && visible.every((thingId) => tds.has(thingId));
   return runSparql(message.query, message.accept, () => {
-    const dataset = rdf.dataset(visible, seesAll, (warning) => warnings.push(warning));
+    const dataset = rdf.dataset(
+      visible,
+      seesAll,
+      (warning) => warnings.push(warning),
+      (done, total) => parentPort?.postMessage({ id: message.id, converting: { done, total } } satisfies ProgressMessage),
+    );
     parentPort?.postMessage(started);
     return dataset;
   });
