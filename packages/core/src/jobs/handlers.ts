@@ -1,0 +1,77 @@
+// Fleet job operations: createjob (controllers), readjob and listjobs (consumers), canceljob
+// (controllers). The job's id travels in input { jobId }; answers are copies of the job record.
+
+import { randomUUID } from 'node:crypto';
+import { ok, type HandlerTable, type HubCore } from '../core-context.js';
+import { checkCount, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../directory/directory.js';
+import { badRequest, conflict, notFound, tooManyRequests } from '../model/errors.js';
+import type { HubRequest } from '../model/operations.js';
+import type { JobRecord } from '../model/types.js';
+import { emptyCounts, isOpenJob } from './book.js';
+import { checkJobSpec } from './spec.js';
+
+/** What a client gets: a copy (the live record keeps changing as requests progress), without the resume cursor. */
+function view(job: JobRecord): JobRecord {
+  const { cursor: _cursor, ...shown } = structuredClone(job);
+  return shown;
+}
+
+function requireJob(core: HubCore, request: HubRequest): JobRecord {
+  const input = request.input as { jobId?: unknown } | undefined;
+  const jobId = typeof input === 'object' && input !== null ? input.jobId : undefined;
+  if (typeof jobId !== 'string' || jobId === '') throw badRequest(`${request.operation} needs input { "jobId": "..." }`);
+  const job = core.jobs.book.get(jobId);
+  if (!job) throw notFound(`no job '${jobId}' is known (ended jobs are kept for a limited time)`);
+  return job;
+}
+
+export const jobHandlers: HandlerTable = {
+  async createjob(core, request, { client }) {
+    const now = core.now();
+    const spec = checkJobSpec(request.input, now, core.limits);
+    if (core.jobs.book.openCount() >= core.jobs.maxOpenJobs) {
+      throw tooManyRequests(`${core.jobs.maxOpenJobs} jobs are scheduled or running, the limit; retry once some ended or cancel some`);
+    }
+    const { startAt, ...what } = spec;
+    const scheduled = startAt !== undefined && Date.parse(startAt) > now.getTime();
+    const job: JobRecord = {
+      jobId: randomUUID(),
+      ...what,
+      requestedBy: client.id,
+      requesterRole: client.role,
+      timeCreated: now.toISOString(),
+      startAt: startAt ?? now.toISOString(),
+      status: 'scheduled',
+      counts: emptyCounts(),
+      refusals: [],
+    };
+    core.jobs.book.add(job);
+    try {
+      await core.persist.write([core.jobs.book.write(job)]);
+    } catch (error) {
+      core.jobs.book.forget(job.jobId);
+      throw error;
+    }
+    // Due now: matching and the first slice start at once; a scheduled job waits for the sweep.
+    if (!scheduled) core.jobs.start(core, job);
+    return ok(view(job), 201);
+  },
+
+  async readjob(core, request) {
+    return ok(view(requireJob(core, request)));
+  },
+
+  async listjobs(core, request) {
+    const offset = checkCount('offset', request.query?.offset, 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const limit = checkCount('limit', request.query?.limit, 1, MAX_LIST_LIMIT) ?? DEFAULT_LIST_LIMIT;
+    const { jobs, total } = core.jobs.book.page(offset, limit);
+    return { ...ok(jobs.map(view)), total };
+  },
+
+  async canceljob(core, request) {
+    const job = requireJob(core, request);
+    if (!isOpenJob(job)) throw conflict(`job '${job.jobId}' already ended (${job.status}); only scheduled, running or queued jobs can be cancelled`);
+    await core.jobs.cancel(core, job);
+    return ok(view(job));
+  },
+};
