@@ -41,10 +41,6 @@ export class JobBook {
     this.jobs.set(job.jobId, job);
   }
 
-  forget(jobId: string): void {
-    this.jobs.delete(jobId);
-  }
-
   all(): IterableIterator<JobRecord> {
     return this.jobs.values();
   }

@@ -102,6 +102,8 @@ describe('fleet jobs', () => {
     })) as JobRecord;
     assert.equal(created.status, 'running');
     assert.equal(created.requestedBy, operator.id);
+    assert.equal(created.input, 42);
+    assert.equal('input' in (await readJob(hub, created.jobId)), false, 'a viewer does not see the value written (it may be writeOnly somewhere)');
     const { jobId } = created;
 
     await eventually(async () => assert.deepEqual(nonZero((await readJob(hub, jobId)).counts), { matched: 1000, queued: 1000, pending: 500, delivered: 500 }));
