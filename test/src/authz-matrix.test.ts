@@ -74,6 +74,10 @@ const MATRIX = `
   createtoken               Y     -     -      -       -
   listtokens                Y     -     -      -       -
   revoketoken               Y     -     -      -       -
+  createjob                 Y     -     -      Y       -
+  readjob                   Y     -     -      Y       Y
+  listjobs                  Y     -     -      Y       Y
+  canceljob                 Y     -     -      Y       -
 `;
 
 /** Status of a successful run: the response envelope's (WS, MQTT) and the HTTP route's (none: no route). */
@@ -118,6 +122,11 @@ const SUCCESS: Record<Operation, { envelope: number; http?: number }> = {
   createtoken: { envelope: 201, http: 201 },
   listtokens: { envelope: 200, http: 200 },
   revoketoken: { envelope: 200, http: 204 },
+  // Fleet jobs (scheduled a month ahead, so the matrix queues no request).
+  createjob: { envelope: 201, http: 201 },
+  readjob: { envelope: 200, http: 200 },
+  listjobs: { envelope: 200, http: 200 },
+  canceljob: { envelope: 200, http: 200 },
 };
 
 function parseMatrix(text: string): Record<string, Record<Role, boolean>> {
@@ -168,6 +177,17 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   /** Numbers the clients the admin operations create, so each run has its own. */
   let fresh = 0;
+
+  /** A fleet job on agent-1's Things, scheduled a month ahead: it queues nothing while the matrix runs. */
+  const jobSpec = () => ({
+    operation: 'invokeaction',
+    name: 'fade',
+    input: { level: 1 },
+    query: { agent: 'agent-1' },
+    startAt: new Date(Date.now() + 30 * 24 * 3600_000).toISOString(),
+  });
+  const scheduledJob = async () => ((await run(AS.admin, { operation: 'createjob', input: jobSpec() })) as { jobId: string }).jobId;
+  let readableJob: string | undefined;
 
   /** The request for `operation`, after whatever setup it needs (fresh pending actions, a Thing to delete). */
   async function requestFor(operation: Operation): Promise<HubRequest> {
@@ -228,6 +248,15 @@ describe('authorization matrix: every role x every operation x every binding', (
         };
         return { operation, input: { tokenId: created.tokenId } };
       }
+      case 'createjob':
+        return { operation, input: jobSpec() };
+      case 'readjob':
+        readableJob ??= await scheduledJob();
+        return { operation, input: { jobId: readableJob } };
+      case 'listjobs':
+        return { operation };
+      case 'canceljob':
+        return { operation, input: { jobId: await scheduledJob() } };
       default:
         return { operation, thingId: THING };
     }
@@ -315,6 +344,14 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { method: 'GET', path: '/admin/tokens' };
       case 'revoketoken':
         return { method: 'DELETE', path: `/admin/tokens/${enc(admin(request).tokenId!)}` };
+      case 'createjob':
+        return { method: 'POST', path: '/jobs', body: request.input };
+      case 'readjob':
+        return { method: 'GET', path: `/jobs/${enc(admin(request).jobId!)}` };
+      case 'listjobs':
+        return { method: 'GET', path: '/jobs' };
+      case 'canceljob':
+        return { method: 'POST', path: `/jobs/${enc(admin(request).jobId!)}/cancel` };
       default:
         return undefined; // unsubscribe*: an HTTP client closes the stream
     }
@@ -386,7 +423,7 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   it('HTTP routes and SSE streams: every role x every operation with a route', async () => {
     const operations = ALL_OPERATIONS.filter((operation) => SUCCESS[operation].http !== undefined);
-    assert.equal(operations.length, 34);
+    assert.equal(operations.length, 38);
     const actual: Outcomes = {};
     for (const role of ROLES) {
       for (const operation of operations) {
@@ -414,7 +451,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         want[`${label} ${operation}`] = 401;
       }
     }
-    assert.equal(Object.keys(want).length, 68);
+    assert.equal(Object.keys(want).length, 76);
     assert.deepEqual(actual, want);
   });
 

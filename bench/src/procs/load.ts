@@ -5,10 +5,11 @@ import { actions } from '../load/actions.js';
 import { cannon, register } from '../load/directory.js';
 import { e2e } from '../load/e2e.js';
 import { ingest } from '../load/ingest.js';
+import { jobs } from '../load/jobs.js';
 
 // any: the parameters come over IPC untyped; each job declares the shape it expects.
 // biome-ignore lint/suspicious/noExplicitAny: each job takes its own parameter type, checked at the IPC boundary by the job itself
-const JOBS: Record<string, (params: any) => Promise<unknown>> = { ingest, e2e, register, cannon, actions };
+const JOBS: Record<string, (params: any) => Promise<unknown>> = { ingest, e2e, register, cannon, actions, jobs };
 
 process.on('disconnect', () => process.exit(0));
 process.once('message', (message: unknown) => {

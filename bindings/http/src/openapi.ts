@@ -6,7 +6,7 @@ import type { HttpRouter } from './route.js';
 
 interface Description {
   summary: string;
-  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub';
+  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub' | 'jobs';
 }
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
@@ -72,6 +72,10 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'POST /agent/things/:id/events/:name': { summary: 'Publish an event (agent)', tag: 'agents' },
   'GET /agent/requests': { summary: "The agent's queued requests as SSE, redelivered until acknowledged", tag: 'agents' },
   'POST /agent/requests/:actionId': { summary: 'Report the status of a request: running, completed or failed (agent)', tag: 'agents' },
+  'POST /jobs': { summary: 'Create a fleet job: one property write or action invocation queued for every Thing a query matches (201 + Location)', tag: 'jobs' },
+  'GET /jobs': { summary: 'List fleet jobs, oldest first, paged (offset, limit)', tag: 'jobs' },
+  'GET /jobs/:id': { summary: 'A fleet job: its status and counts (matched, queued, refused, and its requests by status)', tag: 'jobs' },
+  'POST /jobs/:id/cancel': { summary: 'Cancel a fleet job: stops queuing and cancels its requests not yet delivered', tag: 'jobs' },
 };
 
 const PROBLEM = { $ref: '#/components/schemas/Problem' };

@@ -13,6 +13,7 @@ import { NO_OBSERVER, type HubObserver } from './model/observer.js';
 import type { Client, Role, ThingDescription, Twin } from './model/types.js';
 import type { Operation } from './model/operations.js';
 import { purgeExpiredRegistrations } from './directory/handlers.js';
+import { JobService } from './jobs/service.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
@@ -42,6 +43,8 @@ export interface HubOptions {
   replayBufferBytes?: number;
   /** Readiness writes a probe record to the store at most this often (default 5 s); asking more often reuses the last outcome. */
   readinessProbeIntervalMs?: number;
+  /** Fleet jobs: requests queued per store batch (default 500), open jobs at most (default 100), ended jobs kept (default 7 days, 1000). */
+  jobs?: { sliceSize?: number; maxOpenJobs?: number; retentionSeconds?: number; retentionCount?: number };
   /** The clock (tests). */
   now?: () => Date;
   /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
@@ -81,12 +84,16 @@ export class TwinTds {
   }
 }
 
-/** The hub's periodic work (request expiry and retention, expired registrations), one timer for all. */
+/** The hub's periodic work (request expiry and retention, expired registrations, due jobs), one timer for all. */
 export class Sweeps {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(private readonly tasks: readonly (() => Promise<void>)[]) {}
+  /** `onStop`: background work the tasks started stops with the sweeps (jobs queuing). */
+  constructor(
+    private readonly tasks: readonly (() => Promise<void>)[],
+    private readonly onStop: () => void = () => undefined,
+  ) {}
 
   /** Sweeps now, then every `intervalMs` until stop(). */
   async start(intervalMs: number): Promise<void> {
@@ -97,6 +104,7 @@ export class Sweeps {
 
   stop(): void {
     clearInterval(this.timer);
+    this.onStop();
   }
 
   /** One sweep; a sweep still running is joined, not started twice. */
@@ -156,9 +164,26 @@ export function composeCore(options: HubOptions): ComposedCore {
   const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'), now);
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
   const state = new TwinStateStore();
-  const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, tokens, defaultRequestTtlSeconds, twinTd: twinTds.get };
+  const jobs = new JobService({ now, ...options.jobs });
+  // A job's counters follow its requests' status changes, stored in the same batch as each change.
+  requests.onStatusChange(jobs.book.requestChanged);
+  const core: HubCore = {
+    limits,
+    log,
+    now,
+    directory,
+    state,
+    requests,
+    sessions,
+    persist,
+    notify,
+    tokens,
+    jobs,
+    defaultRequestTtlSeconds,
+    twinTd: twinTds.get,
+  };
   const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);
-  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core)]);
+  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core), () => jobs.sweep(core)], () => jobs.stop());
   return { core, tokens, sequence, twinTds, readiness, sweeps };
 }
 
@@ -175,6 +200,8 @@ export async function loadCore(core: HubCore, tokens: TokenService, sequence: No
   const migration = await state.load(store, (thingId) => directory.get(thingId)?.td);
   const { orphans } = await requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId);
   await persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]);
+  // Jobs after requests: the first sweep (right after load) resumes interrupted and overdue ones.
+  await core.jobs.book.load(store);
   await sequence.load(store);
   log.info({ twins: directory.size, ms: Date.now() - started }, 'hub state loaded');
 }

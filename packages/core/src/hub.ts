@@ -4,25 +4,19 @@
 
 import { checkPermission } from './auth/permissions.js';
 import type { TokenService } from './auth/tokens.js';
-import { clientHandlers } from './clients/handlers.js';
 import { composeCore, loadCore, type ComposedCore, type HubOptions } from './compose.js';
-import type { HandlerTable, HubCore } from './core-context.js';
-import { directoryHandlers } from './directory/handlers.js';
+import type { HubCore } from './core-context.js';
 import type { NotificationMessage } from './model/envelope.js';
 import { badRequest, internalProblem, isHubError, serviceUnavailable } from './model/errors.js';
 import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubResult, Operation, Session } from './model/operations.js';
 import type { AgentPresence, Client, Problem, RequestRecord, RequestStatus, Twin } from './model/types.js';
 import { applyChanges } from './feed.js';
-import { presenceHandlers } from './presence/handlers.js';
-import { requestHandlers } from './requests/handlers.js';
-import { checkObservable, stateHandlers } from './state/handlers.js';
+import { checkObservable } from './state/handlers.js';
+import { HANDLERS } from './handlers.js';
 import { checkThingId } from './td/index.js';
-import { twinHandlers } from './twin/handlers.js';
 
 export type { HubOptions } from './compose.js';
-
-const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers, ...clientHandlers, ...twinHandlers };
 
 export async function createHub(options: HubOptions): Promise<Hub> {
   const hub = new Hub(options);

@@ -56,6 +56,11 @@ export const PERMISSIONS: Readonly<Record<Operation, readonly Role[]>> = {
   createtoken: ADMINS,
   listtokens: ADMINS,
   revoketoken: ADMINS,
+  // Fleet jobs: controllers run them; consumers may follow them (like queryaction); agents neither.
+  createjob: CONTROLLERS,
+  readjob: ['admin', 'operator', 'viewer'],
+  listjobs: ['admin', 'operator', 'viewer'],
+  canceljob: CONTROLLERS,
 };
 
 /** True when the client may see this agent's presence: consumers see all agents, an agent only itself. */

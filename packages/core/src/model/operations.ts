@@ -79,12 +79,25 @@ export const ADMIN_OPERATIONS = [
   'revoketoken',
 ] as const;
 
+/** Fleet jobs: one write or invocation queued for every Thing a query matches. The job's id travels in input { jobId }. */
+export const JOB_OPERATIONS = [
+  /** Input { operation: 'writeproperty' | 'invokeaction', name, input?, query, ttl?, startAt? }; 201 with the job. */
+  'createjob',
+  /** One job with its counters: input { jobId }. */
+  'readjob',
+  /** Jobs, oldest first, paged by query { offset, limit }. */
+  'listjobs',
+  /** Stops queuing and cancels the job's requests not yet delivered: input { jobId }. */
+  'canceljob',
+] as const;
+
 export type ConsumerOperation = (typeof CONSUMER_OPERATIONS)[number];
 export type DirectoryOperation = (typeof DIRECTORY_OPERATIONS)[number];
 export type AgentOperation = (typeof AGENT_OPERATIONS)[number];
 export type PresenceOperation = (typeof PRESENCE_OPERATIONS)[number];
 export type AdminOperation = (typeof ADMIN_OPERATIONS)[number];
-export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation | AdminOperation;
+export type JobOperation = (typeof JOB_OPERATIONS)[number];
+export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation | AdminOperation | JobOperation;
 
 export const ALL_OPERATIONS: readonly Operation[] = [
   ...CONSUMER_OPERATIONS,
@@ -92,6 +105,7 @@ export const ALL_OPERATIONS: readonly Operation[] = [
   ...AGENT_OPERATIONS,
   ...PRESENCE_OPERATIONS,
   ...ADMIN_OPERATIONS,
+  ...JOB_OPERATIONS,
 ];
 
 export function isOperation(value: unknown): value is Operation {
@@ -151,7 +165,7 @@ export interface HubRequest {
   ifVersion?: number;
   /** Time to live of a queued request in seconds (invokeaction, writeproperty). */
   ttl?: number;
-  /** listTDs (filters, paging); retrieveTD (only `security`). */
+  /** listTDs (filters, paging); retrieveTD (only `security`); listjobs (only paging). */
   query?: TwinQuery;
   /** Echoed in the response envelope. */
   correlationId?: string;

@@ -85,6 +85,8 @@ export interface RequestRecord {
   error?: Problem;
   /** Global enqueue order; delivery to an agent follows it. */
   seq: number;
+  /** The fleet job that queued this request, if any (its counters follow the request's status). */
+  jobId?: string;
 }
 
 /** An RFC 9457 problem: what every error, on every binding, turns into. */
@@ -112,4 +114,65 @@ export interface AgentPresence {
   /** Connected without a break since then. */
   since?: string;
   lastSeen?: string;
+}
+
+// Fleet jobs (issue #12): one write or invocation applied to every Thing a query matches.
+
+export type JobStatus = 'scheduled' | 'running' | 'queued' | 'completed' | 'cancelled';
+
+/**
+ * A job's progress. `matched` Things each got a request (`queued`) or were `refused`; every queued
+ * request is counted under its current status, so pending + delivered + running + completed +
+ * failed + expired + cancelled = queued. Kept current as requests change status and stored with
+ * the job, so they outlive the request records' retention.
+ */
+export interface JobCounts {
+  matched: number;
+  queued: number;
+  refused: number;
+  pending: number;
+  delivered: number;
+  running: number;
+  completed: number;
+  failed: number;
+  expired: number;
+  cancelled: number;
+}
+
+/** Things a job could not queue a request for, grouped by the problem's status and title, with the first one as the example. */
+export interface JobRefusal {
+  status: number;
+  title: string;
+  count: number;
+  thingId: string;
+  detail: string;
+}
+
+/** A fleet job as stored (bucket `jobs`, key `jobId`) and served. */
+export interface JobRecord {
+  jobId: string;
+  operation: 'writeproperty' | 'invokeaction';
+  /** The property to write or the action to invoke, on every matched Thing. */
+  name: string;
+  input?: unknown;
+  /** Which Things: the listTDs filters (agent, type, title, tags), evaluated with the creator's rights when the job starts. */
+  query: { agent?: string; type?: string; title?: string; tags?: Record<string, string> };
+  /** Time to live of each request, seconds from when it is queued (default: the hub's). */
+  ttl?: number;
+  /** The creator: its requests are made in its name, matching sees what it may see. */
+  requestedBy: string;
+  requesterRole: Role;
+  timeCreated: string;
+  /** When queuing starts (the creation time when not scheduled). */
+  startAt: string;
+  status: JobStatus;
+  timeStarted?: string;
+  /** Every matched Thing was handled (queued or refused). */
+  timeQueued?: string;
+  /** Completed (every request ended) or cancelled. */
+  timeEnded?: string;
+  /** The last Thing ID handled while queuing: a restart resumes after it. */
+  cursor?: string;
+  counts: JobCounts;
+  refusals: JobRefusal[];
 }

@@ -70,31 +70,50 @@ function checkReport(input: unknown): ActionStatusReport {
   return report;
 }
 
+/**
+ * Checks a write or invocation by `client` (rights on the Thing, affordance, value against the TD,
+ * ttl, the Thing's queue bound) and builds its record, not yet queued: what the two handlers and
+ * fleet jobs share. Throws the HubError a client would get.
+ */
+export function prepareRequest(core: HubCore, client: Client, request: HubRequest): { record: RequestRecord; agentId: string } {
+  const twin = core.directory.require(request.thingId);
+  checkPermission(client, request.operation, twin);
+  if (request.operation === 'writeproperty') return { record: prepareWrite(core, twin, client, request), agentId: twin.agentId };
+  if (request.operation === 'invokeaction') return { record: prepareInvocation(core, twin, client, request), agentId: twin.agentId };
+  throw badRequest(`${request.operation} is not a queued request`);
+}
+
+function prepareWrite(core: HubCore, twin: Twin, client: Client, request: HubRequest): RequestRecord {
+  const property = affordance(twin, 'properties', request.name);
+  if (property.schema.readOnly === true) throw badRequest(`property '${property.name}' of Thing '${twin.thingId}' is read-only`);
+  if (request.input === undefined) throw badRequest(`writeproperty needs the new value of '${property.name}' as input`);
+  checkPayloadSize(core.limits, request.input, `the value of property '${property.name}'`);
+  checkValue(property.schema, request.input, `the value of property '${property.name}'`, '');
+  const version = core.state.version(twin.thingId);
+  if (request.ifVersion !== undefined && request.ifVersion !== version) {
+    throw preconditionFailed(`the state of Thing '${twin.thingId}' is at version ${version}, not ${request.ifVersion}; re-read it and retry`);
+  }
+  // The request record is the write's only durable trace: the desired value is derived from it.
+  return newRecord(core, twin, client, request, 'writeproperty', property.name);
+}
+
+function prepareInvocation(core: HubCore, twin: Twin, client: Client, request: HubRequest): RequestRecord {
+  const action = affordance(twin, 'actions', request.name);
+  checkPayloadSize(core.limits, request.input, `the input of action '${action.name}'`);
+  checkValue(action.schema.input as Record<string, unknown> | undefined, request.input, `the input of action '${action.name}'`, '');
+  return newRecord(core, twin, client, request, 'invokeaction', action.name);
+}
+
 export const requestHandlers: HandlerTable = {
   async writeproperty(core, request, { client }) {
-    const twin = core.directory.require(request.thingId);
-    const property = affordance(twin, 'properties', request.name);
-    if (property.schema.readOnly === true) throw badRequest(`property '${property.name}' of Thing '${twin.thingId}' is read-only`);
-    if (request.input === undefined) throw badRequest(`writeproperty needs the new value of '${property.name}' as input`);
-    checkPayloadSize(core.limits, request.input, `the value of property '${property.name}'`);
-    checkValue(property.schema, request.input, `the value of property '${property.name}'`, '');
-    const version = core.state.version(twin.thingId);
-    if (request.ifVersion !== undefined && request.ifVersion !== version) {
-      throw preconditionFailed(`the state of Thing '${twin.thingId}' is at version ${version}, not ${request.ifVersion}; re-read it and retry`);
-    }
-    // The request record is the write's only durable trace: the desired value is derived from it.
-    const record = newRecord(core, twin, client, request, 'writeproperty', property.name);
-    await core.requests.enqueue(record, twin.agentId);
+    const { record, agentId } = prepareRequest(core, client, request);
+    await core.requests.enqueue(record, agentId);
     return ok({ ...record }, 202);
   },
 
   async invokeaction(core, request, { client }) {
-    const twin = core.directory.require(request.thingId);
-    const action = affordance(twin, 'actions', request.name);
-    checkPayloadSize(core.limits, request.input, `the input of action '${action.name}'`);
-    checkValue(action.schema.input as Record<string, unknown> | undefined, request.input, `the input of action '${action.name}'`, '');
-    const record = newRecord(core, twin, client, request, 'invokeaction', action.name);
-    await core.requests.enqueue(record, twin.agentId);
+    const { record, agentId } = prepareRequest(core, client, request);
+    await core.requests.enqueue(record, agentId);
     return ok({ ...record }, 201);
   },
 

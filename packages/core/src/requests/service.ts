@@ -5,7 +5,7 @@
 
 import type { Logger } from 'pino';
 import type { AgentRequestMessage } from '../model/envelope.js';
-import type { RequestRecord } from '../model/types.js';
+import type { RequestRecord, RequestStatus } from '../model/types.js';
 import type { LiveSession, NotificationRegistry } from '../notify/registry.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import type { PendingWrite, PersistQueue } from '../store/persist-queue.js';
@@ -26,12 +26,25 @@ export interface RequestServiceOptions {
 
 const recordWrite = (record: RequestRecord): PendingWrite => ({ bucket: REQUESTS_BUCKET, key: record.actionId, value: { ...record } });
 
+/**
+ * Told of each status change of a request as it applies (`from` → `to`), and of its undo when the
+ * store refuses it (`to` → `from`); returns records to store in the same batch as the request's
+ * (a job's counters), so the two are durable together. Requests a job queued carry its `jobId`.
+ */
+export type RequestStatusListener = (record: RequestRecord, from: RequestStatus, to: RequestStatus) => PendingWrite[];
+
 export class RequestService {
   readonly queue = new RequestQueue();
   private readonly waiters = new Map<string, Set<(record: RequestRecord) => void>>();
   private sweeping: Promise<void> | undefined;
+  private statusListener: RequestStatusListener = () => [];
 
   constructor(private readonly options: RequestServiceOptions) {}
+
+  /** The one listener of status changes (the jobs domain). */
+  onStatusChange(listener: RequestStatusListener): void {
+    this.statusListener = listener;
+  }
 
   /**
    * Queues a new request with the records that go with it; resolves once durable, then delivers
@@ -39,15 +52,26 @@ export class RequestService {
    * store refuses the write it is gone, so a refused request never reaches the agent.
    */
   async enqueue(record: RequestRecord, agentId: string, writes: PendingWrite[] = []): Promise<void> {
-    this.queue.add(record, agentId, true);
+    await this.enqueueBatch([{ record, agentId }], writes);
+  }
+
+  /**
+   * Queues many new requests (a slice of a job) as one store batch with `writes`: all are staged
+   * at once and delivered once durable; if the store refuses the batch, none of them exists.
+   */
+  async enqueueBatch(entries: ReadonlyArray<{ record: RequestRecord; agentId: string }>, writes: PendingWrite[] = []): Promise<void> {
+    for (const { record, agentId } of entries) this.queue.add(record, agentId, true);
     try {
-      await this.options.persist.write([recordWrite(record), ...writes]);
+      await this.options.persist.write([...entries.map(({ record }) => recordWrite(record)), ...writes]);
     } catch (error) {
-      this.queue.forget(record.actionId);
+      for (const { record } of entries) this.queue.forget(record.actionId);
       throw error;
     }
-    this.queue.commit(record);
-    this.deliver(record, agentId);
+    for (const { record, agentId } of entries) {
+      this.queue.commit(record);
+      // A Thing deleted meanwhile took its staged request along (cancelled): nothing to deliver.
+      if (record.status === 'pending') this.deliver(record, agentId);
+    }
   }
 
   /**
@@ -58,10 +82,13 @@ export class RequestService {
   async end(record: RequestRecord, changes: Partial<RequestRecord>): Promise<void> {
     const before = { ...record };
     this.queue.update(record, changes);
+    const to = record.status;
+    const writes = this.transition(record, before.status, to);
     try {
-      await this.options.persist.write([recordWrite(record)]);
+      await this.options.persist.write([recordWrite(record), ...writes]);
     } catch (error) {
       this.queue.restore(record, before);
+      this.transition(record, to, before.status);
       throw error;
     }
     this.changed(record);
@@ -84,13 +111,15 @@ export class RequestService {
         error: { status: 410, title: 'Gone', detail: `Thing '${thingId}' was deleted before the request ended` },
       });
     }
+    const listenerWrites = open.flatMap((record, i) => this.transition(record, before[i].status, 'cancelled'));
     return {
-      writes: records.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined })),
+      writes: [...records.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined })), ...listenerWrites],
       undo: () => {
         open.forEach((record, i) => {
           delete record.timeEnded;
           delete record.error;
           Object.assign(record, before[i]);
+          this.transition(record, 'cancelled', record.status);
         });
         this.queue.reinsert(records, agentId);
       },
@@ -111,6 +140,7 @@ export class RequestService {
       this.queue.forget(requestId);
       return;
     }
+    // The status listener is not told: the other writer stored the job counters with its change.
     if (known) {
       if (known.status === stored.status && known.seq === stored.seq) return;
       this.queue.update(known, stored);
@@ -178,6 +208,11 @@ export class RequestService {
     if (isTerminal(record.status)) for (const done of [...(this.waiters.get(record.actionId) ?? [])]) done(record);
   }
 
+  /** Tells the status listener of a change (none when the status stayed). */
+  private transition(record: RequestRecord, from: RequestStatus, to: RequestStatus): PendingWrite[] {
+    return from === to ? [] : this.statusListener(record, from, to);
+  }
+
   private deliver(record: RequestRecord, agentId: string): void {
     const session = this.options.sessions.receiverOf(agentId);
     // Behind a backlog still draining, a new request waits its turn: delivery stays in order.
@@ -221,9 +256,10 @@ export class RequestService {
     // Sent is sent: the record says so at once. If storing that fails, the stored record still
     // says pending and the request is delivered again after a restart (at least once).
     this.queue.update(record, { status: 'delivered', timeDelivered: this.options.now().toISOString() });
+    const writes = this.transition(record, 'pending', 'delivered');
     // The agent may answer before this write is durable: announce the status as of now.
     const delivered = { ...record };
-    this.options.persist.write([recordWrite(record)]).then(
+    this.options.persist.write([recordWrite(record), ...writes]).then(
       () => this.changed(delivered),
       (error) => this.options.log.error({ err: error, requestId: record.actionId }, 'failed to store a delivery'),
     );
