@@ -58,6 +58,22 @@ describe('writeOnly properties', () => {
     assert.equal(observe.status, 403);
   });
 
+  it("the value written to it is not shown in the write's request record to other consumers", async () => {
+    const written = await http('PUT', `${T}/properties/pin`, tokens.operator, '4242');
+    assert.equal(written.status, 202);
+    const actionId = (written.body as { actionId: string }).actionId;
+    const records = async (token: string) =>
+      ((await http('GET', `${T}/actions`, token)).body as { actionId: string; input?: unknown }[]).find((r) => r.actionId === actionId);
+    assert.equal((await records(tokens.operator))?.input, '4242', 'its writer sees it');
+    assert.equal((await records(tokens.agent))?.input, '4242', 'the agent, whose device takes it, sees it');
+    for (const token of [tokens.viewer, tokens.admin]) {
+      const seen = await records(token);
+      assert.ok(seen, 'the request itself is visible');
+      assert.equal(seen.input, undefined, 'but not the secret');
+      assert.equal(((await http('GET', `${T}/properties/pin/writes/${actionId}`, token)).body as { input?: unknown }).input, undefined);
+    }
+  });
+
   it('WebSocket: readproperty and observeproperty are refused; observeallproperties never carries it', async () => {
     const viewer = await connectWs(running.urls.ws, { token: tokens.viewer });
     try {

@@ -8,6 +8,7 @@ import type { ActionStatusReport, HubRequest } from '../model/operations.js';
 import type { Client, RequestRecord, Twin } from '../model/types.js';
 import { checkPermission } from '../auth/permissions.js';
 import { isTerminal, isUnacknowledged } from './queue.js';
+import { isWriteOnly } from '../state/handlers.js';
 
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 const REPORT_STATUSES = new Set(['running', 'completed', 'failed']);
@@ -51,6 +52,18 @@ function requireRecord(core: HubCore, request: HubRequest, client: Client): Requ
   }
   checkPermission(client, request.operation, core.directory.get(record.thingId));
   return record;
+}
+
+/**
+ * A copy of the record as `client` may see it: the value written to a write-only property (a PIN)
+ * is shown only to whoever wrote it and to the Thing's agent, never to other consumers.
+ */
+function shownTo(core: HubCore, record: RequestRecord, client: Client): RequestRecord {
+  const twin = core.directory.get(record.thingId);
+  const secret = record.operation === 'writeproperty' && twin !== undefined && isWriteOnly(twin, record.name);
+  if (!secret || client.role === 'agent' || client.id === record.requestedBy) return { ...record };
+  const { input: _input, ...shown } = record;
+  return shown;
 }
 
 /** queryallactions pages like listTDs: `offset`, and `limit` (default and most 1000). */
@@ -118,14 +131,14 @@ export const requestHandlers: HandlerTable = {
   },
 
   async queryaction(core, request, { client }) {
-    return ok({ ...requireRecord(core, request, client) });
+    return ok(shownTo(core, requireRecord(core, request, client), client));
   },
 
-  async queryallactions(core, request) {
+  async queryallactions(core, request, { client }) {
     const twin = core.directory.require(request.thingId);
     const { offset, limit } = pageOf(request);
     const { records, total } = core.requests.queue.forThing(twin.thingId, offset, limit);
-    return { ...ok(records.map((record) => ({ ...record }))), total };
+    return { ...ok(records.map((record) => shownTo(core, record, client))), total };
   },
 
   async cancelaction(core, request, { client }) {

@@ -35,7 +35,7 @@ export function desiredValues(core: HubCore, thingId: string) {
  * is never readable or observable through the twin; only the owning agent, whose device it is,
  * reads its reported value back (checkPermission keeps agents to their own Things).
  */
-function isWriteOnly(twin: Twin, name: string): boolean {
+export function isWriteOnly(twin: Twin, name: string): boolean {
   const properties = twin.td.properties as Record<string, { writeOnly?: unknown }> | undefined;
   return properties !== undefined && Object.hasOwn(properties, name) && properties[name].writeOnly === true;
 }
