@@ -21,7 +21,7 @@ function td(): ThingDescription {
     title: 'External lamp',
     securityDefinitions: { nosec_sc: { scheme: 'nosec' } },
     security: 'nosec_sc',
-    properties: { level: { type: 'integer', minimum: 0, maximum: 10, forms: [{ href: 'http://device.local/level' }] } },
+    properties: { level: { type: 'integer', minimum: 0, maximum: 10, observable: true, forms: [{ href: 'http://device.local/level' }] } },
   };
 }
 
