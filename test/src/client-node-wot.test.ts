@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import httpBinding from '@node-wot/binding-http'; // CommonJS: no named imports from ESM
 import { Servient } from '@node-wot/core';
 import { type AgentClient, connectAgent } from '@twinhub/client';
-import { exposeThroughHub, type ExposedThingLike, type HubThing } from '@twinhub/client/node-wot';
+import { exposeThroughHub, type HubThing } from '@twinhub/client/node-wot';
 import type { RunningHub } from '@twinhub/hub';
 import { repeatUntil } from './interop/device-agent.js';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
@@ -58,7 +58,7 @@ describe('a node-wot ExposedThing served through the hub by @twinhub/client/node
       return { reached: level };
     });
     agent = await connectAgent({ url: running.urls.ws, token: tokens.agent });
-    served = await exposeThroughHub(exposed as unknown as ExposedThingLike, agent);
+    served = await exposeThroughHub(exposed, agent);
     // -----------------------------------------------------------------------------------------
 
     consumerServient = new Servient();

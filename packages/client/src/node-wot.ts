@@ -19,15 +19,16 @@ type HandlerOptions = { formIndex: number };
 
 /** What the adapter uses of a node-wot ExposedThing (the methods node-wot's servers call). */
 export interface ExposedThingLike {
-  properties?: Affordances;
-  actions?: Affordances;
-  events?: Affordances;
-  getThingDescription(): Record<string, unknown>;
+  properties?: { [name: string]: { forms?: unknown[] } };
+  actions?: { [name: string]: { forms?: unknown[] } };
+  events?: { [name: string]: { forms?: unknown[] } };
+  getThingDescription(): object;
   handleReadProperty(name: string, options: HandlerOptions): Promise<ContentLike>;
   handleWriteProperty(name: string, content: ContentLike, options: HandlerOptions): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: node-wot's own signature, so an ExposedThing fits without a cast
   handleInvokeAction(name: string, content: ContentLike, options: HandlerOptions): Promise<ContentLike | void>;
-  emitPropertyChange(name: string): Promise<void>;
-  emitEvent(name: string, data: unknown): void;
+  emitPropertyChange(name: string): unknown;
+  emitEvent(name: string, data: unknown): unknown;
 }
 
 export interface HubThing {
@@ -84,17 +85,29 @@ export function registrationTd(td: Record<string, unknown>): ThingDescription {
   return copy;
 }
 
+/** What `WoT.produce()` is typed as (wot-typescript-definitions' ExposedThing has no handle* methods; node-wot's class does). */
+export type ProducedThing = { getThingDescription(): object } & Pick<ExposedThingLike, 'emitPropertyChange' | 'emitEvent'>;
+
+function asExposedThing(thing: ProducedThing): ExposedThingLike {
+  const missing = (['handleReadProperty', 'handleWriteProperty', 'handleInvokeAction'] as const).filter(
+    (method) => typeof (thing as Partial<ExposedThingLike>)[method] !== 'function',
+  );
+  if (missing.length > 0) throw new TypeError(`not a node-wot ExposedThing (from WoT.produce): it has no ${missing.join(', ')}`);
+  return thing as ExposedThingLike;
+}
+
 /**
  * Serves `thing` through the hub as `agent`'s Thing: registers it, reports every readable
  * property's current value, then forwards writes, invocations, property changes and events.
  */
-export async function exposeThroughHub(thing: ExposedThingLike, agent: AgentClient): Promise<HubThing> {
+export async function exposeThroughHub(exposed: ProducedThing, agent: AgentClient): Promise<HubThing> {
+  const thing = asExposedThing(exposed);
   // node-wot's handlers index `forms[formIndex]` without a guard: a Thing produced without any
   // server has no forms array at all. An empty one makes them fall back to JSON.
   for (const affordances of [thing.properties, thing.actions, thing.events]) {
     for (const affordance of Object.values(affordances ?? {})) if (!Array.isArray(affordance.forms)) affordance.forms = [];
   }
-  const td = registrationTd(thing.getThingDescription());
+  const td = registrationTd(thing.getThingDescription() as Record<string, unknown>);
   const twinTd = await agent.register(td);
   const thingId = String(twinTd.id);
   const properties = (td.properties ?? {}) as Affordances;
