@@ -41,7 +41,7 @@ async function moduleGraph(entry: string): Promise<Map<string, string[]>> {
     graph.set(file, specifiers);
     for (const specifier of specifiers) if (specifier.startsWith('.')) await visit(resolve(dirname(file), specifier));
   };
-  await visit(join(DIST, 'browser.js'));
+  await visit(entry);
   return graph;
 }
 
