@@ -290,6 +290,36 @@ describe('Hub', () => {
       assert.deepEqual(after.versions, { td: 1, state: 2 });
     });
 
+    it('replays what a resuming subscription missed (since), only what it covers, or says reset', async () => {
+      const first = session(hub, viewer);
+      await expectOk(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness' }, first.session);
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1 });
+      const seen = first.received.at(-1) as { seq: number };
+      hub.closeSession(first.session);
+      // Missed while away: two brightness values, a status value, an event.
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, input: { brightness: 2, status: 'on' } });
+      await expectOk(hub, agent, { operation: 'publishevent', thingId: LAMP, name: 'overheating', input: { celsius: 90 } });
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 3 });
+      const second = session(hub, viewer);
+      const answer = await expectOk(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness', since: seen.seq }, second.session);
+      assert.deepEqual(answer, { replayed: 2 });
+      assert.deepEqual(
+        second.received.map((m) => (m as { data: unknown }).data),
+        [2, 3],
+      );
+      const events = await expectOk(hub, viewer, { operation: 'subscribeevent', thingId: LAMP, name: 'overheating', since: seen.seq }, second.session);
+      assert.deepEqual(events, { replayed: 1 });
+      const directory = await expectOk(hub, viewer, { operation: 'subscribedirectory', since: 0 }, second.session);
+      assert.deepEqual(directory, { replayed: 1 }, 'the lamp registration');
+      // A buffer that no longer reaches back that far says so.
+      const small = await start({ replayBufferSize: 2 });
+      for (const input of [1, 2, 3]) await expectOk(small, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input });
+      const late = session(small, viewer);
+      assert.deepEqual(await expectOk(small, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness', since: 0 }, late.session), {
+        reset: true,
+      });
+    });
+
     it('makes reports conditional on the state version (412 when it moved on)', async () => {
       await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1 });
       const problem = await expectProblem(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 2, ifVersion: 0 }, 412);

@@ -224,10 +224,10 @@ export const directoryHandlers: HandlerTable = {
     return ok(updated.tags);
   },
 
-  async subscribedirectory(core, _request, context) {
+  async subscribedirectory(core, request, context) {
     const session = core.sessions.require(context, 'subscribedirectory');
     core.notify.subscribe(session, { kind: 'directory' });
-    return ok(undefined, 204);
+    return request.since === undefined ? ok(undefined, 204) : ok(core.notify.replayTo(session, { kind: 'directory' }, request.since));
   },
 
   async unsubscribedirectory(core, _request, context) {

@@ -111,7 +111,21 @@ export function peekCorrelationId(raw: string | Uint8Array, maxBytes: number): s
   }
 }
 
-const REQUEST_FIELDS = new Set(['type', 'operation', 'thingId', 'agentId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId']);
+const REQUEST_FIELDS = new Set([
+  'type',
+  'operation',
+  'thingId',
+  'agentId',
+  'name',
+  'input',
+  'actionId',
+  'names',
+  'ifVersion',
+  'ttl',
+  'since',
+  'query',
+  'correlationId',
+]);
 
 /**
  * Parses one request envelope (a JSON text or bytes). Throws a HubError (400/413) describing
@@ -158,7 +172,7 @@ export function checkRequestMessage(value: unknown): RequestMessage {
     }
     request.names = message.names as string[];
   }
-  for (const key of ['ifVersion', 'ttl'] as const) {
+  for (const key of ['ifVersion', 'ttl', 'since'] as const) {
     const field = message[key];
     if (field === undefined) continue;
     if (typeof field !== 'number' || !Number.isFinite(field) || field < 0) throw badRequest(`"${key}" must be a non-negative number`);

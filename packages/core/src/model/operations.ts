@@ -163,6 +163,12 @@ export interface HubRequest {
   names?: string[];
   /** Optimistic locking: writeproperty and updateproperty (state version), updateTD/patchTD/deleteTD (TD version). */
   ifVersion?: number;
+  /**
+   * observe/subscribe operations and subscribedirectory: first replay the notifications after this
+   * seq that the new subscription covers (a client resuming after a reconnect). The answer says how
+   * many (`{ replayed }`), or `{ reset: true }` when the replay buffer no longer reaches back that far.
+   */
+  since?: number;
   /** Time to live of a queued request in seconds (invokeaction, writeproperty). */
   ttl?: number;
   /** listTDs (filters, paging); retrieveTD (only `security`); listjobs (only paging). */
