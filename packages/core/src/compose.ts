@@ -13,6 +13,7 @@ import { NO_OBSERVER, type HubObserver } from './model/observer.js';
 import type { Client, Role, ThingDescription, Twin } from './model/types.js';
 import type { Operation } from './model/operations.js';
 import { purgeExpiredRegistrations } from './directory/handlers.js';
+import { DEFAULT_SCAN_LIMIT } from './query/engine.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
@@ -44,6 +45,8 @@ export interface HubOptions {
   readinessProbeIntervalMs?: number;
   /** The clock (tests). */
   now?: () => Date;
+  /** Twin queries: candidates one listing request evaluates at most (default 100 000); a query past it says it stopped early. */
+  queryScanLimit?: number;
   /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
   observer?: Pick<HubObserver, 'persistBatch' | 'notificationDropped'>;
 }
@@ -156,7 +159,23 @@ export function composeCore(options: HubOptions): ComposedCore {
   const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'), now);
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
   const state = new TwinStateStore();
-  const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, tokens, defaultRequestTtlSeconds, twinTd: twinTds.get };
+  const queryScanLimit = options.queryScanLimit ?? DEFAULT_SCAN_LIMIT;
+  if (!Number.isInteger(queryScanLimit) || queryScanLimit < 1) throw new RangeError(`queryScanLimit must be a positive integer, got ${queryScanLimit}`);
+  const core: HubCore = {
+    limits,
+    log,
+    now,
+    directory,
+    state,
+    requests,
+    sessions,
+    persist,
+    notify,
+    tokens,
+    defaultRequestTtlSeconds,
+    queryScanLimit,
+    twinTd: twinTds.get,
+  };
   const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);
   const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core)]);
   return { core, tokens, sequence, twinTds, readiness, sweeps };

@@ -26,6 +26,8 @@ export interface HubCore {
   readonly notify: NotificationRegistry;
   readonly tokens: TokenService;
   readonly defaultRequestTtlSeconds: number;
+  /** Twin queries: candidates one listing request evaluates at most (HubOptions.queryScanLimit). */
+  readonly queryScanLimit: number;
   now(): Date;
   /** The TD served to consumers: the registered one with forms pointing at the hub; with `client`, only the forms its role may use. */
   twinTd(twin: Twin, client?: Client): ThingDescription;
