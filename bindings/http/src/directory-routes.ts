@@ -116,7 +116,8 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
         const params = new URLSearchParams(url.searchParams);
         params.delete('offset');
         params.set('cursor', page.next);
-        if (query.limit === undefined) params.set('limit', String(Math.max(items.length, 1)));
+        // The page size the hub chose, as offset links keep it; not from a page the scan limit cut short.
+        if (query.limit === undefined && page.partial === undefined && items.length > 0) params.set('limit', String(items.length));
         next = `${base}/things?${params.toString()}`;
       } else if (!byCursor && total !== undefined && items.length > 0 && offset + items.length < total) {
         // [tdd-things-list-pagination-header-nextlink-attr] The same arguments, the same limit, the next offset.
