@@ -10,6 +10,7 @@ import type { ScenarioContext } from './scenarios/context.js';
 import { directoryScenario } from './scenarios/directory.js';
 import { e2eScenario } from './scenarios/e2e.js';
 import { ingestScenario } from './scenarios/ingest.js';
+import { queryScenario } from './scenarios/query.js';
 import { scaleScenario } from './scenarios/scale.js';
 
 const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport>> = {
@@ -18,6 +19,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport
   directory: directoryScenario,
   actions: actionsScenario,
   scale: scaleScenario,
+  query: queryScenario,
 };
 
 const args = process.argv.slice(2);

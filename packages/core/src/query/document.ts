@@ -1,6 +1,6 @@
 // The query document: what a filter and a sort see of one twin. Built per candidate when it is
-// evaluated, never for all twins up front; its costly parts (values, presence, the twin TD) only
-// when the filter or sort touches them. It holds only what the asking client may see.
+// evaluated, never for all twins up front, and only with the fields the filter or sort reads (a
+// filter on values never builds the twin TD). It holds only what the asking client may see.
 
 import type { Client, ThingDescription, Twin } from '../model/types.js';
 
@@ -33,52 +33,69 @@ function isWriteOnly(td: ThingDescription, name: string): boolean {
   return properties !== undefined && Object.hasOwn(properties, name) && properties[name]?.writeOnly === true;
 }
 
-/** Defines `key` as computed on first read, then kept (an own, enumerable property, as JSONPath needs). */
-function lazy(document: Record<string, unknown>, key: string, compute: () => unknown): void {
-  Object.defineProperty(document, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      const value = compute();
-      Object.defineProperty(document, key, { value, enumerable: true, configurable: true, writable: false });
-      return value;
-    },
-  });
+/** The fields of a query document a filter or sort reads: a set of names, or 'all'. */
+export type DocumentFields = ReadonlySet<string> | 'all';
+
+/** Both field sets together. */
+export function unionFields(a: DocumentFields, b: DocumentFields): DocumentFields {
+  if (a === 'all' || b === 'all') return 'all';
+  return new Set([...a, ...b]);
 }
 
-/** The query document of `twin` as `client` may see it. Values are the hub's own objects: read, never change them. */
-export function queryDocument(twin: Twin, client: Client, sources: DocumentSources): Record<string, unknown> {
-  const seesWriteOnly = client.role === 'agent';
-  const visible = (name: string) => seesWriteOnly || !isWriteOnly(twin.td, name);
-  const document: Record<string, unknown> = {
-    id: twin.thingId,
-    ...(typeof twin.td.title === 'string' ? { title: twin.td.title } : {}),
-    type: typesOf(twin.td),
-    agent: twin.agentId,
-    ...(client.role === 'agent' ? {} : { tags: twin.tags }),
-    created: twin.created,
-    modified: twin.modified,
-    version: twin.version,
-  };
-  lazy(document, 'reported', () => {
-    const values: [string, unknown][] = [];
-    for (const name of Object.keys((twin.td.properties ?? {}) as object)) {
-      if (!visible(name)) continue;
-      const reported = sources.reported(twin.thingId, name);
-      if (reported) values.push([name, reported.value]);
-    }
-    // fromEntries defines own properties: a name such as "__proto__" stays plain data.
-    return Object.fromEntries(values);
-  });
-  lazy(document, 'desired', () => {
-    const values = new Map<string, unknown>();
-    for (const write of sources.openWrites(twin.thingId)) if (visible(write.name)) values.set(write.name, write.input);
-    return Object.fromEntries(values);
-  });
-  lazy(document, 'presence', () => {
-    const { connected, lastSeen } = sources.presence(twin.agentId);
-    return lastSeen === undefined ? { connected } : { connected, lastSeen };
-  });
-  lazy(document, 'td', () => sources.twinTd(twin, client));
+/**
+ * The query document of `twin` as `client` may see it, with only the `fields` asked for (a filter
+ * on values never builds the twin TD, nor reads presence). Values are the hub's own objects: read,
+ * never change them.
+ */
+export function queryDocument(twin: Twin, client: Client, sources: DocumentSources, fields: DocumentFields = 'all'): Record<string, unknown> {
+  const document: Record<string, unknown> = {};
+  for (const field of DOCUMENT_FIELDS) {
+    if (fields !== 'all' && !fields.has(field)) continue;
+    const value = fieldValue(field, twin, client, sources);
+    if (value !== undefined) document[field] = value;
+  }
   return document;
+}
+
+function fieldValue(field: (typeof DOCUMENT_FIELDS)[number], twin: Twin, client: Client, sources: DocumentSources): unknown {
+  const visible = (name: string) => client.role === 'agent' || !isWriteOnly(twin.td, name);
+  switch (field) {
+    case 'id':
+      return twin.thingId;
+    case 'title':
+      return typeof twin.td.title === 'string' ? twin.td.title : undefined;
+    case 'type':
+      return typesOf(twin.td);
+    case 'agent':
+      return twin.agentId;
+    case 'tags':
+      return client.role === 'agent' ? undefined : twin.tags;
+    case 'created':
+      return twin.created;
+    case 'modified':
+      return twin.modified;
+    case 'version':
+      return twin.version;
+    case 'reported': {
+      const values: [string, unknown][] = [];
+      for (const name of Object.keys((twin.td.properties ?? {}) as object)) {
+        if (!visible(name)) continue;
+        const reported = sources.reported(twin.thingId, name);
+        if (reported) values.push([name, reported.value]);
+      }
+      // fromEntries defines own properties: a name such as "__proto__" stays plain data.
+      return Object.fromEntries(values);
+    }
+    case 'desired': {
+      const values = new Map<string, unknown>();
+      for (const write of sources.openWrites(twin.thingId)) if (visible(write.name)) values.set(write.name, write.input);
+      return Object.fromEntries(values);
+    }
+    case 'presence': {
+      const { connected, lastSeen } = sources.presence(twin.agentId);
+      return lastSeen === undefined ? { connected } : { connected, lastSeen };
+    }
+    case 'td':
+      return sources.twinTd(twin, client);
+  }
 }

@@ -7,10 +7,10 @@ import type { TwinQuery } from '../model/operations.js';
 import type { Client, Twin } from '../model/types.js';
 import { canSee } from '../auth/permissions.js';
 import { decodeCursor, encodeCursor, queryFingerprint, type CursorPosition } from './cursor.js';
-import { queryDocument, type DocumentSources } from './document.js';
+import { queryDocument, unionFields, type DocumentFields, type DocumentSources } from './document.js';
 import { compileFilter, type CompiledFilter } from './language.js';
 import { planQuery, type PlanExplain, type TwinIndexes } from './planner.js';
-import { checkSort, compareEntries, compareIds, sortKey, type SortKey, type SortSpec } from './sort.js';
+import { checkSort, compareEntries, compareIds, sortField, sortKey, type SortKey, type SortSpec } from './sort.js';
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
@@ -109,7 +109,9 @@ export function runQuery(indexes: TwinIndexes, client: Client, query: TwinQuery,
             .toLowerCase()
             .includes(title);
   const needsEvaluation = filter !== undefined || plainTitle !== undefined || sort !== undefined;
-  const context: Evaluation = { indexes, client, filter, plainTitle, options, limit, offset, fingerprint, position, evaluated: 0 };
+  // The document fields each candidate needs: what the filter reads, and the sort's field.
+  const fields = unionFields(filter?.fields ?? new Set(), sort ? new Set([sortField(sort)]) : new Set());
+  const context: Evaluation = { indexes, client, filter, plainTitle, options, limit, offset, fingerprint, position, fields, evaluated: 0 };
   if (!needsEvaluation) return slice(plan.ids, context, plan.explain);
   return sort === undefined ? byId(plan.ids, context, plan.explain) : sorted(plan.ids, context, plan.explain, sort);
 }
@@ -124,6 +126,7 @@ interface Evaluation {
   offset: number;
   fingerprint: string;
   position: CursorPosition | undefined;
+  fields: DocumentFields;
   evaluated: number;
 }
 
@@ -134,7 +137,7 @@ function evaluate(context: Evaluation, thingId: string): { twin: Twin; document?
   if (!twin || !canSee(context.client, twin)) return undefined;
   if (context.plainTitle && !context.plainTitle(twin)) return undefined;
   if (!context.filter) return { twin };
-  const document = queryDocument(twin, context.client, context.options.sources);
+  const document = queryDocument(twin, context.client, context.options.sources, context.fields);
   return context.filter.matches(document) ? { twin, document } : undefined;
 }
 
@@ -224,7 +227,7 @@ function sorted(ids: readonly string[], context: Evaluation, explain: PlanExplai
   for (const thingId of ids) {
     const match = evaluate(context, thingId);
     if (!match) continue;
-    const document = match.document ?? queryDocument(match.twin, context.client, context.options.sources);
+    const document = match.document ?? queryDocument(match.twin, context.client, context.options.sources, context.fields);
     entries.push({ twin: match.twin, key: sortKey(document, sort, thingId) });
   }
   const total = entries.length;

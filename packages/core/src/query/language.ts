@@ -29,6 +29,8 @@ export interface CompiledFilter {
   readonly expression: expressions.LogicalExpression;
   /** Whether it names the twin's `tags` (agents may not: they never see tags). */
   readonly namesTags: boolean;
+  /** The query document's fields it reads, or 'all' (a wildcard or descendant segment on the document): only these are built per candidate. */
+  readonly fields: ReadonlySet<string> | 'all';
   /** Tests one query document. */
   matches(document: Record<string, unknown>): boolean;
 }
@@ -145,8 +147,9 @@ function compile(text: string): CompiledFilter {
     text,
     expression,
     namesTags: shape.namesTags,
+    fields: shape.allFields ? 'all' : shape.fields,
     matches(document) {
-      const context: FilterContext = { environment, currentValue: document as JSONValue, rootValue: document as JSONValue, lazy: true };
+      const context: FilterContext = { environment, currentValue: document as JSONValue, rootValue: document as JSONValue, lazy: false };
       return expression.evaluate(context) === true;
     },
   };
@@ -157,11 +160,13 @@ interface Shape {
   nesting: number;
   descendants: number;
   namesTags: boolean;
+  fields: Set<string>;
+  allFields: boolean;
 }
 
 /** Counts the nodes of a filter, its deepest filter nesting and descendant segments, and whether a query on the document names `tags`. */
 function measure(root: expressions.FilterExpression): Shape {
-  const shape: Shape = { nodes: 0, nesting: 1, descendants: 0, namesTags: false };
+  const shape: Shape = { nodes: 0, nesting: 1, descendants: 0, namesTags: false, fields: new Set(), allFields: false };
   const visitExpression = (node: expressions.FilterExpression, depth: number): void => {
     shape.nodes++;
     if (node instanceof expressions.LogicalExpression) visitExpression(node.expression, depth);
@@ -177,6 +182,13 @@ function measure(root: expressions.FilterExpression): Shape {
     }
   };
   const visitQuery = (path: JSONPathQuery, depth: number, onDocument: boolean): void => {
+    if (onDocument) {
+      // The fields of the document this query reads: a name, or every field (`@`, `@.*`, `@..x`, `@[0]`).
+      const first = path.segments[0];
+      const name = first?.selectors[0];
+      if (first && first.selectors.length === 1 && !first.toString().startsWith('..') && name instanceof selectors.NameSelector) shape.fields.add(name.name);
+      else shape.allFields = true;
+    }
     path.segments.forEach((segment, i) => {
       if (segment.toString().startsWith('..')) shape.descendants++;
       for (const selector of segment.selectors) {

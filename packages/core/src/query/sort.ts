@@ -59,6 +59,11 @@ export function checkSort(sort: unknown, client: Client): SortSpec {
   return { by, order };
 }
 
+/** The query document field a sort reads (the pointer's first token). */
+export function sortField(sort: SortSpec): string {
+  return decode(sort.by.slice(1).split('/')[0]);
+}
+
 /**
  * The key a document sorts by. A value that is an object or an array makes the request fail:
  * [tdd-things-list-pagination-orderable] only orderable basic types sort.
