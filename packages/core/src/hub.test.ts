@@ -228,7 +228,7 @@ describe('Hub', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.ok((await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok, 'the update renewed it');
       clock.advance(11);
-      for (let i = 0; i < 100 && (await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok; i++) {
+      for (let i = 0; i < 500 && (await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       await expectProblem(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' }, 404);

@@ -3,7 +3,7 @@
 
 import { badRequest, payloadTooLarge } from './errors.js';
 import type { HubLimits } from './hub-api.js';
-import { isOperation, type HubRequest, type HubResult } from './operations.js';
+import { isOperation, type HubRequest, type HubResult, type ListingPage } from './operations.js';
 import type { AgentPresence, Problem } from './types.js';
 
 export interface RequestMessage extends HubRequest {
@@ -20,6 +20,8 @@ export interface ResponseMessage {
   output?: unknown;
   /** listTDs: how many twins match in all (for paging). */
   total?: number;
+  /** listTDs: the next page's cursor, a partial scan, the query plan (docs/queries.md). */
+  page?: ListingPage;
   /** readproperty: when the value was reported. */
   timestamp?: string;
   error?: Problem;
@@ -196,6 +198,7 @@ export function toResponseMessage(request: Pick<HubRequest, 'operation' | 'thing
   if (result.ok) {
     if (result.output !== undefined) response.output = result.output;
     if (result.total !== undefined) response.total = result.total;
+    if (result.page !== undefined) response.page = result.page;
     if (result.timestamp !== undefined) response.timestamp = result.timestamp;
   } else {
     response.error = result.problem;
