@@ -11,6 +11,7 @@ import { directoryScenario } from './scenarios/directory.js';
 import { e2eScenario } from './scenarios/e2e.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { jobsScenario } from './scenarios/jobs.js';
+import { queryScenario } from './scenarios/query.js';
 import { scaleScenario } from './scenarios/scale.js';
 
 const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport>> = {
@@ -20,6 +21,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport
   actions: actionsScenario,
   scale: scaleScenario,
   jobs: jobsScenario,
+  query: queryScenario,
 };
 
 const args = process.argv.slice(2);

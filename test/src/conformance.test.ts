@@ -563,23 +563,85 @@ describe('WoT Discovery conformance (tdd-* assertions)', () => {
       // percent-encoded. Code point order: % U+0025 < - U+002D < B U+0042 < a U+0061 < ~ U+007E
       // (a locale order would put "a" before "B" and ignore the punctuation).
       const order = ['urn:conf:u:%C3%A9', 'urn:conf:u:-', 'urn:conf:u:B', 'urn:conf:u:a', 'urn:conf:u:~'];
-      for (const id of [...order].reverse()) await registered(id, {}, tokens.otherAgent);
+      // Titles are any text: sort_by=/title compares code points, also past U+FFFF, where UTF-16
+      // code units would put U+1D538 (a surrogate pair, 0xD835…) before U+FF5A.
+      const titles = ['Zeta', 'alpha', '\u00c9mile', '\u{FF5A}', '\u{1D538}'];
+      for (const [i, id] of [...order].reverse().entries()) await registered(id, { title: titles[(i + 2) % titles.length] }, tokens.otherAgent);
       try {
         assert.deepEqual(
           (await all()).filter((id) => id.startsWith('urn:conf:u:')),
           order,
         );
         assert.deepEqual(ids((await get('/things?agent=agent-2&limit=1000')).json<Td[]>()), order, 'also when filtered');
+        const byTitle = (await get('/things?agent=agent-2&sort_by=/title&limit=1000')).json<Td[]>();
+        assert.deepEqual(
+          byTitle.map((td) => td.title),
+          titles,
+          'titles by code point',
+        );
+        assert.deepEqual(titles, [...titles].sort(byCodePoint));
         assert.equal((await put('urn:conf:u:é', tdOf('urn:conf:u:é'))).status, 400, 'an IRI is no URI: only percent-encoded ids sort');
       } finally {
         for (const id of order) await del(id, tokens.otherAgent);
       }
     });
 
+    it('[tdd-things-list-pagination-order] sorts by another field with sort_by (a JSON Pointer) and sort_order', async () => {
+      const made: [string, string][] = [
+        ['urn:conf:sort:1', 'Charlie'],
+        ['urn:conf:sort:2', 'alpha'],
+        ['urn:conf:sort:3', 'Bravo'],
+      ];
+      for (const [id, title] of made) await registered(id, { title, '@type': 'Sorted' });
+      try {
+        const sorted = async (query: string) => ids((await get(`/things?type=Sorted&${query}`)).json<Td[]>());
+        assert.deepEqual(await sorted('sort_by=/title&sort_order=asc'), ['urn:conf:sort:3', 'urn:conf:sort:1', 'urn:conf:sort:2']);
+        assert.deepEqual(await sorted('sort_by=/title&sort_order=desc'), ['urn:conf:sort:2', 'urn:conf:sort:1', 'urn:conf:sort:3']);
+        assert.deepEqual(await sorted('sort_by=/title'), ['urn:conf:sort:3', 'urn:conf:sort:1', 'urn:conf:sort:2'], 'ascending by default');
+        assert.deepEqual(await sorted('sort_by=title&sort_order=desc'), ['urn:conf:sort:2', 'urn:conf:sort:1', 'urn:conf:sort:3'], 'the plain field form');
+        assert.deepEqual(await sorted('sort_by=/id&sort_order=desc'), ['urn:conf:sort:3', 'urn:conf:sort:2', 'urn:conf:sort:1']);
+      } finally {
+        for (const [id] of made) await del(id);
+      }
+    });
+
+    it('[tdd-things-list-pagination-orderable] refuses to sort on fields that have no orderable basic values', async () => {
+      // @type is an array, the TD and its properties are objects: none is an orderable basic type.
+      for (const by of ['/type', '/td', '/td/properties', '/reported']) {
+        const refused = await get(`/things?sort_by=${enc(by)}`);
+        assert.equal(refused.status, 400, `sort_by=${by}: ${refused.status}`);
+        assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      }
+    });
+
     it('[tdd-things-list-pagination-order-unsupported] refuses a custom sort order it does not support', async () => {
-      const sorted = await get('/things?sort_by=title&sort_order=desc');
-      assert.equal(sorted.status, 400, `sort_by is not supported, so it must be refused; got ${sorted.status}`);
-      assert.match(sorted.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      for (const query of ['sort_by=/title&sort_order=sideways', 'sort_by=/nothing', 'sort_by=title~2']) {
+        const refused = await get(`/things?${query}`);
+        assert.equal(refused.status, 400, `${query} must be refused, not ignored; got ${refused.status}`);
+        assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      }
+    });
+
+    it('[tdd-things-list-pagination-order-nextlink] adds the sorting attributes to every next link', async () => {
+      const seen: string[] = [];
+      let url: string | undefined = `${running.urls.http}/things?type=Listed&sort_by=%2Fid&sort_order=desc&limit=2`;
+      let pages = 0;
+      while (url) {
+        const page = await get(url);
+        assert.equal(page.status, 200);
+        seen.push(...ids(page.json<Td[]>()));
+        pages++;
+        url = links(page.headers.get('link')).get('next')?.href;
+        if (url) {
+          const params = new URL(url).searchParams;
+          assert.deepEqual([params.get('sort_by'), params.get('sort_order'), params.get('type'), params.get('limit')], ['/id', 'desc', 'Listed', '2'], url);
+        }
+      }
+      assert.equal(pages, 3);
+      assert.deepEqual(
+        seen,
+        [5, 4, 3, 2, 1].map((n) => `urn:conf:list:${n}`),
+      );
     });
 
     it('[tdd-things-list-pagination-collection] serves a ThingCollection with paging information on ?format=collection', async () => {

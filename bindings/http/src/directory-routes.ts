@@ -1,7 +1,7 @@
 // The W3C WoT Discovery "Things API": list, retrieve, create, replace, patch and delete TDs, and
 // the directory's SSE notifications.
 
-import { badRequest, DISCOVERY_CONTEXT, type HubRequest, type TwinQuery } from '@twinhub/core';
+import { badRequest, DISCOVERY_CONTEXT, type HubRequest, type HubSuccess, type TwinQuery } from '@twinhub/core';
 import { directoryFormatter } from '@twinhub/binding-sse';
 import { intParam, parseIfMatch, readJsonBody, sendProblem, sendResult } from './http-io.js';
 import { JsonCache } from './json-cache.js';
@@ -11,11 +11,10 @@ const TD_TYPES = ['application/td+json', 'application/json', 'application/ld+jso
 const MERGE_PATCH = 'application/merge-patch+json';
 const DIRECTORY_EVENTS = ['thing_created', 'thing_updated', 'thing_deleted', 'agent_connected', 'agent_disconnected'];
 
+/** Query parameters that make a listing a query: its next link carries a cursor, not an offset. */
+const QUERY_PARAMS = ['query', 'sort_by', 'sort_order', 'cursor'];
+
 function listQuery(url: URL): TwinQuery {
-  // [tdd-things-list-pagination-order-unsupported] A sort the hub does not offer is refused, never ignored.
-  for (const name of ['sort_by', 'sort_order']) {
-    if (url.searchParams.has(name)) throw badRequest(`query parameter "${name}" is not supported: listings are sorted by Thing id, ascending`);
-  }
   const query: TwinQuery = {};
   const offset = intParam(url, 'offset');
   const limit = intParam(url, 'limit');
@@ -29,6 +28,19 @@ function listQuery(url: URL): TwinQuery {
   if (title) query.title = title;
   const security = url.searchParams.get('security');
   if (security) query.security = security;
+  // Twin queries (docs/queries.md): an RFC 9535 filter expression, a sort, a cursor.
+  const filter = url.searchParams.get('query');
+  if (filter !== null) query.filter = filter;
+  const cursor = url.searchParams.get('cursor');
+  if (cursor !== null) query.cursor = cursor;
+  const sortBy = url.searchParams.get('sort_by');
+  const sortOrder = url.searchParams.get('sort_order');
+  if (sortBy !== null || sortOrder !== null) {
+    // [tdd-things-list-pagination-order] sort_by is a JSON Pointer (`/title`); the older plain field form (`title`) means the same.
+    const by = sortBy === null || sortBy === '' ? '/id' : sortBy.startsWith('/') ? sortBy : `/${sortBy}`;
+    // [tdd-things-list-pagination-orderable] An order other than asc/desc, or a field holding no basic value, is refused by the core (400).
+    query.sort = { by, order: (sortOrder ?? 'asc') as 'asc' | 'desc' };
+  }
   const tags = url.searchParams.getAll('tag');
   if (tags.length > 0) {
     query.tags = {};
@@ -39,6 +51,12 @@ function listQuery(url: URL): TwinQuery {
     }
   }
   return query;
+}
+
+/** How a listing found its candidates (`X-Query-Plan`): kind, counts, and the indexes used (percent-encoded: tag values are any text). */
+function planHeader(plan: NonNullable<HubSuccess['page']>['plan']): string {
+  const indexes = plan.indexes.map(encodeURIComponent).join(',');
+  return `kind=${plan.kind}; candidates=${plan.candidates}; evaluated=${plan.evaluated}${indexes ? `; indexes=${indexes}` : ''}`;
 }
 
 /** `?format=array` (the default) or `collection`; anything else is refused rather than ignored. */
@@ -87,11 +105,21 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
       const result = await hub.handle({ operation: 'listTDs', query }, { client });
       if (!result.ok) return sendProblem(res, result.problem);
       const items = Array.isArray(result.output) ? result.output : [];
-      const total = result.total ?? items.length;
+      const total = result.total;
       const offset = query.offset ?? 0;
       const base = deps.baseUrl();
+      const page = result.page;
       let next: string | undefined;
-      if (items.length > 0 && offset + items.length < total) {
+      const byCursor = QUERY_PARAMS.some((name) => url.searchParams.has(name)) || total === undefined || page?.partial !== undefined;
+      if (byCursor && page?.next !== undefined) {
+        // [tdd-things-list-pagination-order-nextlink] The same arguments (sort_by and sort_order included), the cursor of the next page.
+        const params = new URLSearchParams(url.searchParams);
+        params.delete('offset');
+        params.set('cursor', page.next);
+        // The page size the hub chose, as offset links keep it; not from a page the scan limit cut short.
+        if (query.limit === undefined && page.partial === undefined && items.length > 0) params.set('limit', String(items.length));
+        next = `${base}/things?${params.toString()}`;
+      } else if (!byCursor && total !== undefined && items.length > 0 && offset + items.length < total) {
         // [tdd-things-list-pagination-header-nextlink-attr] The same arguments, the same limit, the next offset.
         const params = new URLSearchParams(url.searchParams);
         params.set('offset', String(offset + items.length));
@@ -101,11 +129,21 @@ export function registerDirectoryRoutes(router: HttpRouter, deps: BindingDeps): 
       // [tdd-things-list-pagination-header-canonicallink] Every page names the collection and its state.
       const links = [`<${base}/things>; rel="canonical"; etag="${result.etag ?? ''}"`];
       if (next !== undefined) links.unshift(`<${next}>; rel="next"`);
-      const headers = { 'X-Total-Count': String(total), Link: links };
+      const headers: Record<string, string | string[]> = { Link: links };
+      if (total !== undefined) headers['X-Total-Count'] = String(total);
+      if (page !== undefined) headers['X-Query-Plan'] = planHeader(page.plan);
+      // A query stopped by the scan limit says so: the next link continues where it stopped.
+      if (page?.partial !== undefined) headers['X-Query-Partial'] = `evaluated=${page.partial.evaluated}; scan-limit=${page.partial.scanLimit}`;
       const array = query.security === undefined ? tdJson.list(items) : Buffer.from(JSON.stringify(items));
       if (format === 'array') return sendResult(res, result, { status: 200, json: array, headers, contentType: 'application/ld+json' });
       // [tdd-things-list-pagination-collection] The verbose payload: paging information around the TDs.
-      const head = { '@context': DISCOVERY_CONTEXT, '@type': 'ThingCollection', total, '@id': `${base}/things${url.search}`, ...(next ? { next } : {}) };
+      const head = {
+        '@context': DISCOVERY_CONTEXT,
+        '@type': 'ThingCollection',
+        ...(total !== undefined ? { total } : {}),
+        '@id': `${base}/things${url.search}`,
+        ...(next ? { next } : {}),
+      };
       const json = Buffer.concat([Buffer.from(`${JSON.stringify(head).slice(0, -1)},"members":`), array, Buffer.from('}')]);
       sendResult(res, result, { status: 200, json, headers, contentType: 'application/ld+json' });
     },

@@ -14,6 +14,7 @@ import type { Client, Role, ThingDescription, Twin } from './model/types.js';
 import type { Operation } from './model/operations.js';
 import { purgeExpiredRegistrations } from './directory/handlers.js';
 import { JobService } from './jobs/service.js';
+import { DEFAULT_SCAN_LIMIT } from './query/engine.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
@@ -47,6 +48,8 @@ export interface HubOptions {
   jobs?: { sliceSize?: number; maxOpenJobs?: number; retentionSeconds?: number; retentionCount?: number };
   /** The clock (tests). */
   now?: () => Date;
+  /** Twin queries: candidates one listing request evaluates at most (default 100 000); a query past it says it stopped early. */
+  queryScanLimit?: number;
   /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
   observer?: Pick<HubObserver, 'persistBatch' | 'notificationDropped'>;
 }
@@ -167,6 +170,8 @@ export function composeCore(options: HubOptions): ComposedCore {
   const jobs = new JobService({ now, ...options.jobs });
   // A job's counters follow its requests' status changes, stored in the same batch as each change.
   requests.onStatusChange(jobs.book.requestChanged);
+  const queryScanLimit = options.queryScanLimit ?? DEFAULT_SCAN_LIMIT;
+  if (!Number.isInteger(queryScanLimit) || queryScanLimit < 1) throw new RangeError(`queryScanLimit must be a positive integer, got ${queryScanLimit}`);
   const core: HubCore = {
     limits,
     log,
@@ -180,6 +185,7 @@ export function composeCore(options: HubOptions): ComposedCore {
     tokens,
     jobs,
     defaultRequestTtlSeconds,
+    queryScanLimit,
     twinTd: twinTds.get,
   };
   const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);

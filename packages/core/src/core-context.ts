@@ -28,6 +28,8 @@ export interface HubCore {
   readonly tokens: TokenService;
   readonly jobs: JobService;
   readonly defaultRequestTtlSeconds: number;
+  /** Twin queries: candidates one listing request evaluates at most (HubOptions.queryScanLimit). */
+  readonly queryScanLimit: number;
   now(): Date;
   /** The TD served to consumers: the registered one with forms pointing at the hub; with `client`, only the forms its role may use. */
   twinTd(twin: Twin, client?: Client): ThingDescription;

@@ -228,7 +228,7 @@ describe('Hub', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.ok((await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok, 'the update renewed it');
       clock.advance(11);
-      for (let i = 0; i < 100 && (await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok; i++) {
+      for (let i = 0; i < 500 && (await call(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' })).ok; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       await expectProblem(sweeping, viewer, { operation: 'retrieveTD', thingId: 'urn:test:expiring' }, 404);
@@ -288,6 +288,36 @@ describe('Hub', () => {
       assert.deepEqual(after.desired, {});
       assert.equal(after.tags, undefined, 'agents get the document without tags');
       assert.deepEqual(after.versions, { td: 1, state: 2 });
+    });
+
+    it('replays what a resuming subscription missed (since), only what it covers, or says reset', async () => {
+      const first = session(hub, viewer);
+      await expectOk(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness' }, first.session);
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 1 });
+      const seen = first.received.at(-1) as { seq: number };
+      hub.closeSession(first.session);
+      // Missed while away: two brightness values, a status value, an event.
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, input: { brightness: 2, status: 'on' } });
+      await expectOk(hub, agent, { operation: 'publishevent', thingId: LAMP, name: 'overheating', input: { celsius: 90 } });
+      await expectOk(hub, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input: 3 });
+      const second = session(hub, viewer);
+      const answer = await expectOk(hub, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness', since: seen.seq }, second.session);
+      assert.deepEqual(answer, { replayed: 2 });
+      assert.deepEqual(
+        second.received.map((m) => (m as { data: unknown }).data),
+        [2, 3],
+      );
+      const events = await expectOk(hub, viewer, { operation: 'subscribeevent', thingId: LAMP, name: 'overheating', since: seen.seq }, second.session);
+      assert.deepEqual(events, { replayed: 1 });
+      const directory = await expectOk(hub, viewer, { operation: 'subscribedirectory', since: 0 }, second.session);
+      assert.deepEqual(directory, { replayed: 1 }, 'the lamp registration');
+      // A buffer that no longer reaches back that far says so.
+      const small = await start({ replayBufferSize: 2 });
+      for (const input of [1, 2, 3]) await expectOk(small, agent, { operation: 'updateproperty', thingId: LAMP, name: 'brightness', input });
+      const late = session(small, viewer);
+      assert.deepEqual(await expectOk(small, viewer, { operation: 'observeproperty', thingId: LAMP, name: 'brightness', since: 0 }, late.session), {
+        reset: true,
+      });
     });
 
     it('makes reports conditional on the state version (412 when it moved on)', async () => {

@@ -1,21 +1,23 @@
-// The twin directory: registered TDs in memory (sorted by Thing ID, indexed by agent and @type)
-// and their storage records. It decides what a registration means (create vs replace, owner,
-// version); the hub persists what it returns and announces the change.
+// The twin directory: registered TDs in memory (sorted by Thing ID, indexed by agent, @type, tag
+// and title) and their storage records. It decides what a registration means (create vs replace,
+// owner, version); the hub persists what it returns and announces the change. Listings run through
+// the query engine (query/), which plans over these indexes.
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { BucketStore } from '@twinhub/bucket';
 import type { TwinQuery } from '../model/operations.js';
 import type { Client, ThingDescription, Twin } from '../model/types.js';
-import { badRequest, forbidden, HubError, notFound, preconditionFailed, tooManyRequests } from '../model/errors.js';
+import { badRequest, HubError, notFound, preconditionFailed, tooManyRequests } from '../model/errors.js';
 import type { HubLimits } from '../model/hub-api.js';
+import { runQuery, type QueryOptions, type QueryResult } from '../query/engine.js';
+import type { TwinIndexes } from '../query/planner.js';
 
 const insufficientStorage = (detail: string) => new HubError(507, 'Insufficient Storage', detail);
-import { canSee } from '../auth/permissions.js';
 import { checkThingId } from '../td/index.js';
 
+export { checkCount, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../query/engine.js';
+
 export const TWINS_BUCKET = 'twins';
-export const DEFAULT_LIST_LIMIT = 100;
-export const MAX_LIST_LIMIT = 1000;
 
 export interface Registration {
   twin: Twin;
@@ -74,6 +76,11 @@ export class TwinDirectory {
   private sortedIds: string[] = [];
   private readonly byAgent = new Map<string, Set<string>>();
   private readonly byType = new Map<string, Set<string>>();
+  /** Tag index, keyed `<key>\u0000<value>`. Keys holding U+0000 may share an entry: harmless, the filter still runs on every candidate. */
+  private readonly byTag = new Map<string, Set<string>>();
+  private readonly byTitle = new Map<string, Set<string>>();
+  /** The distinct titles, sorted: a title prefix is a range of them. */
+  private sortedTitles: string[] = [];
   /** Bytes of each twin's stored JSON, per agent and in all: the TD byte budgets. */
   private readonly bytes = new Map<string, number>();
   private readonly bytesByAgent = new Map<string, number>();
@@ -237,60 +244,32 @@ export class TwinDirectory {
   }
 
   /**
-   * Twins the client may see that match the query, one page of them, and how many match in all.
-   * A page ends early once its twins reach `maxPageBytes` (never empty): a listing of large TDs
-   * cannot make the hub build a response of gigabytes; the next page starts after it.
+   * Twins the client may see that match the query, one page of them, how many match in all, and
+   * the cursor of the next page (see query/engine.ts). A page ends early once its twins reach
+   * `maxPageBytes` (never empty): a listing of large TDs cannot make the hub build a response of
+   * gigabytes; the next page starts after it.
    */
-  list(client: Client, query: TwinQuery = {}, maxPageBytes = Number.MAX_SAFE_INTEGER): { twins: Twin[]; total: number } {
-    const page = this.filter(client, query);
-    let bytes = 0;
-    const fitting = page.twins.findIndex((twin, i) => (bytes += this.bytes.get(twin.thingId) ?? 0) > maxPageBytes && i > 0);
-    return fitting < 0 ? page : { twins: page.twins.slice(0, fitting), total: page.total };
+  list(client: Client, query: TwinQuery, options: QueryOptions): QueryResult {
+    return runQuery(this.indexes, client, query, options);
   }
 
-  private filter(client: Client, query: TwinQuery): { twins: Twin[]; total: number } {
-    const offset = checkCount('offset', query.offset, 0, Number.MAX_SAFE_INTEGER) ?? 0;
-    const limit = checkCount('limit', query.limit, 1, MAX_LIST_LIMIT) ?? DEFAULT_LIST_LIMIT;
-    if (query.tags && client.role === 'agent') throw forbidden('agents cannot query by tags');
-    const title = query.title?.toLowerCase();
-    if (client.role !== 'agent' && query.agent === undefined && query.type === undefined && title === undefined && !query.tags) {
-      // Nothing to filter: a page is a slice, not a walk over every Thing (paging through a large
-      // directory, as the MQTT binding does on start-up, would be quadratic).
-      const page = this.sortedIds.slice(offset, offset + limit).map((thingId) => this.twins.get(thingId)!);
-      return { twins: page, total: this.sortedIds.length };
-    }
-    const candidates = this.candidateIds(client, query);
-    const page: Twin[] = [];
-    let total = 0;
-    for (const thingId of candidates) {
-      const twin = this.twins.get(thingId)!;
-      if (!canSee(client, twin)) continue;
-      if (query.agent !== undefined && twin.agentId !== query.agent) continue;
-      if (query.type !== undefined && !typesOf(twin.td).includes(query.type)) continue;
-      if (
-        title !== undefined &&
-        !String(twin.td.title ?? '')
-          .toLowerCase()
-          .includes(title)
-      )
-        continue;
-      if (query.tags && !Object.entries(query.tags).every(([key, value]) => twin.tags[key] === value)) continue;
-      if (total >= offset && page.length < limit) page.push(twin);
-      total++;
-    }
-    return { twins: page, total };
-  }
-
-  /** The smallest sorted set of IDs that can contain the matches. */
-  private candidateIds(client: Client, query: TwinQuery): Iterable<string> {
-    const sets: Set<string>[] = [];
-    const agent = client.role === 'agent' ? client.id : query.agent;
-    if (agent !== undefined) sets.push(this.byAgent.get(agent) ?? new Set());
-    if (query.type !== undefined) sets.push(this.byType.get(query.type) ?? new Set());
-    if (sets.length === 0) return this.sortedIds;
-    const smallest = sets.reduce((a, b) => (a.size <= b.size ? a : b));
-    return [...smallest].sort();
-  }
+  /** What the query planner reads: live views of the indexes, never copies. */
+  readonly indexes: TwinIndexes = {
+    allIds: () => this.sortedIds,
+    get: (thingId) => this.twins.get(thingId),
+    withAgent: (agentId) => this.byAgent.get(agentId) ?? EMPTY,
+    withType: (type) => this.byType.get(type) ?? EMPTY,
+    withTag: (key, value) => this.byTag.get(tagKey(key, value)) ?? EMPTY,
+    withTitle: (title) => this.byTitle.get(title) ?? EMPTY,
+    withTitlePrefix: (prefix) => {
+      const ids = new Set<string>();
+      for (let i = lowerBound(this.sortedTitles, prefix); i < this.sortedTitles.length && this.sortedTitles[i].startsWith(prefix); i++) {
+        for (const id of this.byTitle.get(this.sortedTitles[i]) ?? EMPTY) ids.add(id);
+      }
+      return ids;
+    },
+    bytesOf: (thingId) => this.bytes.get(thingId) ?? 0,
+  };
 
   private insertionPoint(thingId: string): number {
     let low = 0;
@@ -309,6 +288,12 @@ export class TwinDirectory {
     this.totalBytes += bytes;
     addTo(this.byAgent, twin.agentId, twin.thingId);
     for (const type of typesOf(twin.td)) addTo(this.byType, type, twin.thingId);
+    for (const [key, value] of Object.entries(twin.tags)) addTo(this.byTag, tagKey(key, value), twin.thingId);
+    const title = titleOf(twin);
+    if (title !== undefined) {
+      if (!this.byTitle.has(title)) this.sortedTitles.splice(lowerBound(this.sortedTitles, title), 0, title);
+      addTo(this.byTitle, title, twin.thingId);
+    }
     if (twin.expires !== undefined) this.expiring.set(twin.thingId, Date.parse(twin.expires));
     this.collectionDigest ^= twinDigest(twin);
   }
@@ -322,6 +307,15 @@ export class TwinDirectory {
     this.totalBytes -= bytes;
     removeFrom(this.byAgent, twin.agentId, twin.thingId);
     for (const type of typesOf(twin.td)) removeFrom(this.byType, type, twin.thingId);
+    for (const [key, value] of Object.entries(twin.tags)) removeFrom(this.byTag, tagKey(key, value), twin.thingId);
+    const title = titleOf(twin);
+    if (title !== undefined) {
+      removeFrom(this.byTitle, title, twin.thingId);
+      if (!this.byTitle.has(title)) {
+        const at = lowerBound(this.sortedTitles, title);
+        if (this.sortedTitles[at] === title) this.sortedTitles.splice(at, 1);
+      }
+    }
     this.expiring.delete(twin.thingId);
     this.collectionDigest ^= twinDigest(twin);
   }
@@ -332,12 +326,22 @@ function sizeOf(twin: Twin): number {
   return JSON.stringify(twin).length;
 }
 
-export function checkCount(name: string, value: unknown, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw badRequest(`'${name}' must be an integer from ${min} to ${max}`);
+const EMPTY: ReadonlySet<string> = new Set();
+
+const tagKey = (key: string, value: string): string => `${key}\u0000${value}`;
+
+const titleOf = (twin: Twin): string | undefined => (typeof twin.td.title === 'string' ? twin.td.title : undefined);
+
+/** The first index in sorted `values` not below `value`. */
+function lowerBound(values: readonly string[], value: string): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (values[mid] < value) low = mid + 1;
+    else high = mid;
   }
-  return value;
+  return low;
 }
 
 function addTo(index: Map<string, Set<string>>, key: string, thingId: string): void {

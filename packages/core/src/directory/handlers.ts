@@ -11,6 +11,7 @@ import { ownerPresence } from '../presence/presence.js';
 import { applyMergePatch, createMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
 import type { ThingNotificationMessage } from '../model/envelope.js';
 import { TWINS_BUCKET } from './directory.js';
+import type { DocumentSources } from '../query/document.js';
 
 async function register(core: HubCore, client: Client, input: unknown, options: { pathId?: string; ifVersion?: number }) {
   // validateThingDescription also parses JSON text; over the wire a TD is an object, never a string.
@@ -154,6 +155,16 @@ function checkTags(input: unknown): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/** Where twin queries read values, desired values, presence and twin TDs from. */
+export function documentSources(core: HubCore): DocumentSources {
+  return {
+    reported: (thingId, name) => core.state.reported(thingId, name),
+    openWrites: (thingId) => core.requests.queue.openWrites(thingId),
+    presence: (agentId) => core.sessions.presence(agentId),
+    twinTd: (twin, client) => core.twinTd(twin, client),
+  };
+}
+
 /** What a metadata listing serves per twin: the twin without its TD, with its owner's presence. */
 function twinMetadata(core: HubCore, { td: _td, ...meta }: Twin) {
   return { ...meta, presence: ownerPresence(core, meta.agentId) };
@@ -196,9 +207,18 @@ export const directoryHandlers: HandlerTable = {
   async listTDs(core, request, { client }) {
     // Twin metadata carries tags, which agents never see.
     if (request.query?.metadataOnly && client.role === 'agent') throw forbidden('agents cannot list twin metadata (it carries tags); list TDs instead');
-    const { twins, total } = core.directory.list(client, request.query, core.limits.maxListPageBytes);
-    const etag = core.directory.collectionTag();
-    if (request.query?.metadataOnly) return { ...ok(twins.map((twin) => twinMetadata(core, twin))), total, etag };
+    const result = core.directory.list(client, request.query ?? {}, {
+      maxPageBytes: core.limits.maxListPageBytes,
+      scanLimit: core.queryScanLimit,
+      sources: documentSources(core),
+    });
+    const { twins, total, next, partial, plan } = result;
+    const listing = {
+      ...(total !== undefined ? { total } : {}),
+      etag: core.directory.collectionTag(),
+      page: { ...(next ? { next } : {}), ...(partial ? { partial } : {}), plan },
+    };
+    if (request.query?.metadataOnly) return { ...ok(twins.map((twin) => twinMetadata(core, twin))), ...listing };
     // One stored TD the hub can no longer serve (written by an older version with weaker checks)
     // is left out and logged: it must not turn every listing into a 500.
     const tds = twins.flatMap((twin) => {
@@ -209,7 +229,7 @@ export const directoryHandlers: HandlerTable = {
         return [];
       }
     });
-    return { ...ok(tds), total, etag };
+    return { ...ok(tds), ...listing };
   },
 
   async updatetags(core, request) {
@@ -224,10 +244,10 @@ export const directoryHandlers: HandlerTable = {
     return ok(updated.tags);
   },
 
-  async subscribedirectory(core, _request, context) {
+  async subscribedirectory(core, request, context) {
     const session = core.sessions.require(context, 'subscribedirectory');
     core.notify.subscribe(session, { kind: 'directory' });
-    return ok(undefined, 204);
+    return request.since === undefined ? ok(undefined, 204) : ok(core.notify.replayTo(session, { kind: 'directory' }, request.since));
   },
 
   async unsubscribedirectory(core, _request, context) {

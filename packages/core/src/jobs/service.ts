@@ -2,6 +2,7 @@
 // slice, with the job's cursor and counters, so a restart resumes after the last Thing stored),
 // cancel what is still pending, start scheduled jobs when due, and prune ended jobs.
 
+import { documentSources } from '../directory/handlers.js';
 import type { HubCore } from '../core-context.js';
 import { MAX_LIST_LIMIT } from '../directory/directory.js';
 import { isHubError } from '../model/errors.js';
@@ -31,10 +32,13 @@ const MAX_REFUSAL_KINDS = 20;
  */
 export function matchThings(core: HubCore, client: Client, query: JobRecord['query']): string[] {
   const ids: string[] = [];
-  for (let offset = 0; ; offset += MAX_LIST_LIMIT) {
-    const { twins, total } = core.directory.list(client, { ...query, offset, limit: MAX_LIST_LIMIT });
-    for (const twin of twins) ids.push(twin.thingId);
-    if (twins.length === 0 || offset + MAX_LIST_LIMIT >= total) return ids;
+  const options = { maxPageBytes: Number.MAX_SAFE_INTEGER, scanLimit: core.queryScanLimit, sources: documentSources(core) };
+  // Cursor paging follows a filter past the scan limit too (each page evaluates at most the limit).
+  for (let cursor: string | undefined; ; ) {
+    const page = core.directory.list(client, { ...query, limit: MAX_LIST_LIMIT, ...(cursor ? { cursor } : {}) }, options);
+    for (const twin of page.twins) ids.push(twin.thingId);
+    if (page.next === undefined) return ids;
+    cursor = page.next;
   }
 }
 

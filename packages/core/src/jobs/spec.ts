@@ -14,7 +14,7 @@ const SPEC_FIELDS = new Set(['operation', 'name', 'input', 'query', 'ttl', 'star
  * The listTDs filters a job may use. Anything else is refused rather than ignored: a misspelt
  * filter would otherwise widen the job to every Thing.
  */
-const QUERY_FIELDS = new Set(['agent', 'type', 'title', 'tags']);
+const QUERY_FIELDS = new Set(['agent', 'type', 'title', 'tags', 'filter']);
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 /** A job is scheduled at most a year ahead. */
 export const MAX_SCHEDULE_AHEAD_MS = 365 * 24 * 3600 * 1000;
@@ -25,12 +25,15 @@ function object(value: unknown, what: string): Record<string, unknown> {
 }
 
 function checkQuery(value: unknown): JobRecord['query'] {
-  if (value === undefined) throw badRequest('createjob needs input.query naming the Things (listTDs filters: agent, type, title, tags; {} for every Thing)');
+  if (value === undefined)
+    throw badRequest(
+      'createjob needs input.query naming the Things (listTDs filters: agent, type, title, tags, filter (the query language, docs/queries.md); {} for every Thing)',
+    );
   const query = object(value, 'input.query');
   const unknown = Object.keys(query).filter((key) => !QUERY_FIELDS.has(key));
   if (unknown.length > 0) throw badRequest(`input.query has unknown filter(s) ${unknown.join(', ')}; a job may filter by ${[...QUERY_FIELDS].join(', ')}`);
   const checked: JobRecord['query'] = {};
-  for (const key of ['agent', 'type', 'title'] as const) {
+  for (const key of ['agent', 'type', 'title', 'filter'] as const) {
     const field = query[key];
     if (field === undefined) continue;
     if (typeof field !== 'string' || field === '') throw badRequest(`input.query.${key} must be a non-empty string`);

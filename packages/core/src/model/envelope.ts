@@ -3,7 +3,7 @@
 
 import { badRequest, payloadTooLarge } from './errors.js';
 import type { HubLimits } from './hub-api.js';
-import { isOperation, type HubRequest, type HubResult } from './operations.js';
+import { isOperation, type HubRequest, type HubResult, type ListingPage } from './operations.js';
 import type { AgentPresence, Problem } from './types.js';
 
 export interface RequestMessage extends HubRequest {
@@ -20,6 +20,8 @@ export interface ResponseMessage {
   output?: unknown;
   /** listTDs: how many twins match in all (for paging). */
   total?: number;
+  /** listTDs: the next page's cursor, a partial scan, the query plan (docs/queries.md). */
+  page?: ListingPage;
   /** readproperty: when the value was reported. */
   timestamp?: string;
   error?: Problem;
@@ -111,7 +113,21 @@ export function peekCorrelationId(raw: string | Uint8Array, maxBytes: number): s
   }
 }
 
-const REQUEST_FIELDS = new Set(['type', 'operation', 'thingId', 'agentId', 'name', 'input', 'actionId', 'names', 'ifVersion', 'ttl', 'query', 'correlationId']);
+const REQUEST_FIELDS = new Set([
+  'type',
+  'operation',
+  'thingId',
+  'agentId',
+  'name',
+  'input',
+  'actionId',
+  'names',
+  'ifVersion',
+  'ttl',
+  'since',
+  'query',
+  'correlationId',
+]);
 
 /**
  * Parses one request envelope (a JSON text or bytes). Throws a HubError (400/413) describing
@@ -158,7 +174,7 @@ export function checkRequestMessage(value: unknown): RequestMessage {
     }
     request.names = message.names as string[];
   }
-  for (const key of ['ifVersion', 'ttl'] as const) {
+  for (const key of ['ifVersion', 'ttl', 'since'] as const) {
     const field = message[key];
     if (field === undefined) continue;
     if (typeof field !== 'number' || !Number.isFinite(field) || field < 0) throw badRequest(`"${key}" must be a non-negative number`);
@@ -182,6 +198,7 @@ export function toResponseMessage(request: Pick<HubRequest, 'operation' | 'thing
   if (result.ok) {
     if (result.output !== undefined) response.output = result.output;
     if (result.total !== undefined) response.total = result.total;
+    if (result.page !== undefined) response.page = result.page;
     if (result.timestamp !== undefined) response.timestamp = result.timestamp;
   } else {
     response.error = result.problem;

@@ -138,6 +138,29 @@ export interface TwinQuery {
   security?: string;
   /** readallproperties: only the observable properties' values (what an observer is told of). */
   observableOnly?: boolean;
+
+  // --- Twin queries (issue #12, docs/queries.md) ---
+  /**
+   * listTDs: an RFC 9535 filter expression (what goes inside `$[?…]`) over each twin's query
+   * document `{ id, title, type, agent, tags, created, modified, version, reported, desired,
+   * presence, td }`, e.g. `@.type[?@ == 'Lamp'] && @.reported.on == true`. ANDed with the plain filters.
+   */
+  filter?: string;
+  /** listTDs: order by a JSON Pointer into the query document (`/title`, `/reported/temp`), asc (default) or desc. Default: by Thing id. */
+  sort?: { by: string; order?: 'asc' | 'desc' };
+  /** listTDs: continue after the page that gave this cursor (its `page.next`); not with `offset`. */
+  cursor?: string;
+}
+
+/** listTDs: where a listing page ends and how it was found (docs/queries.md). */
+export interface ListingPage {
+  /** The cursor of the next page, when there may be more. */
+  next?: string;
+  /** The scan limit stopped the evaluation before the page was full: more may match past `next`. */
+  partial?: { evaluated: number; scanLimit: number };
+  /** How the candidates were found: indexes or a scan, how many, how many were evaluated. */
+  plan: { kind: 'index' | 'scan'; indexes: string[]; candidates: number; evaluated: number };
+  // --- end of twin queries ---
 }
 
 /** Input of updateactionstatus. */
@@ -163,6 +186,12 @@ export interface HubRequest {
   names?: string[];
   /** Optimistic locking: writeproperty and updateproperty (state version), updateTD/patchTD/deleteTD (TD version). */
   ifVersion?: number;
+  /**
+   * observe/subscribe operations and subscribedirectory: first replay the notifications after this
+   * seq that the new subscription covers (a client resuming after a reconnect). The answer says how
+   * many (`{ replayed }`), or `{ reset: true }` when the replay buffer no longer reaches back that far.
+   */
+  since?: number;
   /** Time to live of a queued request in seconds (invokeaction, writeproperty). */
   ttl?: number;
   /** listTDs (filters, paging); retrieveTD (only `security`); listjobs (only paging). */
@@ -180,6 +209,8 @@ export interface HubSuccess {
   total?: number;
   /** listTDs: a tag of the state of the whole collection (changes with any TD), for the listing's canonical link. */
   etag?: string;
+  /** listTDs: the next page's cursor, a partial scan, the query plan (twin queries). */
+  page?: ListingPage;
   /** readproperty: when the value was reported. */
   timestamp?: string;
 }

@@ -156,7 +156,7 @@ export interface JobRecord {
   name: string;
   input?: unknown;
   /** Which Things: the listTDs filters (agent, type, title, tags), evaluated with the creator's rights when the job starts. */
-  query: { agent?: string; type?: string; title?: string; tags?: Record<string, string> };
+  query: { agent?: string; type?: string; title?: string; tags?: Record<string, string>; filter?: string };
   /** Time to live of each request, seconds from when it is queued (default: the hub's). */
   ttl?: number;
   /** The creator: its requests are made in its name, matching sees what it may see. */

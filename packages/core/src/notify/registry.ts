@@ -202,6 +202,23 @@ export class NotificationRegistry {
     return found;
   }
 
+  /**
+   * Sends `session` the notifications after `seq` that `target` covers and its client may see, in
+   * order (a subscription resuming after a reconnect). False when some were already evicted from
+   * the replay buffer: the client must re-read what it follows.
+   */
+  replayTo(session: LiveSession, target: SubscriptionTarget, seq: number): { replayed: number } | { reset: true } {
+    const missed = this.since(seq, session.client);
+    if (!missed) return { reset: true };
+    const key = keyOf(target);
+    const covered = missed.filter((message) => {
+      const kind = kindOf(message.operation);
+      return kind === target.kind && this.candidateKeys(kind, message).includes(key);
+    });
+    for (const message of covered) session.send(message);
+    return { replayed: covered.length };
+  }
+
   get lastSeq(): number {
     return this.sequence.current;
   }

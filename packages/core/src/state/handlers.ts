@@ -125,8 +125,10 @@ function target(core: HubCore, request: HubRequest, kind: 'property' | 'event', 
 
 function subscribe(kind: 'property' | 'event', named: boolean) {
   return async (core: HubCore, request: HubRequest, context: HubContext) => {
-    core.notify.subscribe(core.sessions.require(context, request.operation), target(core, request, kind, named));
-    return ok(undefined, 204);
+    const session = core.sessions.require(context, request.operation);
+    const subscription = target(core, request, kind, named);
+    core.notify.subscribe(session, subscription);
+    return request.since === undefined ? ok(undefined, 204) : ok(core.notify.replayTo(session, subscription, request.since));
   };
 }
 
