@@ -28,7 +28,9 @@ import { directoryTd } from './directory-td.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
 import { registerJobsRoutes } from './jobs-routes.js';
+import { registerMeRoutes } from './me-routes.js';
 import { registerSearchRoutes } from './search-routes.js';
+import { redirectToUi, registerUiRoutes, wantsHtml } from './ui-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
 import { Router } from './router.js';
@@ -66,6 +68,8 @@ export interface HttpBindingOptions {
   onExchange?: (exchange: HttpExchange) => void;
   /** What GET /health/ready asks (the hub knows every binding); default: the core's store check alone. */
   readiness?: ReadinessCheck;
+  /** The built web dashboard (index.html and assets/), served at /ui/; undefined: /ui/ answers 503. */
+  uiDir?: string;
 }
 
 /** One answered HTTP request, as the access log records it. Never a header or query value. */
@@ -110,21 +114,27 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   router.add('GET', '/', {
     async handle({ res }) {
       const base = deps.baseUrl();
-      sendJson(res, 200, {
-        title: 'twinhub',
-        links: [
-          { rel: 'things', href: `${base}/things`, type: 'application/ld+json' },
-          { rel: 'directory', href: `${base}/.well-known/wot`, type: 'application/td+json' },
-          { rel: 'search-jsonpath', href: `${base}/search/jsonpath`, type: 'application/json' },
-          { rel: 'search-sparql', href: `${base}/search/sparql`, type: 'application/sparql-results+json' },
-          { rel: 'directory-events', href: `${base}/events`, type: 'text/event-stream' },
-          { rel: 'stream', href: `${base}/stream`, type: 'text/event-stream' },
-          { rel: 'agent-requests', href: `${base}/agent/requests`, type: 'text/event-stream' },
-          { rel: 'agents', href: `${base}/agents`, type: 'application/json' },
-          { rel: 'health', href: `${base}/health`, type: 'application/json' },
-          { rel: 'health-ready', href: `${base}/health/ready`, type: 'application/json' },
-        ],
-      });
+      sendJson(
+        res,
+        200,
+        {
+          title: 'twinhub',
+          links: [
+            { rel: 'things', href: `${base}/things`, type: 'application/ld+json' },
+            { rel: 'directory', href: `${base}/.well-known/wot`, type: 'application/td+json' },
+            { rel: 'search-jsonpath', href: `${base}/search/jsonpath`, type: 'application/json' },
+            { rel: 'search-sparql', href: `${base}/search/sparql`, type: 'application/sparql-results+json' },
+            { rel: 'directory-events', href: `${base}/events`, type: 'text/event-stream' },
+            { rel: 'stream', href: `${base}/stream`, type: 'text/event-stream' },
+            { rel: 'agent-requests', href: `${base}/agent/requests`, type: 'text/event-stream' },
+            { rel: 'agents', href: `${base}/agents`, type: 'application/json' },
+            { rel: 'health', href: `${base}/health`, type: 'application/json' },
+            { rel: 'health-ready', href: `${base}/health/ready`, type: 'application/json' },
+            { rel: 'dashboard', href: `${base}/ui/`, type: 'text/html' },
+          ],
+        },
+        { Vary: 'Accept' },
+      );
     },
   });
   registerDirectoryRoutes(router, deps);
@@ -133,6 +143,8 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAgentsRoutes(router, deps);
   registerAdminRoutes(router, deps);
   registerJobsRoutes(router, deps);
+  registerMeRoutes(router);
+  registerUiRoutes(router, options.uiDir);
   const search = registerSearchRoutes(router, deps);
   // The directory's own TD for WoT tooling; public like the API description (it names no secret).
   router.add('GET', '/.well-known/wot', {
@@ -197,6 +209,9 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
         { Allow: allow.join(', ') },
       );
     }
+    // A browser navigating to / is sent to the dashboard before any token is asked for (the page
+    // asks for one); API clients keep the JSON entry points (docs/dashboard.md).
+    if (found.match.pattern === '/' && wantsHtml(req)) return redirectToUi(res);
     const { route, params } = found.match;
     let client = ANONYMOUS;
     if (!route.public) {

@@ -32,6 +32,11 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'GET /agents/:id': { summary: "One agent's presence and Things", tag: 'agents' },
   'GET /': { summary: 'Entry points of the API', tag: 'hub' },
   'GET /openapi.json': { summary: 'This API as an OpenAPI 3.1 document', tag: 'hub' },
+  'GET /me': { summary: "Who the token belongs to: the client's id and role", tag: 'hub' },
+  'GET /ui': { summary: 'The web dashboard (no token: its API calls need one); redirects to /ui/', tag: 'hub' },
+  'GET /ui/:file': { summary: "A file of the web dashboard, or its index.html for the app's own routes", tag: 'hub' },
+  'GET /ui/:dir/:file': { summary: "A file of the web dashboard (assets/…), or its index.html for the app's own routes", tag: 'hub' },
+  'GET /ui/:dir/:subdir/:file': { summary: "A file of the web dashboard, or its index.html for the app's own routes", tag: 'hub' },
   'GET /search/jsonpath': { summary: 'Search the twin TDs the client may see with a JSONPath query (RFC 9535): the matched values', tag: 'directory' },
   'GET /search/sparql': {
     summary: 'Search the twin TDs as RDF with a SPARQL 1.1 query (?query=): SELECT/ASK results JSON, CONSTRUCT/DESCRIBE JSON-LD',

@@ -44,6 +44,8 @@ export interface HubConfig {
   handshakeTimeoutSeconds: number;
   /** Browser origins whose pages may use the HTTP API (CORS) and open WebSockets; empty: no CORS, any WebSocket origin. */
   corsOrigins: string[];
+  /** The built web dashboard served at /ui/; default: the installed @twinhub/dashboard package's dist. */
+  uiDir?: string;
   limits: HubLimits;
   /** Serve GET /metrics (Prometheus) on this port of metricsHost; undefined: not served. */
   metricsPort?: number;
@@ -245,6 +247,13 @@ export const SETTINGS: Setting[] = [
     kind: 'list',
     help: 'origin (https://app.example) whose pages may use the API and WebSocket; repeatable, env comma-separated (default none)',
     apply: (c, v) => (c.corsOrigins = (v as string[]).map(corsOrigin)),
+  },
+  {
+    flag: 'ui-dir',
+    env: 'TWINHUB_UI_DIR',
+    kind: 'string',
+    help: 'folder of the built web dashboard served at /ui/ (default: the dist folder of @twinhub/dashboard)',
+    apply: (c, v) => (c.uiDir = v as string),
   },
   {
     flag: 'metrics-port',

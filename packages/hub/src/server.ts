@@ -4,6 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BucketStore } from '@twinhub/bucket';
 import { createHub, type Hub, type HubBinding } from '@twinhub/core';
@@ -37,6 +39,15 @@ export interface RunningHub {
 export interface StartOptions {
   /** Bindings started after the built-in ones and closed before them (plugins by registration). */
   bindings?: HubBinding[];
+}
+
+/** The dist folder of the installed dashboard package, or undefined when it is not installed (then /ui/ answers 503). */
+export function defaultUiDir(): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('@twinhub/dashboard/package.json')), 'dist');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Opens the configured store; a damaged data folder rejects with a StoreError ('corrupt') instead of opening. */
@@ -82,6 +93,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     handshakeTimeoutSeconds: config.handshakeTimeoutSeconds,
     corsOrigins: config.corsOrigins,
     readiness: () => readiness(hub, bindings),
+    uiDir: config.uiDir ?? defaultUiDir(),
     ...(tls ? { tls } : {}),
   });
   // After the HTTP binding: the WebSocket endpoint is served by the HTTP server, started first.
