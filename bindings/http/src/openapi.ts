@@ -38,7 +38,11 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
     tag: 'directory',
   },
   'POST /search/sparql': { summary: 'SPARQL 1.1 search with the query as application/sparql-query or a query= form', tag: 'directory' },
-  'GET /things': { summary: 'List twin TDs (WoT Discovery Things API), paged, filtered by agent, @type, title or tags', tag: 'directory' },
+  'GET /things': {
+    summary:
+      'List twin TDs (WoT Discovery Things API): filters (agent, @type, title, tag, query= an RFC 9535 filter), sort_by/sort_order, offset or cursor paging',
+    tag: 'directory',
+  },
   'POST /things': { summary: 'Register a TD without an id (anonymous TD): the hub assigns one', tag: 'directory' },
   'GET /things/:id': { summary: 'Retrieve the twin TD of a Thing', tag: 'directory' },
   'PUT /things/:id': { summary: 'Create or replace a TD (agent)', tag: 'directory' },

@@ -34,6 +34,8 @@ export interface HubConfig {
   tlsKey?: string;
   logLevel: string;
   requestTtlSeconds: number;
+  /** Twins a query evaluates at most per request (beyond: it says so and gives a cursor). */
+  queryScanLimit: number;
   /** How long, and how many, ended requests stay queryable. */
   requestRetentionSeconds: number;
   requestRetentionCount: number;
@@ -193,6 +195,13 @@ export const SETTINGS: Setting[] = [
   },
   { flag: 'action-ttl', env: 'TWINHUB_ACTION_TTL', kind: 'integer', help: 'old name of --request-ttl', apply: (c, v) => (c.requestTtlSeconds = v as number) },
   {
+    flag: 'query-scan-limit',
+    env: 'TWINHUB_QUERY_SCAN_LIMIT',
+    kind: 'integer',
+    help: 'twins a listing query evaluates at most per request (default 100000)',
+    apply: (c, v) => (c.queryScanLimit = v as number),
+  },
+  {
     flag: 'request-retention',
     env: 'TWINHUB_REQUEST_RETENTION',
     kind: 'integer',
@@ -305,6 +314,7 @@ export function defaultConfig(): HubConfig {
     mqttSessionExpirySeconds: 86_400,
     logLevel: 'warn',
     requestTtlSeconds: 24 * 3600,
+    queryScanLimit: 100_000,
     requestRetentionSeconds: 24 * 3600,
     requestRetentionCount: 10_000,
     syncActionMaxWaitSeconds: 30,

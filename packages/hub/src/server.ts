@@ -57,6 +57,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     logger: logger.child({ module: 'core' }),
     limits: config.limits,
     defaultRequestTtlSeconds: config.requestTtlSeconds,
+    queryScanLimit: config.queryScanLimit,
     requestRetentionSeconds: config.requestRetentionSeconds,
     requestRetentionCount: config.requestRetentionCount,
   });
