@@ -25,6 +25,7 @@ import { registerConsumerRoutes } from './consumer-routes.js';
 import { createCorsHandler } from './cors.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 import { directoryTd } from './directory-td.js';
+import { registerSessionRoutes } from './session-routes.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
 import { registerJobsRoutes } from './jobs-routes.js';
@@ -134,6 +135,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAdminRoutes(router, deps);
   registerJobsRoutes(router, deps);
   const search = registerSearchRoutes(router, deps);
+  registerSessionRoutes(router, deps);
   // The directory's own TD for WoT tooling; public like the API description (it names no secret).
   router.add('GET', '/.well-known/wot', {
     public: true,

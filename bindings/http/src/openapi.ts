@@ -11,6 +11,14 @@ interface Description {
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
 export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
+  'GET /session': {
+    summary: 'The WebSocket envelope over HTTP, receiving half: an SSE stream of everything pushed to one hub session (?key=<random id>)',
+    tag: 'hub',
+  },
+  'POST /session/:key': {
+    summary: 'The WebSocket envelope over HTTP, sending half: one request envelope run in that session; its response envelope',
+    tag: 'hub',
+  },
   'GET /.well-known/wot': { summary: "The directory's own TD (WoT Discovery well-known URI): Things API, notifications, search", tag: 'directory' },
   'GET /health': { summary: 'Liveness: the hub answers (same as /health/live)', tag: 'hub' },
   'GET /health/live': { summary: 'Liveness: the process is up', tag: 'hub' },
