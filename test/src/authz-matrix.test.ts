@@ -73,6 +73,10 @@ const MATRIX = `
   createtoken               Y     -     -      -       -
   listtokens                Y     -     -      -       -
   revoketoken               Y     -     -      -       -
+  readpropertyhistory       Y     Y     -      Y       Y
+  readeventhistory          Y     Y     -      Y       Y
+  readhistorypolicy         Y     -     -      -       -
+  updatehistorypolicy       Y     -     -      -       -
 `;
 
 /** Status of a successful run: the response envelope's (WS, MQTT) and the HTTP route's (none: no route). */
@@ -116,6 +120,10 @@ const SUCCESS: Record<Operation, { envelope: number; http?: number }> = {
   createtoken: { envelope: 201, http: 201 },
   listtokens: { envelope: 200, http: 200 },
   revoketoken: { envelope: 200, http: 204 },
+  readpropertyhistory: { envelope: 200, http: 200 },
+  readeventhistory: { envelope: 200, http: 200 },
+  readhistorypolicy: { envelope: 200, http: 200 },
+  updatehistorypolicy: { envelope: 200, http: 200 },
 };
 
 function parseMatrix(text: string): Record<string, Record<Role, boolean>> {
@@ -204,6 +212,12 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { operation, actionId: await pendingAction(), input: { status: 'running' } };
       case 'readagent':
         return { operation, agentId: CLIENT_IDS.agent };
+      case 'readpropertyhistory':
+        return { operation, thingId: THING, name: 'brightness' };
+      case 'readeventhistory':
+        return { operation, thingId: THING, name: 'overheated' };
+      case 'updatehistorypolicy':
+        return { operation, thingId: THING, input: { maxSamples: 1000 } };
       case 'listTDs':
       case 'listagents':
       case 'subscribedirectory':
@@ -311,6 +325,14 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { method: 'GET', path: '/admin/tokens' };
       case 'revoketoken':
         return { method: 'DELETE', path: `/admin/tokens/${enc(admin(request).tokenId!)}` };
+      case 'readpropertyhistory':
+        return { method: 'GET', path: `${thing}/properties/brightness/history` };
+      case 'readeventhistory':
+        return { method: 'GET', path: `${thing}/events/overheated/history` };
+      case 'readhistorypolicy':
+        return { method: 'GET', path: `${thing}/history-policy` };
+      case 'updatehistorypolicy':
+        return { method: 'PUT', path: `${thing}/history-policy`, body: request.input };
       default:
         return undefined; // unsubscribe*: an HTTP client closes the stream
     }
@@ -382,7 +404,7 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   it('HTTP routes and SSE streams: every role x every operation with a route', async () => {
     const operations = ALL_OPERATIONS.filter((operation) => SUCCESS[operation].http !== undefined);
-    assert.equal(operations.length, 33);
+    assert.equal(operations.length, 37);
     const actual: Outcomes = {};
     for (const role of ROLES) {
       for (const operation of operations) {
@@ -410,7 +432,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         want[`${label} ${operation}`] = 401;
       }
     }
-    assert.equal(Object.keys(want).length, 66);
+    assert.equal(Object.keys(want).length, 74);
     assert.deepEqual(actual, want);
   });
 

@@ -27,6 +27,7 @@ import { registerDirectoryRoutes } from './directory-routes.js';
 import { directoryTd } from './directory-td.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
+import { registerHistoryRoutes } from './history-routes.js';
 import { registerSearchRoutes } from './search-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
@@ -131,6 +132,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAgentRoutes(router, deps);
   registerAgentsRoutes(router, deps);
   registerAdminRoutes(router, deps);
+  registerHistoryRoutes(router, deps);
   const search = registerSearchRoutes(router, deps);
   // The directory's own TD for WoT tooling; public like the API description (it names no secret).
   router.add('GET', '/.well-known/wot', {

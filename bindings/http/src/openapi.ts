@@ -6,7 +6,7 @@ import type { HttpRouter } from './route.js';
 
 interface Description {
   summary: string;
-  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub';
+  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub' | 'history';
 }
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
@@ -67,6 +67,14 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'POST /agent/things/:id/events/:name': { summary: 'Publish an event (agent)', tag: 'agents' },
   'GET /agent/requests': { summary: "The agent's queued requests as SSE, redelivered until acknowledged", tag: 'agents' },
   'POST /agent/requests/:actionId': { summary: 'Report the status of a request: running, completed or failed (agent)', tag: 'agents' },
+  // History (docs/history.md)
+  'GET /things/:id/properties/:name/history': {
+    summary: 'Recorded values of a property: from, to, limit, cursor, order (newest|oldest); every + agg (min,max,avg,first,last,count) aggregate',
+    tag: 'history',
+  },
+  'GET /things/:id/events/:name/history': { summary: 'Recorded occurrences of an event (same parameters as a property history)', tag: 'history' },
+  'GET /things/:id/history-policy': { summary: "A Thing's history policy and the effective one per property and event (admin)", tag: 'history' },
+  'PUT /things/:id/history-policy': { summary: "Replace a Thing's history policy: recording, delta sampling, retention (admin)", tag: 'history' },
 };
 
 const PROBLEM = { $ref: '#/components/schemas/Problem' };

@@ -13,6 +13,8 @@ import { NO_OBSERVER, type HubObserver } from './model/observer.js';
 import type { Client, Role, ThingDescription, Twin } from './model/types.js';
 import type { Operation } from './model/operations.js';
 import { purgeExpiredRegistrations } from './directory/handlers.js';
+import { DEFAULT_HISTORY, type HistoryDefaults } from './history/policy.js';
+import { HistoryService } from './history/service.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
@@ -44,6 +46,8 @@ export interface HubOptions {
   readinessProbeIntervalMs?: number;
   /** The clock (tests). */
   now?: () => Date;
+  /** Value history defaults (docs/history.md): on, 30 days, 10 000 samples per property or event. */
+  history?: Partial<HistoryDefaults>;
   /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
   observer?: Pick<HubObserver, 'persistBatch' | 'notificationDropped'>;
 }
@@ -81,7 +85,7 @@ export class TwinTds {
   }
 }
 
-/** The hub's periodic work (request expiry and retention, expired registrations), one timer for all. */
+/** The hub's periodic work (request expiry and retention, expired registrations, history retention), one timer for all. */
 export class Sweeps {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -156,9 +160,24 @@ export function composeCore(options: HubOptions): ComposedCore {
   const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'), now);
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
   const state = new TwinStateStore();
-  const core: HubCore = { limits, log, now, directory, state, requests, sessions, persist, notify, tokens, defaultRequestTtlSeconds, twinTd: twinTds.get };
+  const history = new HistoryService({ store: options.store, persist, directory, log, now, defaults: { ...DEFAULT_HISTORY, ...options.history } });
+  const core: HubCore = {
+    limits,
+    log,
+    now,
+    directory,
+    state,
+    requests,
+    sessions,
+    persist,
+    notify,
+    tokens,
+    history,
+    defaultRequestTtlSeconds,
+    twinTd: twinTds.get,
+  };
   const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);
-  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core)]);
+  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core), () => history.sweep()]);
   return { core, tokens, sequence, twinTds, readiness, sweeps };
 }
 
@@ -176,5 +195,6 @@ export async function loadCore(core: HubCore, tokens: TokenService, sequence: No
   const { orphans } = await requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId);
   await persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]);
   await sequence.load(store);
+  await core.history.load();
   log.info({ twins: directory.size, ms: Date.now() - started }, 'hub state loaded');
 }

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { TokenService } from './auth/tokens.js';
 import type { TwinDirectory } from './directory/directory.js';
+import type { HistoryService } from './history/service.js';
 import type { HubLimits } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubSuccess, Operation } from './model/operations.js';
 import type { Client, ThingDescription, Twin } from './model/types.js';
@@ -25,6 +26,8 @@ export interface HubCore {
   readonly persist: PersistQueue;
   readonly notify: NotificationRegistry;
   readonly tokens: TokenService;
+  /** Value history: recording (joined to state writes), queries, policies, retention. */
+  readonly history: HistoryService;
   readonly defaultRequestTtlSeconds: number;
   now(): Date;
   /** The TD served to consumers: the registered one with forms pointing at the hub; with `client`, only the forms its role may use. */

@@ -8,6 +8,7 @@ import { clientHandlers } from './clients/handlers.js';
 import { composeCore, loadCore, type ComposedCore, type HubOptions } from './compose.js';
 import type { HandlerTable, HubCore } from './core-context.js';
 import { directoryHandlers } from './directory/handlers.js';
+import { historyHandlers } from './history/handlers.js';
 import type { NotificationMessage } from './model/envelope.js';
 import { badRequest, internalProblem, isHubError, serviceUnavailable } from './model/errors.js';
 import type { HubApi, HubLimits, SessionSink, TwinTdContributor } from './model/hub-api.js';
@@ -21,7 +22,7 @@ import { checkThingId } from './td/index.js';
 
 export type { HubOptions } from './compose.js';
 
-const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers, ...clientHandlers };
+const HANDLERS: HandlerTable = { ...directoryHandlers, ...stateHandlers, ...requestHandlers, ...presenceHandlers, ...clientHandlers, ...historyHandlers };
 
 export async function createHub(options: HubOptions): Promise<Hub> {
   const hub = new Hub(options);

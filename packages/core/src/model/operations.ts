@@ -74,12 +74,25 @@ export const ADMIN_OPERATIONS = [
   'revoketoken',
 ] as const;
 
+/** Value history (docs/history.md): queries for readers, policies for admins. */
+export const HISTORY_OPERATIONS = [
+  /** Extension: a property's recorded values (thingId, name; `query`: from, to, limit, cursor, order, every, agg). */
+  'readpropertyhistory',
+  /** Extension: an event's recorded occurrences (same fields as readpropertyhistory). */
+  'readeventhistory',
+  /** Extension: a Thing's history policy as the admin set it, and the effective one per property and event. */
+  'readhistorypolicy',
+  /** Extension: replace a Thing's history policy: input { enabled?, delta?, interval?, maxAgeSeconds?, maxSamples?, properties?, events? }. */
+  'updatehistorypolicy',
+] as const;
+
 export type ConsumerOperation = (typeof CONSUMER_OPERATIONS)[number];
 export type DirectoryOperation = (typeof DIRECTORY_OPERATIONS)[number];
 export type AgentOperation = (typeof AGENT_OPERATIONS)[number];
 export type PresenceOperation = (typeof PRESENCE_OPERATIONS)[number];
 export type AdminOperation = (typeof ADMIN_OPERATIONS)[number];
-export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation | AdminOperation;
+export type HistoryOperation = (typeof HISTORY_OPERATIONS)[number];
+export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation | AdminOperation | HistoryOperation;
 
 export const ALL_OPERATIONS: readonly Operation[] = [
   ...CONSUMER_OPERATIONS,
@@ -87,6 +100,7 @@ export const ALL_OPERATIONS: readonly Operation[] = [
   ...AGENT_OPERATIONS,
   ...PRESENCE_OPERATIONS,
   ...ADMIN_OPERATIONS,
+  ...HISTORY_OPERATIONS,
 ];
 
 export function isOperation(value: unknown): value is Operation {
@@ -119,6 +133,20 @@ export interface TwinQuery {
   security?: string;
   /** readallproperties: only the observable properties' values (what an observer is told of). */
   observableOnly?: boolean;
+  // History queries (readpropertyhistory, readeventhistory; docs/history.md). `limit` is the page
+  // size in samples (or buckets): default 100, at most 1000.
+  /** Samples at or after this RFC 3339 date-time. */
+  from?: string;
+  /** Samples before this RFC 3339 date-time. */
+  to?: string;
+  /** The `next` of the previous page (opaque). */
+  cursor?: string;
+  /** `newest` (default) or `oldest` first. */
+  order?: 'newest' | 'oldest';
+  /** Aggregate per time bucket of this width: `30s`, `1m`, `1h`, `1d` (from 1s to 366d). */
+  every?: string;
+  /** With `every`: min, max, avg, first, last, count (comma-separated or a list); default last. */
+  agg?: string | string[];
 }
 
 /** Input of updateactionstatus. */
