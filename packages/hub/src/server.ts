@@ -59,6 +59,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     defaultRequestTtlSeconds: config.requestTtlSeconds,
     requestRetentionSeconds: config.requestRetentionSeconds,
     requestRetentionCount: config.requestRetentionCount,
+    history: { enabled: config.history, maxAgeSeconds: config.historyRetentionDays * 24 * 3600, maxSamples: config.historyMaxSamples },
   });
   if (config.bootstrapAdminToken) hub.tokens.acceptUnstored(config.bootstrapAdminToken, { id: 'admin', role: 'admin' });
   let firstAdminToken: string | undefined;
