@@ -9,6 +9,7 @@ import { actionsScenario } from './scenarios/actions.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { directoryScenario } from './scenarios/directory.js';
 import { e2eScenario } from './scenarios/e2e.js';
+import { historyScenario } from './scenarios/history.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { scaleScenario } from './scenarios/scale.js';
 
@@ -18,6 +19,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport
   directory: directoryScenario,
   actions: actionsScenario,
   scale: scaleScenario,
+  history: historyScenario,
 };
 
 const args = process.argv.slice(2);
