@@ -30,6 +30,10 @@ export interface SeriesState {
   };
   /** Samples in the store, once retention counted them; undefined until then. */
   count?: number;
+  /** Retention counting the series newest first, across runs: how many so far, and the oldest key counted. */
+  counting?: { counted: number; after: string };
+  /** Retention found more than maxSamples: this key and every older one go (across runs if need be). */
+  excessUpTo?: string;
 }
 
 /** What a value is compared by for `delta`: numbers as such, anything else by a digest of its JSON (a sample's memory stays small). */

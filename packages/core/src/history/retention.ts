@@ -69,26 +69,39 @@ export class Retention {
     if (!state) memory.set(series, (state = {}));
     const cutoff = this.deps.now().getTime() - policy.maxAgeSeconds * 1000;
     const aged = await this.deleteRange({ prefix, lt: timeBound(series, cutoff) }, budget);
+    if (aged.deleted > 0) state.counting = undefined; // a count in progress may have counted some of them: start over
     if (state.count !== undefined) state.count = Math.max(0, state.count - aged.deleted);
     if (aged.more) return false;
-    if (state.count === undefined) {
-      // First visit since start: count the newest maxSamples + 1; the oldest of those and everything before it go.
-      let counted = 0;
-      let boundary: string | undefined;
-      for await (const [key] of this.deps.bucket.entries({ prefix, reverse: true, limit: policy.maxSamples + 1 })) {
-        counted += 1;
-        boundary = key;
+    if (state.count === undefined && state.excessUpTo === undefined) {
+      // First visit since start: count newest first, up to maxSamples + 1, in slices of the read budget.
+      const progress = state.counting ?? { counted: 0, after: undefined };
+      const cap = Math.max(1, Math.min(policy.maxSamples + 1 - progress.counted, budget.reads));
+      let read = 0;
+      let oldest: string | undefined;
+      for await (const [key] of this.deps.bucket.entries({ prefix, ...(progress.after ? { lt: progress.after } : {}), reverse: true, limit: cap })) {
+        read += 1;
+        oldest = key;
       }
-      budget.reads -= counted;
-      if (counted <= policy.maxSamples) {
-        state.count = counted;
+      budget.reads -= read;
+      const counted = progress.counted + read;
+      state.counting = undefined;
+      if (read < cap) {
+        state.count = counted; // reached the oldest sample: at most maxSamples
         return true;
       }
-      if ((await this.deleteRange({ prefix, lte: boundary }, budget)).more) return false;
+      if (counted <= policy.maxSamples) {
+        state.counting = { counted, after: oldest! };
+        return false;
+      }
+      state.excessUpTo = oldest; // the (maxSamples + 1)-th newest: it and everything older go
+    }
+    if (state.excessUpTo !== undefined) {
+      if ((await this.deleteRange({ prefix, lte: state.excessUpTo }, budget)).more) return false;
+      state.excessUpTo = undefined;
       state.count = policy.maxSamples;
       return true;
     }
-    if (state.count > policy.maxSamples) {
+    if (state.count !== undefined && state.count > policy.maxSamples) {
       const extra = state.count - policy.maxSamples;
       // The whole series is in range: only the first `extra` keys (the oldest) go.
       const { deleted } = await this.deleteRange({ prefix }, budget, extra);
