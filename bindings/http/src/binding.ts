@@ -29,6 +29,7 @@ import { registerSessionRoutes } from './session-routes.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
 import { registerJobsRoutes } from './jobs-routes.js';
+import { registerHistoryRoutes } from './history-routes.js';
 import { registerSearchRoutes } from './search-routes.js';
 import { answerClientError, HttpError, sendJson, sendProblem } from './http-io.js';
 import { header, type BindingDeps, type HttpRouter, type Route } from './route.js';
@@ -134,6 +135,7 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAgentsRoutes(router, deps);
   registerAdminRoutes(router, deps);
   registerJobsRoutes(router, deps);
+  registerHistoryRoutes(router, deps);
   const search = registerSearchRoutes(router, deps);
   registerSessionRoutes(router, deps);
   // The directory's own TD for WoT tooling; public like the API description (it names no secret).

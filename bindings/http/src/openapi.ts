@@ -6,7 +6,7 @@ import type { HttpRouter } from './route.js';
 
 interface Description {
   summary: string;
-  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub' | 'jobs';
+  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub' | 'jobs' | 'history';
 }
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
@@ -88,6 +88,14 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'GET /jobs': { summary: 'List fleet jobs, oldest first, paged (offset, limit)', tag: 'jobs' },
   'GET /jobs/:id': { summary: 'A fleet job: its status and counts (matched, queued, refused, and its requests by status)', tag: 'jobs' },
   'POST /jobs/:id/cancel': { summary: 'Cancel a fleet job: stops queuing and cancels its requests not yet delivered', tag: 'jobs' },
+  // History (docs/history.md)
+  'GET /things/:id/properties/:name/history': {
+    summary: 'Recorded values of a property: from, to, limit, cursor, order (newest|oldest); every + agg (min,max,avg,first,last,count) aggregate',
+    tag: 'history',
+  },
+  'GET /things/:id/events/:name/history': { summary: 'Recorded occurrences of an event (same parameters as a property history)', tag: 'history' },
+  'GET /things/:id/history-policy': { summary: "A Thing's history policy and the effective one per property and event (admin)", tag: 'history' },
+  'PUT /things/:id/history-policy': { summary: "Replace a Thing's history policy: recording, delta sampling, retention (admin)", tag: 'history' },
 };
 
 const PROBLEM = { $ref: '#/components/schemas/Problem' };
