@@ -296,6 +296,23 @@ export function describeClientScenario(transport: 'ws' | 'mqtt'): void {
       }
     });
 
+    it("reads a property's history, newest first, with cursor paging and aggregation", async () => {
+      for (const value of [31, 32, 33]) await agent.report(LAMP, { brightness: value });
+      const page = await consumer.history(LAMP, 'brightness', { limit: 2 });
+      assert.deepEqual(
+        page.samples?.map((sample) => sample.value),
+        [33, 32],
+      );
+      assert.ok(page.next, 'more samples follow');
+      const older = await consumer.history(LAMP, 'brightness', { limit: 1, cursor: page.next });
+      assert.deepEqual(
+        older.samples?.map((sample) => sample.value),
+        [31],
+      );
+      const buckets = await consumer.history(LAMP, 'brightness', { every: '1d', agg: ['max', 'count'] });
+      assert.ok((buckets.buckets?.[0]?.max as number) >= 33);
+    });
+
     it('refuses a bad token with a typed error', async () => {
       const refused = await connectAgent({ url: url(agentProxy), token: 'th_bad', clientId: 'agent-1' }).catch((error: unknown) => error);
       assert.ok(refused instanceof TwinhubError, String(refused));

@@ -19,6 +19,28 @@ import type {
 
 export type ConsumerOptions = SessionOptions;
 
+/** What a history read asks (docs/history.md): a time range, paging, and optional aggregation. */
+export interface HistoryQuery {
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+  order?: 'newest' | 'oldest';
+  every?: string;
+  agg?: string | string[];
+}
+
+/** One page of history: samples, or buckets when aggregated. */
+export interface HistoryPage {
+  samples?: { time: string; value?: unknown; data?: unknown; since?: string }[];
+  every?: string;
+  agg?: string[];
+  buckets?: Record<string, unknown>[];
+  scanned?: number;
+  truncated?: boolean;
+  next?: string;
+}
+
 export type ValueListener = (value: unknown, notification: ThingNotificationMessage | undefined) => void;
 export type DirectoryListener = (notification: ThingNotificationMessage | AgentNotificationMessage) => void;
 
@@ -277,11 +299,13 @@ export class ConsumerClient {
   }
 
   /**
-   * Property history. TODO: the hub has no history operation yet (the history issue); this
-   * rejects with 501 until it lands.
+   * Recorded values of a property (or, with `event: true`, occurrences of an event): a page of
+   * `{ samples, next? }`, or with `every`/`agg` of `{ buckets, next?, truncated? }` (docs/history.md).
+   * Pass the answer's `next` as `cursor` for the following page.
    */
-  async history(_thingId: string, _property: string): Promise<never> {
-    throw TwinhubError.local(501, 'Not Implemented', 'the hub has no history operation yet', 'history');
+  async history(thingId: string, name: string, query: HistoryQuery = {}, options: { event?: boolean } = {}): Promise<HistoryPage> {
+    const operation = options.event ? 'readeventhistory' : 'readpropertyhistory';
+    return (await this.#output({ operation, thingId, name, query })) as HistoryPage;
   }
 
   /** Any operation, as the response's output (throws a TwinhubError on refusal). */
