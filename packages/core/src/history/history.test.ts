@@ -267,6 +267,17 @@ describe('history', () => {
   });
 
   describe('policies', () => {
+    it('refuses a TD whose twinhub:history annotation has another shape, naming it', async () => {
+      for (const annotation of [{ delta: 'x' }, { sampling: 1 }, 'yes']) {
+        const td = sensorTd();
+        (td.properties as Record<string, Record<string, unknown>>).mode['twinhub:history'] = annotation;
+        const result = await call(agent, { operation: 'updateTD', input: { ...td, id: 'urn:test:bad-annotation' } });
+        assert.equal(result.ok, false, JSON.stringify(annotation));
+        assert.equal(result.status, 400);
+        assert.equal(!result.ok && result.problem.errors?.[0]?.pointer, '/properties/mode/twinhub:history');
+      }
+    });
+
     it('the agent opts an affordance out with "twinhub:history": false; an admin policy wins over it', async () => {
       await report('quiet', 1, 0);
       assert.deepEqual(values(await history('quiet')), []);

@@ -134,6 +134,23 @@ export function agentPolicy(affordance: Record<string, unknown> | undefined, onI
   }
 }
 
+/**
+ * Refuses a TD whose `twinhub:history` annotations are not of the documented shape (400 naming
+ * each one's pointer), at registration: an annotation that would be ignored must not be accepted.
+ */
+export function checkHistoryAnnotations(td: Record<string, unknown>): void {
+  const errors: { pointer: string; message: string }[] = [];
+  for (const section of ['properties', 'events'] as const) {
+    const affordances = (td[section] ?? {}) as Record<string, Record<string, unknown> | undefined>;
+    for (const [name, affordance] of Object.entries(affordances)) {
+      agentPolicy(affordance, (message) => errors.push({ pointer: `/${section}/${escapeToken(name)}/${escapeToken(HISTORY_ANNOTATION)}`, message }));
+    }
+  }
+  if (errors.length > 0) throw badRequest(`invalid ${HISTORY_ANNOTATION} annotation: ${errors.map((e) => `${e.pointer}: ${e.message}`).join('; ')}`, errors);
+}
+
+const escapeToken = (token: string) => token.replaceAll('~', '~0').replaceAll('/', '~1');
+
 const SECTION: Record<SeriesKind, 'properties' | 'events'> = { p: 'properties', e: 'events' };
 
 /** Per field, the first level that sets it: admin per affordance, admin per Thing, the agent's annotation, the hub defaults. */
