@@ -493,6 +493,17 @@ describe('history', () => {
     });
   });
 
+  it('a Thing deleted and registered again starts with no history, even before retention pruned the old samples', async () => {
+    await report('temperature', 20, 0);
+    assert.deepEqual(values(await history('temperature')), [20]);
+    await expectOk(agent, { operation: 'deleteTD', thingId: THING });
+    clock.ms += 1000;
+    await expectOk(agent, { operation: 'updateTD', input: sensorTd() });
+    assert.deepEqual(values(await history('temperature')), []);
+    await report('temperature', 21, 2);
+    assert.deepEqual(values(await history('temperature')), [21]);
+  });
+
   it('history and admin policies survive a new hub over the same store', async () => {
     await expectOk(admin, { operation: 'updatehistorypolicy', thingId: THING, input: { properties: { temperature: { delta: 5 } } } });
     await report('temperature', 1, 0);

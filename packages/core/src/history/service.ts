@@ -135,6 +135,10 @@ export class HistoryService {
   ): Promise<Record<string, unknown>> {
     const series = seriesId(twin.thingId, kind, name);
     const parsed = parseHistoryQuery(query, series, numericSchema(schema));
+    // A Thing deleted and registered again starts a new history: samples of its earlier life,
+    // not yet pruned by retention, are never served.
+    const born = Date.parse(twin.created);
+    if (parsed.fromMs === undefined || parsed.fromMs < born) parsed.fromMs = born;
     return parsed.every ? aggregateSamples(this.bucket, series, parsed) : readSamples(this.bucket, series, kind, parsed);
   }
 
