@@ -20,3 +20,4 @@ export {
   type EffectivePolicy,
 } from './history/policy.js';
 export { AGGREGATES, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_SCANNED_SAMPLES, type Aggregate } from './history/query.js';
+export { linearJsonPath } from './query/jsonpath-environment.js';
