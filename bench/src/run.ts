@@ -9,6 +9,7 @@ import { actionsScenario } from './scenarios/actions.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { directoryScenario } from './scenarios/directory.js';
 import { e2eScenario } from './scenarios/e2e.js';
+import { historyScenario } from './scenarios/history.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { jobsScenario } from './scenarios/jobs.js';
 import { queryScenario } from './scenarios/query.js';
@@ -22,6 +23,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport
   scale: scaleScenario,
   jobs: jobsScenario,
   query: queryScenario,
+  history: historyScenario,
 };
 
 const args = process.argv.slice(2);

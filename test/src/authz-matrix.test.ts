@@ -78,6 +78,10 @@ const MATRIX = `
   readjob                   Y     -     -      Y       Y
   listjobs                  Y     -     -      Y       Y
   canceljob                 Y     -     -      Y       -
+  readpropertyhistory       Y     Y     -      Y       Y
+  readeventhistory          Y     Y     -      Y       Y
+  readhistorypolicy         Y     -     -      -       -
+  updatehistorypolicy       Y     -     -      -       -
 `;
 
 /** Status of a successful run: the response envelope's (WS, MQTT) and the HTTP route's (none: no route). */
@@ -127,6 +131,10 @@ const SUCCESS: Record<Operation, { envelope: number; http?: number }> = {
   readjob: { envelope: 200, http: 200 },
   listjobs: { envelope: 200, http: 200 },
   canceljob: { envelope: 200, http: 200 },
+  readpropertyhistory: { envelope: 200, http: 200 },
+  readeventhistory: { envelope: 200, http: 200 },
+  readhistorypolicy: { envelope: 200, http: 200 },
+  updatehistorypolicy: { envelope: 200, http: 200 },
 };
 
 function parseMatrix(text: string): Record<string, Record<Role, boolean>> {
@@ -226,6 +234,12 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { operation, actionId: await pendingAction(), input: { status: 'running' } };
       case 'readagent':
         return { operation, agentId: CLIENT_IDS.agent };
+      case 'readpropertyhistory':
+        return { operation, thingId: THING, name: 'brightness' };
+      case 'readeventhistory':
+        return { operation, thingId: THING, name: 'overheated' };
+      case 'updatehistorypolicy':
+        return { operation, thingId: THING, input: { maxSamples: 1000 } };
       case 'listTDs':
       case 'listagents':
       case 'subscribedirectory':
@@ -352,6 +366,14 @@ describe('authorization matrix: every role x every operation x every binding', (
         return { method: 'GET', path: '/jobs' };
       case 'canceljob':
         return { method: 'POST', path: `/jobs/${enc(admin(request).jobId!)}/cancel` };
+      case 'readpropertyhistory':
+        return { method: 'GET', path: `${thing}/properties/brightness/history` };
+      case 'readeventhistory':
+        return { method: 'GET', path: `${thing}/events/overheated/history` };
+      case 'readhistorypolicy':
+        return { method: 'GET', path: `${thing}/history-policy` };
+      case 'updatehistorypolicy':
+        return { method: 'PUT', path: `${thing}/history-policy`, body: request.input };
       default:
         return undefined; // unsubscribe*: an HTTP client closes the stream
     }
@@ -423,7 +445,7 @@ describe('authorization matrix: every role x every operation x every binding', (
 
   it('HTTP routes and SSE streams: every role x every operation with a route', async () => {
     const operations = ALL_OPERATIONS.filter((operation) => SUCCESS[operation].http !== undefined);
-    assert.equal(operations.length, 38);
+    assert.equal(operations.length, 42);
     const actual: Outcomes = {};
     for (const role of ROLES) {
       for (const operation of operations) {
@@ -451,7 +473,7 @@ describe('authorization matrix: every role x every operation x every binding', (
         want[`${label} ${operation}`] = 401;
       }
     }
-    assert.equal(Object.keys(want).length, 76);
+    assert.equal(Object.keys(want).length, 84);
     assert.deepEqual(actual, want);
   });
 

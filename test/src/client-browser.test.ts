@@ -128,4 +128,38 @@ describe('@twinhub/client in headless Chromium', { skip }, () => {
     await agent.report(LAMP, { brightness: 65 });
     assert.deepEqual(await observed, { read: 64, changed: 65, error: 404 });
   });
+
+  it('falls back to the envelope over HTTP (SSE + POST) when the page has no WebSocket: reads, observes, invokes', async () => {
+    const fallback = await browser.newPage();
+    await fallback.goto(origin);
+    // As behind a proxy that refuses upgrades: no WebSocket at all.
+    await fallback.evaluate(() => {
+      (globalThis as { WebSocket?: unknown }).WebSocket = undefined;
+    });
+    agent.onAction(LAMP, 'fade', async (input) => ({ reached: (input as { level: number }).level }));
+    const observed = fallback.evaluate(
+      async ({ hub, token, thingId }) => {
+        const client = (await import('/client/browser.js' as string)) as typeof import('@twinhub/client/browser');
+        const consumer = await client.connectConsumer({ url: hub, token });
+        const read = await consumer.read(thingId, 'brightness');
+        let resolveChange!: (value: unknown) => void;
+        const change = new Promise<unknown>((resolve) => (resolveChange = resolve));
+        await consumer.observe(thingId, 'brightness', (value) => value === 66 && resolveChange(value));
+        (globalThis as unknown as { observing: boolean }).observing = true;
+        const changed = await change;
+        const invoked = await (await consumer.invoke(thingId, 'fade', { level: 7 })).result(10_000);
+        const refused = await client
+          .connectConsumer({ url: hub, token: 'th_not-a-token' })
+          .then(() => 'connected')
+          .catch((error: unknown) => (error instanceof client.TwinhubError ? error.status : String(error)));
+        await consumer.close();
+        return { read, changed, invoked, refused };
+      },
+      { hub: running.urls.http, token: tokens.operator, thingId: LAMP },
+    );
+    await fallback.waitForFunction(() => (globalThis as unknown as { observing?: boolean }).observing === true);
+    await agent.report(LAMP, { brightness: 66 });
+    assert.deepEqual(await observed, { read: 65, changed: 66, invoked: { reached: 7 }, refused: 401 });
+    await fallback.close();
+  });
 });

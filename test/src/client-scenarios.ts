@@ -224,6 +224,18 @@ export function describeClientScenario(transport: 'ws' | 'mqtt'): void {
       await eventually(async () => assert.equal(await consumer.read(LAMP, 'brightness'), 55));
     });
 
+    it('a consumer cut off misses no event the replay buffer holds: they arrive once, in order, after it reconnects', { timeout: 30_000 }, async () => {
+      const events: unknown[] = [];
+      const subscription = await consumer.subscribe(LAMP, 'overheated', (data) => events.push(data));
+      consumerProxy.offline = true;
+      consumerProxy.cut();
+      await eventually(() => assert.equal(consumer.state, 'reconnecting'));
+      for (const value of [70, 71, 72]) await agent.emit(LAMP, 'overheated', value);
+      consumerProxy.offline = false;
+      await eventually(() => assert.deepEqual(events, [70, 71, 72]), 'replayed from the seq the consumer last had', 20_000);
+      await subscription.unsubscribe();
+    });
+
     it('survives a hub restart: both reconnect, subscriptions resume, buffered reports and queued actions arrive once', { timeout: 60_000 }, async () => {
       const seen: Array<{ value: unknown; seq?: number }> = [];
       await consumer.observe(LAMP, 'brightness', (value, n?: ThingNotificationMessage) => seen.push({ value, seq: n?.seq }));
@@ -282,6 +294,23 @@ export function describeClientScenario(transport: 'ws' | 'mqtt'): void {
         await small.close();
         await proxy.close();
       }
+    });
+
+    it("reads a property's history, newest first, with cursor paging and aggregation", async () => {
+      for (const value of [31, 32, 33]) await agent.report(LAMP, { brightness: value });
+      const page = await consumer.history(LAMP, 'brightness', { limit: 2 });
+      assert.deepEqual(
+        page.samples?.map((sample) => sample.value),
+        [33, 32],
+      );
+      assert.ok(page.next, 'more samples follow');
+      const older = await consumer.history(LAMP, 'brightness', { limit: 1, cursor: page.next });
+      assert.deepEqual(
+        older.samples?.map((sample) => sample.value),
+        [31],
+      );
+      const buckets = await consumer.history(LAMP, 'brightness', { every: '1d', agg: ['max', 'count'] });
+      assert.ok((buckets.buckets?.[0]?.max as number) >= 33);
     });
 
     it('refuses a bad token with a typed error', async () => {

@@ -21,6 +21,8 @@ export interface HubHandle {
   setup(request: SetupRequest): Promise<SetupResult>;
   stats(): Promise<HubStats>;
   versions(thingIds: string[]): Promise<number>;
+  /** History samples of one property (at most 1000). */
+  historyCount(thingId: string, name: string): Promise<number>;
   /** Runs `phase`; with profiling on, the hub's CPU profile of just that phase goes to bench/profiles. */
   measure<T>(label: string, phase: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -43,6 +45,7 @@ export async function startHubProc(options: Omit<HubProcOptions, 'dataDir'> & { 
       setup: (request) => callChild<SetupResult>(child, 'setup', request, 300_000),
       stats: () => callChild<HubStats>(child, 'stats'),
       versions: (thingIds) => callChild<number>(child, 'versions', { thingIds }),
+      historyCount: (thingId, name) => callChild<number>(child, 'historyCount', { thingId, name }),
       async measure(label, phase) {
         if (!profile) return phase();
         await callChild(child, 'profileStart');

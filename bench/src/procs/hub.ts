@@ -13,6 +13,8 @@ import { benchTd, benchThingId } from '../lib/td.js';
 export interface HubProcOptions {
   dataDir: string;
   limits?: Partial<HubConfig['limits']>;
+  /** Record value history (the hub's default: on). */
+  history?: boolean;
 }
 
 export interface SetupRequest {
@@ -45,6 +47,7 @@ export interface HubStats {
 const options = JSON.parse(process.argv[2] ?? '{}') as HubProcOptions;
 const config: HubConfig = { ...defaultConfig(), dataDir: options.dataDir, host: '127.0.0.1', httpPort: 0, mqttPort: 0, logLevel: 'silent' };
 config.limits = { ...config.limits, ...options.limits };
+if (options.history !== undefined) config.history = options.history;
 const started = performance.now();
 const running = await startHub(config, pino({ level: 'silent' }));
 const startupMs = performance.now() - started;
@@ -96,6 +99,13 @@ serveCalls({
       if (result.ok) sum += (result.output as { version: number }).version;
     }
     return sum;
+  },
+
+  /** How many history samples a property of a Thing has (at most 1000): shows that history was (or was not) recorded. */
+  async historyCount(args) {
+    const { thingId, name } = args as { thingId: string; name: string };
+    const result = await running.hub.handle({ operation: 'readpropertyhistory', thingId, name, query: { limit: 1000 } }, { client: admin });
+    return result.ok ? (result.output as { samples: unknown[] }).samples.length : -1;
   },
 
   /** V8 CPU profile of one measured phase only (the same profiler as --cpu-prof). */

@@ -25,9 +25,11 @@ import { registerConsumerRoutes } from './consumer-routes.js';
 import { createCorsHandler } from './cors.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 import { directoryTd } from './directory-td.js';
+import { registerSessionRoutes } from './session-routes.js';
 import { createHttpTdContributor } from './forms.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health-routes.js';
 import { registerJobsRoutes } from './jobs-routes.js';
+import { registerHistoryRoutes } from './history-routes.js';
 import { registerMeRoutes } from './me-routes.js';
 import { registerSearchRoutes } from './search-routes.js';
 import { redirectToUi, registerUiRoutes, wantsHtml } from './ui-routes.js';
@@ -143,9 +145,11 @@ export function createHttpBinding(options: HttpBindingOptions): HttpBinding {
   registerAgentsRoutes(router, deps);
   registerAdminRoutes(router, deps);
   registerJobsRoutes(router, deps);
+  registerHistoryRoutes(router, deps);
   registerMeRoutes(router);
   registerUiRoutes(router, options.uiDir);
   const search = registerSearchRoutes(router, deps);
+  registerSessionRoutes(router, deps);
   // The directory's own TD for WoT tooling; public like the API description (it names no secret).
   router.add('GET', '/.well-known/wot', {
     public: true,

@@ -6,8 +6,13 @@
 // of their own: they use the Thing-level default, which is this binding's bearer_sc when the HTTP
 // contributor is added first (as the hub does). node-wot 0.8.16 cannot sign with a form-level
 // scheme: it hands the client the whole credential array instead of one credential.
+//
+// History (docs/history.md): the first form of a readable property and of an event carries a
+// `twinhub:historyForm`, the form of the history query. Not a form of its own: TD 1.1 fixes the
+// list of `op` values (§5.3.4.2) and its JSON Schema refuses others, so an extension op lives in
+// the extension term, where consumers that do not know it simply ignore it.
 
-import type { AffordanceKind, Form, TwinTdContributor } from '@twinhub/core';
+import { TWINHUB_VOCABULARY, type AffordanceKind, type Form, type TwinTdContributor } from '@twinhub/core';
 import { enc } from './route.js';
 
 export const BEARER_SCHEME = 'bearer_sc';
@@ -34,9 +39,14 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
   // No htv:methodName on long-poll forms: node-wot would then send its HEAD handshake as that
   // method. The protocol binding's default for observe/subscribe is GET anyway.
   const longpoll = { subprotocol: 'longpoll' };
+  /** The history query of an affordance at `href`: GET {href}/history?from=&to=&limit=&cursor=&order=&every=&agg= */
+  const history = (href: string, operation: 'readpropertyhistory' | 'readeventhistory') => ({
+    'twinhub:historyForm': { href: `${href}/history`, op: `twinhub:${operation}`, 'htv:methodName': 'GET', contentType: JSON_TYPE },
+  });
 
   return {
     name: 'http',
+    context: () => ({ twinhub: TWINHUB_VOCABULARY }),
     securityDefinitions: () => ({ [BEARER_SCHEME]: { scheme: 'bearer', in: 'header', name: 'Authorization' } }),
     thingForms(thingId) {
       const base = thing(thingId);
@@ -54,7 +64,7 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
           const href = `${base}/properties/${enc(name)}`;
           // A write-only property is never read or observed through the twin (the core refuses it).
           const writeOnly = affordance.writeOnly === true;
-          const forms = writeOnly ? [] : [form(href, ['readproperty'], 'GET')];
+          const forms = writeOnly ? [] : [form(href, ['readproperty'], 'GET', history(href, 'readpropertyhistory'))];
           if (affordance.readOnly !== true) forms.push(form(href, ['writeproperty'], 'PUT'));
           if (affordance.observable === true && !writeOnly) {
             forms.push(
@@ -74,7 +84,10 @@ export function createHttpTdContributor(options: FormOptions): TwinTdContributor
           ];
         case 'event':
           return [
-            form(`${base}/events/${enc(name)}/longpoll`, ['subscribeevent', 'unsubscribeevent'], undefined, longpoll),
+            form(`${base}/events/${enc(name)}/longpoll`, ['subscribeevent', 'unsubscribeevent'], undefined, {
+              ...longpoll,
+              ...history(`${base}/events/${enc(name)}`, 'readeventhistory'),
+            }),
             form(`${base}/events/${enc(name)}`, ['subscribeevent', 'unsubscribeevent'], 'GET', sse),
           ];
       }

@@ -4,7 +4,7 @@
 import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { HubError, badRequest, payloadTooLarge, type HubResult, type Problem } from '@twinhub/core';
+import { HubError, badRequest, payloadTooLarge, type HubResult, type Problem, type TwinQuery } from '@twinhub/core';
 
 export type Headers = Record<string, string | number | string[]>;
 
@@ -160,6 +160,21 @@ export function intParam(url: URL, name: string): number | undefined {
   if (raw === null || raw === '') return undefined;
   if (!/^\d+$/.test(raw)) throw badRequest(`query parameter "${name}" must be a non-negative integer, got ${JSON.stringify(raw)}`);
   return Number(raw);
+}
+
+/** `?offset=&limit=` of a listing paged by offset (agents, jobs), as the query the core takes. */
+export function pageParams(url: URL): TwinQuery {
+  const query: TwinQuery = {};
+  const offset = intParam(url, 'offset');
+  const limit = intParam(url, 'limit');
+  if (offset !== undefined) query.offset = offset;
+  if (limit !== undefined) query.limit = limit;
+  return query;
+}
+
+/** A listing's answer, with `X-Total-Count` when the core counted the matches. */
+export function sendListing(res: ServerResponse, result: HubResult): void {
+  sendResult(res, result, result.ok && result.total !== undefined ? { headers: { 'X-Total-Count': String(result.total) } } : {});
 }
 
 /** RFC 7240 `Prefer: wait=N` → N seconds (undefined when no wait preference). */

@@ -2,8 +2,7 @@
 // GET /jobs/{id}, and POST /jobs/{id}/cancel. Each route is one core operation (createjob,
 // listjobs, readjob, canceljob); the core decides who may do what.
 
-import type { TwinQuery } from '@twinhub/core';
-import { intParam, readJsonBody, sendResult } from './http-io.js';
+import { pageParams, readJsonBody, sendListing, sendResult } from './http-io.js';
 import { enc, type BindingDeps, type HttpRouter } from './route.js';
 
 /** A job's fields around its value or action input (which the core bounds by the payload limit). */
@@ -23,13 +22,7 @@ export function registerJobsRoutes(router: HttpRouter, deps: BindingDeps): void 
 
   router.add('GET', '/jobs', {
     async handle({ res, url, client }) {
-      const query: TwinQuery = {};
-      const offset = intParam(url, 'offset');
-      const limit = intParam(url, 'limit');
-      if (offset !== undefined) query.offset = offset;
-      if (limit !== undefined) query.limit = limit;
-      const result = await hub.handle({ operation: 'listjobs', query }, { client });
-      sendResult(res, result, result.ok && result.total !== undefined ? { headers: { 'X-Total-Count': String(result.total) } } : {});
+      sendListing(res, await hub.handle({ operation: 'listjobs', query: pageParams(url) }, { client }));
     },
   });
 

@@ -6,11 +6,19 @@ import type { HttpRouter } from './route.js';
 
 interface Description {
   summary: string;
-  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub' | 'jobs';
+  tag: 'directory' | 'properties' | 'actions' | 'events' | 'agents' | 'admin' | 'hub' | 'jobs' | 'history';
 }
 
 /** Every route's description, keyed "METHOD /pattern" as registered. */
 export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
+  'GET /session': {
+    summary: 'The WebSocket envelope over HTTP, receiving half: an SSE stream of everything pushed to one hub session (?key=<random id>)',
+    tag: 'hub',
+  },
+  'POST /session/:key': {
+    summary: 'The WebSocket envelope over HTTP, sending half: one request envelope run in that session; its response envelope',
+    tag: 'hub',
+  },
   'GET /.well-known/wot': { summary: "The directory's own TD (WoT Discovery well-known URI): Things API, notifications, search", tag: 'directory' },
   'GET /health': { summary: 'Liveness: the hub answers (same as /health/live)', tag: 'hub' },
   'GET /health/live': { summary: 'Liveness: the process is up', tag: 'hub' },
@@ -43,7 +51,11 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
     tag: 'directory',
   },
   'POST /search/sparql': { summary: 'SPARQL 1.1 search with the query as application/sparql-query or a query= form', tag: 'directory' },
-  'GET /things': { summary: 'List twin TDs (WoT Discovery Things API), paged, filtered by agent, @type, title or tags', tag: 'directory' },
+  'GET /things': {
+    summary:
+      'List twin TDs (WoT Discovery Things API): filters (agent, @type, title, tag, query= an RFC 9535 filter), sort_by/sort_order, offset or cursor paging',
+    tag: 'directory',
+  },
   'POST /things': { summary: 'Register a TD without an id (anonymous TD): the hub assigns one', tag: 'directory' },
   'GET /things/:id': { summary: 'Retrieve the twin TD of a Thing', tag: 'directory' },
   'PUT /things/:id': { summary: 'Create or replace a TD (agent)', tag: 'directory' },
@@ -81,6 +93,14 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, Description>> = {
   'GET /jobs': { summary: 'List fleet jobs, oldest first, paged (offset, limit)', tag: 'jobs' },
   'GET /jobs/:id': { summary: 'A fleet job: its status and counts (matched, queued, refused, and its requests by status)', tag: 'jobs' },
   'POST /jobs/:id/cancel': { summary: 'Cancel a fleet job: stops queuing and cancels its requests not yet delivered', tag: 'jobs' },
+  // History (docs/history.md)
+  'GET /things/:id/properties/:name/history': {
+    summary: 'Recorded values of a property: from, to, limit, cursor, order (newest|oldest); every + agg (min,max,avg,first,last,count) aggregate',
+    tag: 'history',
+  },
+  'GET /things/:id/events/:name/history': { summary: 'Recorded occurrences of an event (same parameters as a property history)', tag: 'history' },
+  'GET /things/:id/history-policy': { summary: "A Thing's history policy and the effective one per property and event (admin)", tag: 'history' },
+  'PUT /things/:id/history-policy': { summary: "Replace a Thing's history policy: recording, delta sampling, retention (admin)", tag: 'history' },
 };
 
 const PROBLEM = { $ref: '#/components/schemas/Problem' };

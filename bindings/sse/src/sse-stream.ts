@@ -39,11 +39,6 @@ interface PendingFrame {
   seq?: number;
 }
 
-/**
- * Serves one SSE response. Construct it (opens the session), make the subscriptions on
- * `stream.session`, then call start() to commit the 200 response; if a subscription fails, call
- * close() instead and answer with the problem (nothing has been written yet).
- */
 /** The head of every event stream (also what a HEAD request on a stream gets). */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -52,6 +47,11 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'X-Accel-Buffering': 'no',
 };
 
+/**
+ * Serves one SSE response. Construct it (opens the session), make the subscriptions on
+ * `stream.session`, then call start() to commit the 200 response; if a subscription fails, call
+ * close() instead and answer with the problem (nothing has been written yet).
+ */
 export class SseStream {
   readonly session: Session;
   private readonly hub: HubApi;

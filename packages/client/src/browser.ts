@@ -6,20 +6,26 @@ import { ConsumerClient, type ConsumerOptions } from './consumer.js';
 import type { Transport } from './transport.js';
 import { wsTransport } from './transports/ws.js';
 import { openBrowserWebSocket } from './transports/ws-browser.js';
+import { fallbackTransport, httpSessionTransport } from './transports/http-session.js';
 
 export * from './common.js';
+export { fallbackTransport, httpSessionTransport } from './transports/http-session.js';
 export { openBrowserWebSocket } from './transports/ws-browser.js';
 
 export interface BrowserConnectOptions {
   /** The hub: http(s)://host:port (its /ws is used) or ws(s)://host:port/ws. */
   url: string;
   token: string;
-  /** Default: WebSocket with the token as the `bearer.<token>` subprotocol. */
+  /**
+   * Default: WebSocket with the token as the `bearer.<token>` subprotocol, and when no WebSocket
+   * opens (none in this page, or a proxy refuses upgrades), the envelope over HTTP (SSE + POST).
+   */
   transport?: Transport;
 }
 
 function browserTransport(options: BrowserConnectOptions): Transport {
-  return options.transport ?? wsTransport({ url: options.url, token: options.token, open: openBrowserWebSocket });
+  if (options.transport) return options.transport;
+  return fallbackTransport([wsTransport({ url: options.url, token: options.token, open: openBrowserWebSocket }), httpSessionTransport(options)]);
 }
 
 export function connectConsumer(options: BrowserConnectOptions & ConsumerOptions): Promise<ConsumerClient> {

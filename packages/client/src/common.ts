@@ -7,6 +7,8 @@ export {
   ConsumerClient,
   type ConsumerOptions,
   type DirectoryListener,
+  type HistoryPage,
+  type HistoryQuery,
   type Subscription,
   type ValueListener,
   type WriteOptions,

@@ -19,6 +19,28 @@ import type {
 
 export type ConsumerOptions = SessionOptions;
 
+/** What a history read asks (docs/history.md): a time range, paging, and optional aggregation. */
+export interface HistoryQuery {
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+  order?: 'newest' | 'oldest';
+  every?: string;
+  agg?: string | string[];
+}
+
+/** One page of history: samples, or buckets when aggregated. */
+export interface HistoryPage {
+  samples?: { time: string; value?: unknown; data?: unknown; since?: string }[];
+  every?: string;
+  agg?: string[];
+  buckets?: Record<string, unknown>[];
+  scanned?: number;
+  truncated?: boolean;
+  next?: string;
+}
+
 export type ValueListener = (value: unknown, notification: ThingNotificationMessage | undefined) => void;
 export type DirectoryListener = (notification: ThingNotificationMessage | AgentNotificationMessage) => void;
 
@@ -150,6 +172,9 @@ class Handle implements ActionHandle {
   }
 }
 
+/** Seqs remembered to drop repeats (a replay is at most the hub's buffer, 10 000). */
+const SEEN_SEQS = 16_384;
+
 export class ConsumerClient {
   readonly #session: HubSession;
   readonly #entries = new Map<string, Entry>();
@@ -157,6 +182,12 @@ export class ConsumerClient {
   /** actionstatus records that arrived before the response that names their request. */
   readonly #early = new Map<string, RequestRecord>();
   #lastSeq = 0;
+  /**
+   * Seqs received above `#seenFloor`: replays of several subscriptions interleave with live
+   * notifications after a reconnect, so a repeat is a seq seen before, not one below the newest.
+   */
+  readonly #seen = new Set<number>();
+  #seenFloor = 0;
 
   private constructor(transport: Transport, options: ConsumerOptions) {
     this.#session = new HubSession(transport, { message: (message) => this.#onMessage(message), setup: (first) => this.#setup(first) }, options);
@@ -268,11 +299,13 @@ export class ConsumerClient {
   }
 
   /**
-   * Property history. TODO: the hub has no history operation yet (the history issue); this
-   * rejects with 501 until it lands.
+   * Recorded values of a property (or, with `event: true`, occurrences of an event): a page of
+   * `{ samples, next? }`, or with `every`/`agg` of `{ buckets, next?, truncated? }` (docs/history.md).
+   * Pass the answer's `next` as `cursor` for the following page.
    */
-  async history(_thingId: string, _property: string): Promise<never> {
-    throw TwinhubError.local(501, 'Not Implemented', 'the hub has no history operation yet', 'history');
+  async history(thingId: string, name: string, query: HistoryQuery = {}, options: { event?: boolean } = {}): Promise<HistoryPage> {
+    const operation = options.event ? 'readeventhistory' : 'readpropertyhistory';
+    return (await this.#output({ operation, thingId, name, query })) as HistoryPage;
   }
 
   /** Any operation, as the response's output (throws a TwinhubError on refusal). */
@@ -330,10 +363,15 @@ export class ConsumerClient {
 
   async #setup(first: boolean): Promise<void> {
     if (first) return;
-    // A new hub session has no subscriptions: make them again, then catch up on what changed meanwhile.
+    // A new hub session has no subscriptions: make them again from the last seq received, so the
+    // hub replays what each missed (or says it cannot: the re-reads below then catch up values).
+    const since = this.#lastSeq;
     for (const entry of this.#entries.values()) {
       try {
-        await this.#session.request(entry.request, { duringSetup: true });
+        const response = await this.#session.request(since > 0 ? { ...entry.request, since } : entry.request, { duringSetup: true });
+        if ((response.output as { reset?: boolean } | undefined)?.reset) {
+          this.#session.warn(`the hub could not replay what ${entry.request.operation} ${entry.thingId ?? ''} ${entry.name ?? ''} missed since seq ${since}`);
+        }
       } catch (error) {
         if (!(error instanceof TwinhubError) || error.status === 503 || error.status === 504) throw error;
         this.#session.warn(`could not resubscribe (${entry.request.operation} ${entry.thingId ?? ''} ${entry.name ?? ''}): ${error.message}`);
@@ -362,9 +400,15 @@ export class ConsumerClient {
 
   #onMessage(message: InboundMessage): void {
     if (message.type !== 'notification') return;
-    // seq is hub-wide and increasing (and durable across hub restarts): anything at or below the last one is a repeat.
-    if (message.seq <= this.#lastSeq) return;
-    this.#lastSeq = message.seq;
+    // seq is hub-wide, increasing and durable across hub restarts: a seq seen before is a repeat.
+    if (message.seq <= this.#seenFloor || this.#seen.has(message.seq)) return;
+    this.#seen.add(message.seq);
+    if (this.#seen.size > SEEN_SEQS) {
+      const oldest = [...this.#seen].sort((a, b) => a - b).slice(0, SEEN_SEQS / 2);
+      for (const seq of oldest) this.#seen.delete(seq);
+      this.#seenFloor = oldest[oldest.length - 1];
+    }
+    this.#lastSeq = Math.max(this.#lastSeq, message.seq);
     this.#notify(message);
   }
 

@@ -15,6 +15,8 @@ import type { Operation } from './model/operations.js';
 import { purgeExpiredRegistrations } from './directory/handlers.js';
 import { JobService } from './jobs/service.js';
 import { DEFAULT_SCAN_LIMIT } from './query/engine.js';
+import { DEFAULT_HISTORY, type HistoryDefaults } from './history/policy.js';
+import { HistoryService } from './history/service.js';
 import { NotificationRegistry } from './notify/registry.js';
 import { NotificationSequence } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
@@ -50,6 +52,8 @@ export interface HubOptions {
   now?: () => Date;
   /** Twin queries: candidates one listing request evaluates at most (default 100 000); a query past it says it stopped early. */
   queryScanLimit?: number;
+  /** Value history defaults (docs/history.md): on, 30 days, 10 000 samples per property or event. */
+  history?: Partial<HistoryDefaults>;
   /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
   observer?: Pick<HubObserver, 'persistBatch' | 'notificationDropped'>;
 }
@@ -87,7 +91,7 @@ export class TwinTds {
   }
 }
 
-/** The hub's periodic work (request expiry and retention, expired registrations, due jobs), one timer for all. */
+/** The hub's periodic work (request expiry and retention, expired registrations, due jobs, history retention), one timer for all. */
 export class Sweeps {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -172,6 +176,7 @@ export function composeCore(options: HubOptions): ComposedCore {
   requests.onStatusChange(jobs.book.requestChanged);
   const queryScanLimit = options.queryScanLimit ?? DEFAULT_SCAN_LIMIT;
   if (!Number.isInteger(queryScanLimit) || queryScanLimit < 1) throw new RangeError(`queryScanLimit must be a positive integer, got ${queryScanLimit}`);
+  const history = new HistoryService({ store: options.store, persist, directory, log, now, defaults: { ...DEFAULT_HISTORY, ...options.history } });
   const core: HubCore = {
     limits,
     log,
@@ -184,12 +189,13 @@ export function composeCore(options: HubOptions): ComposedCore {
     notify,
     tokens,
     jobs,
+    history,
     defaultRequestTtlSeconds,
     queryScanLimit,
     twinTd: twinTds.get,
   };
   const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);
-  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core), () => jobs.sweep(core)], () => jobs.stop());
+  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core), () => jobs.sweep(core), () => history.sweep()], () => jobs.stop());
   return { core, tokens, sequence, twinTds, readiness, sweeps };
 }
 
@@ -209,5 +215,6 @@ export async function loadCore(core: HubCore, tokens: TokenService, sequence: No
   // Jobs after requests: the first sweep (right after load) resumes interrupted and overdue ones.
   await core.jobs.book.load(store);
   await sequence.load(store);
+  await core.history.load();
   log.info({ twins: directory.size, ms: Date.now() - started }, 'hub state loaded');
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { TokenService } from './auth/tokens.js';
 import type { TwinDirectory } from './directory/directory.js';
 import type { JobService } from './jobs/service.js';
+import type { HistoryService } from './history/service.js';
 import type { HubLimits } from './model/hub-api.js';
 import type { HubContext, HubRequest, HubSuccess, Operation } from './model/operations.js';
 import type { Client, ThingDescription, Twin } from './model/types.js';
@@ -27,6 +28,8 @@ export interface HubCore {
   readonly notify: NotificationRegistry;
   readonly tokens: TokenService;
   readonly jobs: JobService;
+  /** Value history: recording (joined to state writes), queries, policies, retention. */
+  readonly history: HistoryService;
   readonly defaultRequestTtlSeconds: number;
   /** Twin queries: candidates one listing request evaluates at most (HubOptions.queryScanLimit). */
   readonly queryScanLimit: number;

@@ -4,6 +4,7 @@
 import { clientHandlers } from './clients/handlers.js';
 import type { HandlerTable } from './core-context.js';
 import { directoryHandlers } from './directory/handlers.js';
+import { historyHandlers } from './history/handlers.js';
 import { jobHandlers } from './jobs/handlers.js';
 import { presenceHandlers } from './presence/handlers.js';
 import { requestHandlers } from './requests/handlers.js';
@@ -18,4 +19,5 @@ export const HANDLERS: HandlerTable = {
   ...clientHandlers,
   ...twinHandlers,
   ...jobHandlers,
+  ...historyHandlers,
 };

@@ -10,3 +10,14 @@ export type { TokenInfo, ClientInfo, CreatedToken } from './auth/tokens.js';
 export { AuthFailures, AUTH_FAILURE_LOG_INTERVAL_MS, AUTH_FAILURE_MAX_DELAY_MS, type AuthFailure } from './auth/failures.js';
 export { PERMISSIONS, canSee } from './auth/permissions.js';
 export { validateThingDescription, checkThingId, buildTwinTd, withDefaultSecurity, DISCOVERY_CONTEXT } from './td/index.js';
+export {
+  DEFAULT_HISTORY,
+  HISTORY_ANNOTATION,
+  TWINHUB_VOCABULARY,
+  type HistoryDefaults,
+  type HistoryPolicy,
+  type ThingHistoryPolicy,
+  type EffectivePolicy,
+} from './history/policy.js';
+export { AGGREGATES, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_SCANNED_SAMPLES, type Aggregate } from './history/query.js';
+export { linearJsonPath } from './query/jsonpath-environment.js';

@@ -34,10 +34,17 @@ export interface HubConfig {
   tlsKey?: string;
   logLevel: string;
   requestTtlSeconds: number;
+  /** Twins a query evaluates at most per request (beyond: it says so and gives a cursor). */
+  queryScanLimit: number;
   /** How long, and how many, ended requests stay queryable. */
   requestRetentionSeconds: number;
   requestRetentionCount: number;
   syncActionMaxWaitSeconds: number;
+  /** Record the history of property values and events (docs/history.md); off: nothing is recorded. */
+  history: boolean;
+  /** Days history samples are kept, and how many per property or event at most (policies may say otherwise). */
+  historyRetentionDays: number;
+  historyMaxSamples: number;
   /** Sockets on the HTTP port not yet authenticated (HTTP request or WebSocket upgrade), at most. */
   maxPendingConnections: number;
   /** Seconds a socket has to send complete request headers, or to send anything while unauthenticated. */
@@ -195,6 +202,13 @@ export const SETTINGS: Setting[] = [
   },
   { flag: 'action-ttl', env: 'TWINHUB_ACTION_TTL', kind: 'integer', help: 'old name of --request-ttl', apply: (c, v) => (c.requestTtlSeconds = v as number) },
   {
+    flag: 'query-scan-limit',
+    env: 'TWINHUB_QUERY_SCAN_LIMIT',
+    kind: 'integer',
+    help: 'twins a listing query evaluates at most per request (default 100000)',
+    apply: (c, v) => (c.queryScanLimit = v as number),
+  },
+  {
     flag: 'request-retention',
     env: 'TWINHUB_REQUEST_RETENTION',
     kind: 'integer',
@@ -207,6 +221,27 @@ export const SETTINGS: Setting[] = [
     kind: 'integer',
     help: 'ended requests kept at most, oldest pruned first (default 10000)',
     apply: (c, v) => (c.requestRetentionCount = v as number),
+  },
+  {
+    flag: 'history',
+    env: 'TWINHUB_HISTORY',
+    kind: 'string',
+    help: 'on|off: record the history of property values and events (default on)',
+    apply: (c, v) => (c.history = onOff('--history (TWINHUB_HISTORY)', v as string)),
+  },
+  {
+    flag: 'history-retention-days',
+    env: 'TWINHUB_HISTORY_RETENTION_DAYS',
+    kind: 'integer',
+    help: 'days history samples are kept (default 30)',
+    apply: (c, v) => (c.historyRetentionDays = atLeastOne('--history-retention-days (TWINHUB_HISTORY_RETENTION_DAYS)', v as number)),
+  },
+  {
+    flag: 'history-max-samples',
+    env: 'TWINHUB_HISTORY_MAX_SAMPLES',
+    kind: 'integer',
+    help: 'history samples kept per property or event, oldest pruned first (default 10000)',
+    apply: (c, v) => (c.historyMaxSamples = atLeastOne('--history-max-samples (TWINHUB_HISTORY_MAX_SAMPLES)', v as number)),
   },
   {
     flag: 'sync-action-wait',
@@ -314,9 +349,13 @@ export function defaultConfig(): HubConfig {
     mqttSessionExpirySeconds: 86_400,
     logLevel: 'warn',
     requestTtlSeconds: 24 * 3600,
+    queryScanLimit: 100_000,
     requestRetentionSeconds: 24 * 3600,
     requestRetentionCount: 10_000,
     syncActionMaxWaitSeconds: 30,
+    history: true,
+    historyRetentionDays: 30,
+    historyMaxSamples: 10_000,
     maxPendingConnections: 1000,
     handshakeTimeoutSeconds: 10,
     corsOrigins: [],
@@ -330,6 +369,17 @@ export function defaultConfig(): HubConfig {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+function onOff(setting: string, value: string): boolean {
+  if (/^(on|true|yes|1)$/i.test(value)) return true;
+  if (/^(off|false|no|0)$/i.test(value)) return false;
+  throw new ConfigError(`${setting} must be on or off, got ${JSON.stringify(value)}`);
+}
+
+function atLeastOne(setting: string, value: number): number {
+  if (value < 1) throw new ConfigError(`${setting} must be at least 1, got ${value}`);
+  return value;
 }
 
 function convert(setting: Setting, raw: string | boolean | string[], source: string): Value {

@@ -68,8 +68,10 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     logger: logger.child({ module: 'core' }),
     limits: config.limits,
     defaultRequestTtlSeconds: config.requestTtlSeconds,
+    queryScanLimit: config.queryScanLimit,
     requestRetentionSeconds: config.requestRetentionSeconds,
     requestRetentionCount: config.requestRetentionCount,
+    history: { enabled: config.history, maxAgeSeconds: config.historyRetentionDays * 24 * 3600, maxSamples: config.historyMaxSamples },
   });
   if (config.bootstrapAdminToken) hub.tokens.acceptUnstored(config.bootstrapAdminToken, { id: 'admin', role: 'admin' });
   let firstAdminToken: string | undefined;

@@ -1,76 +1,12 @@
-// JSONPath (RFC 9535) over the array of TDs a client may see, on json-p3, with the match() and
-// search() functions run on RE2 (linear time) so no pattern in a query can backtrack for ever.
+// JSONPath (RFC 9535) over the array of TDs a client may see, on the core's json-p3 environment
+// whose match() and search() run on RE2 (linear time), so no pattern in a query can backtrack for ever.
 
-import { FunctionExpressionType, JSONPathEnvironment, JSONPathError, type FilterFunction, type JSONValue } from 'json-p3';
-import { RE2JS } from 're2js';
+import { linearJsonPath } from '@twinhub/core';
+import { JSONPathError, type JSONPathEnvironment, type JSONValue } from 'json-p3';
 import { badQuery, MAX_RESULT_BYTES, resultTooLarge, tooCostly, type Answer, type TdObject } from './protocol.js';
 
-/** Compiled patterns kept per function, so a filter run on every node compiles its pattern once. */
-const PATTERN_CACHE_SIZE = 32;
-
-/**
- * RFC 9535 §2.4.6/§2.4.7: match() tests the whole string, search() any substring, against an
- * I-Regexp (RFC 9485) pattern; a pattern that is no valid regular expression yields LogicalFalse.
- * RE2 runs a superset of I-Regexp; its `.` matches `\r`, which I-Regexp's does not, hence the rewrite.
- */
-class LinearRegexFunction implements FilterFunction {
-  readonly argTypes = [FunctionExpressionType.ValueType, FunctionExpressionType.ValueType];
-  readonly returnType = FunctionExpressionType.LogicalType;
-  private readonly cache = new Map<string, RE2JS | null>();
-
-  constructor(private readonly whole: boolean) {}
-
-  call(value: unknown, pattern: unknown): boolean {
-    if (typeof value !== 'string' || typeof pattern !== 'string') return false;
-    const re = this.compiled(pattern);
-    if (re === null) return false;
-    return this.whole ? re.matches(value) : re.test(value);
-  }
-
-  private compiled(pattern: string): RE2JS | null {
-    let re = this.cache.get(pattern);
-    if (re !== undefined) return re;
-    try {
-      re = RE2JS.compile(iRegexpDots(pattern));
-    } catch {
-      re = null;
-    }
-    if (this.cache.size >= PATTERN_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(pattern, re);
-    return re;
-  }
-}
-
-/** I-Regexp `.` (outside a character class) is any character but CR and LF (RFC 9485 §5.3). */
-function iRegexpDots(pattern: string): string {
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === '\\') {
-      out += ch + (pattern[i + 1] ?? '');
-      i++;
-    } else if (ch === '.' && !inClass) out += '[^\\n\\r]';
-    else {
-      if (ch === '[') inClass = true;
-      else if (ch === ']') inClass = false;
-      out += ch;
-    }
-  }
-  return out;
-}
-
-/** RFC 9535 as json-p3 implements it (strict), with linear-time match() and search(). */
-class TwinhubJsonPath extends JSONPathEnvironment {
-  protected override setupFilterFunctions(): void {
-    super.setupFilterFunctions();
-    this.functionRegister.set('match', new LinearRegexFunction(true));
-    this.functionRegister.set('search', new LinearRegexFunction(false));
-  }
-}
-
 // Descendant segments visit at most this many nested levels (TDs are shallow).
-const environment = new TwinhubJsonPath({ strict: true, maxRecursionDepth: 64 });
+const environment = linearJsonPath(64);
 
 /**
  * Runs `query` over `tds` and answers the matched values as a JSON array. Values are serialized

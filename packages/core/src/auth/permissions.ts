@@ -61,6 +61,11 @@ export const PERMISSIONS: Readonly<Record<Operation, readonly Role[]>> = {
   readjob: ['admin', 'operator', 'viewer'],
   listjobs: ['admin', 'operator', 'viewer'],
   canceljob: CONTROLLERS,
+  // History: whoever may read a value may read its history (a write-only property's only its agent, see history/handlers.ts).
+  readpropertyhistory: READERS,
+  readeventhistory: READERS,
+  readhistorypolicy: ADMINS,
+  updatehistorypolicy: ADMINS,
 };
 
 /** True when the client may see this agent's presence: consumers see all agents, an agent only itself. */

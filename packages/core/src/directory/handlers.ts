@@ -10,6 +10,7 @@ import type { PendingWrite } from '../store/persist-queue.js';
 import { ownerPresence } from '../presence/presence.js';
 import { applyMergePatch, createMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
 import type { ThingNotificationMessage } from '../model/envelope.js';
+import { checkHistoryAnnotations } from '../history/policy.js';
 import { TWINS_BUCKET } from './directory.js';
 import type { DocumentSources } from '../query/document.js';
 
@@ -17,6 +18,7 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
   // validateThingDescription also parses JSON text; over the wire a TD is an object, never a string.
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw badRequest('a Thing Description must be a JSON object');
   const td = validateThingDescription(input, core.limits.maxTdBytes);
+  checkHistoryAnnotations(td);
   const now = core.now().toISOString();
   const { twin, created } = core.directory.prepareRegistration(client, td, { ...options, limits: core.limits, now });
   const previous = core.directory.get(twin.thingId);

@@ -91,13 +91,26 @@ export const JOB_OPERATIONS = [
   'canceljob',
 ] as const;
 
+/** Value history (docs/history.md): queries for readers, policies for admins. */
+export const HISTORY_OPERATIONS = [
+  /** Extension: a property's recorded values (thingId, name; `query`: from, to, limit, cursor, order, every, agg). */
+  'readpropertyhistory',
+  /** Extension: an event's recorded occurrences (same fields as readpropertyhistory). */
+  'readeventhistory',
+  /** Extension: a Thing's history policy as the admin set it, and the effective one per property and event. */
+  'readhistorypolicy',
+  /** Extension: replace a Thing's history policy: input { enabled?, delta?, interval?, maxAgeSeconds?, maxSamples?, properties?, events? }. */
+  'updatehistorypolicy',
+] as const;
+
 export type ConsumerOperation = (typeof CONSUMER_OPERATIONS)[number];
 export type DirectoryOperation = (typeof DIRECTORY_OPERATIONS)[number];
 export type AgentOperation = (typeof AGENT_OPERATIONS)[number];
 export type PresenceOperation = (typeof PRESENCE_OPERATIONS)[number];
 export type AdminOperation = (typeof ADMIN_OPERATIONS)[number];
 export type JobOperation = (typeof JOB_OPERATIONS)[number];
-export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation | AdminOperation | JobOperation;
+export type HistoryOperation = (typeof HISTORY_OPERATIONS)[number];
+export type Operation = ConsumerOperation | DirectoryOperation | AgentOperation | PresenceOperation | AdminOperation | JobOperation | HistoryOperation;
 
 export const ALL_OPERATIONS: readonly Operation[] = [
   ...CONSUMER_OPERATIONS,
@@ -106,6 +119,7 @@ export const ALL_OPERATIONS: readonly Operation[] = [
   ...PRESENCE_OPERATIONS,
   ...ADMIN_OPERATIONS,
   ...JOB_OPERATIONS,
+  ...HISTORY_OPERATIONS,
 ];
 
 export function isOperation(value: unknown): value is Operation {
@@ -150,6 +164,19 @@ export interface TwinQuery {
   sort?: { by: string; order?: 'asc' | 'desc' };
   /** listTDs: continue after the page that gave this cursor (its `page.next`); not with `offset`. */
   cursor?: string;
+
+  // History queries (readpropertyhistory, readeventhistory; docs/history.md). `limit` is the page
+  // size in samples (or buckets): default 100, at most 1000.
+  /** Samples at or after this RFC 3339 date-time. */
+  from?: string;
+  /** Samples before this RFC 3339 date-time. */
+  to?: string;
+  /** `newest` (default) or `oldest` first. */
+  order?: 'newest' | 'oldest';
+  /** Aggregate per time bucket of this width: `30s`, `1m`, `1h`, `1d` (from 1s to 366d). */
+  every?: string;
+  /** With `every`: min, max, avg, first, last, count (comma-separated or a list); default last. */
+  agg?: string | string[];
 }
 
 /** listTDs: where a listing page ends and how it was found (docs/queries.md). */

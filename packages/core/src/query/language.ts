@@ -1,9 +1,9 @@
 // The twin query language: an RFC 9535 (JSONPath) filter expression, the text that goes inside
 // `$[?…]`, run by json-p3 over one query document per twin. Compiled once per distinct text
-// (cached), bounded in size and nesting, with match()/search() on RE2 (linear time).
+// (cached), bounded in size and nesting, with match()/search() on RE2 (linear time, jsonpath-environment.ts).
 
-import { FunctionExpressionType, JSONPathEnvironment, JSONPathError, jsonpath, type FilterFunction, type JSONPathQuery, type JSONValue } from 'json-p3';
-import { RE2JS } from 're2js';
+import { JSONPathError, jsonpath, type JSONPathQuery, type JSONValue } from 'json-p3';
+import { linearJsonPath } from './jsonpath-environment.js';
 import { badRequest } from '../model/errors.js';
 
 import expressions = jsonpath.expressions;
@@ -20,8 +20,6 @@ export const MAX_FILTER_NESTING = 4;
 export const MAX_DESCENDANT_SEGMENTS = 2;
 /** Compiled filters kept for reuse (a dashboard polls the same few queries). */
 const CACHE_SIZE = 256;
-/** Compiled patterns kept per regex function. */
-const PATTERN_CACHE_SIZE = 64;
 
 /** A filter ready to run: its expression, and what the planner and the permission check need to know of it. */
 export interface CompiledFilter {
@@ -35,68 +33,8 @@ export interface CompiledFilter {
   matches(document: Record<string, unknown>): boolean;
 }
 
-/**
- * RFC 9535 §2.4.6/§2.4.7 match() (whole string) and search() (any substring) on RE2, linear in the
- * input, so no pattern can stall the hub over 100 000 twins. A pattern RE2 cannot compile (or that
- * is no I-Regexp) yields LogicalFalse, as the RFC says for an invalid pattern.
- */
-class LinearRegexFunction implements FilterFunction {
-  readonly argTypes = [FunctionExpressionType.ValueType, FunctionExpressionType.ValueType];
-  readonly returnType = FunctionExpressionType.LogicalType;
-  private readonly cache = new Map<string, RE2JS | null>();
-
-  constructor(private readonly whole: boolean) {}
-
-  call(value: unknown, pattern: unknown): boolean {
-    if (typeof value !== 'string' || typeof pattern !== 'string') return false;
-    const re = this.compiled(pattern);
-    if (re === null) return false;
-    return this.whole ? re.matches(value) : re.test(value);
-  }
-
-  private compiled(pattern: string): RE2JS | null {
-    let re = this.cache.get(pattern);
-    if (re !== undefined) return re;
-    try {
-      re = RE2JS.compile(iRegexpDots(pattern));
-    } catch {
-      re = null;
-    }
-    if (this.cache.size >= PATTERN_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(pattern, re);
-    return re;
-  }
-}
-
-/** I-Regexp `.` (outside a character class) is any character but CR and LF (RFC 9485 §5.3); RE2's also matches CR. */
-function iRegexpDots(pattern: string): string {
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === '\\') {
-      out += ch + (pattern[i + 1] ?? '');
-      i++;
-    } else if (ch === '.' && !inClass) out += '[^\\n\\r]';
-    else {
-      if (ch === '[') inClass = true;
-      else if (ch === ']') inClass = false;
-      out += ch;
-    }
-  }
-  return out;
-}
-
-class TwinQueryJsonPath extends JSONPathEnvironment {
-  protected override setupFilterFunctions(): void {
-    super.setupFilterFunctions();
-    this.functionRegister.set('match', new LinearRegexFunction(true));
-    this.functionRegister.set('search', new LinearRegexFunction(false));
-  }
-}
-
 // Strict RFC 9535 (no json-p3 extensions); descendant segments stop 32 levels down.
-const environment = new TwinQueryJsonPath({ strict: true, maxRecursionDepth: 32 });
+const environment = linearJsonPath(32);
 const cache = new Map<string, CompiledFilter>();
 
 /** The compiled filter for `text`, from the cache when it was compiled before; 400 naming the position of a fault. */

@@ -71,7 +71,9 @@ async function readState(core: HubCore, request: HubRequest, read: (twin: Twin) 
 
 /** Stores state records, then applies them to the view and tells observers: the one order for every change. */
 async function commitState(core: HubCore, thingId: string, writes: PendingWrite[]): Promise<void> {
-  await core.state.applyWhenStored(thingId, core.persist.write(writes), () => {
+  // Their history samples join the same batch: a value and its history are stored together or not at all.
+  const stored = core.persist.write([...writes, ...core.history.recordState(thingId, writes)]);
+  await core.state.applyWhenStored(thingId, stored, () => {
     for (const write of writes) applyStateRecord(core, write.key, write.value);
   });
 }
