@@ -64,6 +64,8 @@ export function FleetView() {
 
   // Typing settles for a moment before the hub is asked.
   useEffect(() => {
+    // Only a real edit resets the page: the first render must not undo a quick "Next page".
+    if (draft === filters) return;
     const timer = window.setTimeout(() => {
       setFilters(draft);
       setOffset(0);
