@@ -1,7 +1,7 @@
 // The web dashboard in a real browser (headless Chromium) against a running hub: sign in, a twin
-// appearing when an agent registers, live values, a write going desired → reported, an action
-// invoked while the agent is offline going pending → delivered → completed, a cancelled request,
-// tags, directory activity, a viewer without write controls, an admin creating an agent token the
+// appearing when an agent registers, live values, a write going desired → reported, its history
+// chart, an action invoked while the agent is offline going pending → delivered → completed, a
+// cancelled request, tags, directory activity, a viewer without write controls, an admin creating an agent token the
 // agent then connects with; screenshots of the fleet and a twin for the README; no console error.
 
 import assert from 'node:assert/strict';
@@ -111,6 +111,15 @@ describe('the dashboard in a browser', { skip: browserSkip }, () => {
     await card.getByTestId('reported').getByText('55', { exact: true }).waitFor();
     await card.getByTestId('pending').waitFor({ state: 'detached' });
     await card.getByTestId('write-status').getByText('write completed').waitFor();
+  });
+
+  it('charts the history of a numeric property, with a time-range picker', async () => {
+    // brightness reported 10, 42 and 55 so far: one bucket of the last hour holds them all.
+    await page.locator('[data-chart="brightness"] svg[aria-label*="min 10, max 55"]').waitFor();
+    await page.getByLabel('Time range').selectOption({ label: 'Last 7 days' });
+    await page.locator('[data-chart="brightness"] svg[aria-label*="min 10, max 55"]').waitFor();
+    assert.equal(await page.locator('[data-chart="status"]').count(), 0, 'no chart for a string property');
+    await page.getByLabel('Time range').selectOption({ label: 'Last hour' });
   });
 
   it('invokes an action while the agent is offline: pending, then delivered and completed once it reconnects', async () => {

@@ -10,7 +10,7 @@ import { type DataSchema, draftOf, kindOf, parseDraft, SchemaField } from '../co
 import { Timeline } from '../components/timeline.js';
 import { showAge, showTime, showTypes, showValue } from '../format.js';
 import { abilities, useSession } from '../session.js';
-import { HistoryHook } from './history.js';
+import { HistoryCharts } from './history.js';
 import { TagsEditor } from './tags.js';
 
 /** The twin document (GET /things/{id}/twin, readtwin). */
@@ -178,7 +178,11 @@ export function TwinView({ thingId }: { thingId: string }) {
         </div>
       </section>
 
-      <HistoryHook thingId={thingId} properties={properties} />
+      <HistoryCharts
+        thingId={thingId}
+        properties={properties}
+        updated={Object.fromEntries(Object.keys(properties).map((name) => [name, twin?.reported?.[name]?.updated]))}
+      />
 
       <section aria-labelledby="actions-heading">
         <h2 id="actions-heading">Actions</h2>
