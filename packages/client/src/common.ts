@@ -10,6 +10,7 @@ export {
   type HistoryPage,
   type HistoryQuery,
   type Subscription,
+  type ThingsPage,
   type ValueListener,
   type WriteOptions,
 } from './consumer.js';

@@ -19,6 +19,14 @@ import type {
 
 export type ConsumerOptions = SessionOptions;
 
+/** A page of a listing (`thingsPage`). */
+export interface ThingsPage {
+  things: ThingDescription[];
+  total?: number;
+  next?: string;
+  partial?: boolean;
+}
+
 /** What a history read asks (docs/history.md): a time range, paging, and optional aggregation. */
 export interface HistoryQuery {
   from?: string;
@@ -219,6 +227,21 @@ export class ConsumerClient {
   /** Twin TDs matching the query (listTDs). */
   async things(query: TwinQuery = {}): Promise<ThingDescription[]> {
     return (await this.#output({ operation: 'listTDs', query })) as ThingDescription[];
+  }
+
+  /**
+   * One page of twin TDs with what paging needs: `total` (absent when a query's scan limit cut
+   * the page short), the `next` cursor, and `partial` when it was cut short (docs/queries.md).
+   */
+  async thingsPage(query: TwinQuery = {}): Promise<ThingsPage> {
+    const response = await this.#session.request({ operation: 'listTDs', query });
+    const page = response.page as { next?: string; partial?: unknown } | undefined;
+    return {
+      things: (response.output ?? []) as ThingDescription[],
+      ...(response.total !== undefined ? { total: response.total } : {}),
+      ...(page?.next !== undefined ? { next: page.next } : {}),
+      ...(page?.partial !== undefined ? { partial: true } : {}),
+    };
   }
 
   /** One twin TD (retrieveTD). */

@@ -1,10 +1,6 @@
 // The calls the dashboard needs that @twinhub/client does not offer (yet), as plain fetch to the
-// hub's documented HTTP API (docs/http.md). Each is a candidate to move into the client:
-// - whoAmI: GET /me, the token's client id and role (the client has no "who am I" call);
-// - thingsPage: GET /things with paging, read with X-Total-Count (the client's things() returns
-//   the page without the total, which paging needs).
-
-import type { ThingDescription, TwinQuery } from '@twinhub/client/browser';
+// hub's documented HTTP API (docs/http.md): whoAmI, GET /me, the token's client id and role (an
+// HTTP route of the hub, not an envelope operation the client could send).
 
 export type Role = 'admin' | 'operator' | 'viewer' | 'agent';
 
@@ -56,25 +52,4 @@ async function call(token: string, path: string): Promise<Response> {
 /** GET /me: who the token belongs to. 401: unknown or revoked token. */
 export async function whoAmI(token: string): Promise<Me> {
   return (await (await call(token, '/me')).json()) as Me;
-}
-
-export interface ThingsPage {
-  things: ThingDescription[];
-  total: number;
-}
-
-/** One page of twin TDs and how many match in all (GET /things, sorted by id on the hub). */
-export async function thingsPage(token: string, query: TwinQuery): Promise<ThingsPage> {
-  const params = new URLSearchParams();
-  if (query.offset !== undefined) params.set('offset', String(query.offset));
-  if (query.limit !== undefined) params.set('limit', String(query.limit));
-  if (query.title) params.set('title', query.title);
-  if (query.type) params.set('type', query.type);
-  if (query.agent) params.set('agent', query.agent);
-  for (const [key, value] of Object.entries(query.tags ?? {})) params.append('tag', `${key}:${value}`);
-  // The fleet query language (docs/queries.md): an RFC 9535 filter over each twin's query document.
-  if (query.filter) params.set('query', query.filter);
-  const response = await call(token, `/things?${params}`);
-  const things = (await response.json()) as ThingDescription[];
-  return { things, total: Number(response.headers.get('X-Total-Count') ?? things.length) };
 }

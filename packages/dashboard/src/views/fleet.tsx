@@ -4,7 +4,6 @@
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ThingDescription } from '@twinhub/client/browser';
-import { thingsPage } from '../api/extra.js';
 import { ProblemText } from '../components/problem.js';
 import { showAge, showTime, showTypes } from '../format.js';
 import { onLinkClick } from '../router.js';
@@ -88,19 +87,19 @@ export function FleetView() {
       ...(filters.query.trim() ? { filter: filters.query.trim() } : {}),
     };
     setLoading(true);
-    // The twin metadata (owner, presence, modified) comes first, over the WebSocket: the same query
-    // and order give the same page, and a bad query is refused there without a failed HTTP request
-    // in the browser's console. Then the page of TDs with the total (GET /things).
+    // The twin metadata (owner, presence, modified) and the page of TDs with the total, both through
+    // the client: the same query and order give the same page.
     (client.request({ operation: 'listTDs', query: { ...query, metadataOnly: true } }) as Promise<TwinMeta[]>)
-      .then(async (metas) => [await thingsPage(token, query), metas] as const)
+      .then(async (metas) => [await client.thingsPage(query), metas] as const)
       .then(([page, metas]) => {
         if (mine !== request.current) return;
         const byId = new Map(metas.map((meta) => [meta.thingId, meta]));
         setRows(page.things.map((td) => ({ td, meta: byId.get(String(td.id)) })));
-        setTotal(page.total);
+        setTotal(page.total ?? offset + page.things.length);
         setProblem(undefined);
         // Things deleted meanwhile can leave this page past the end: step back.
-        if (page.things.length === 0 && offset > 0 && page.total > 0) setOffset(Math.max(0, Math.floor((page.total - 1) / limit) * limit));
+        const total = page.total ?? 0;
+        if (page.things.length === 0 && offset > 0 && total > 0) setOffset(Math.max(0, Math.floor((total - 1) / limit) * limit));
       })
       .catch((error: unknown) => {
         if (mine === request.current) setProblem(error);
