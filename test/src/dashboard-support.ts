@@ -31,8 +31,12 @@ const FLAGS = [
   '--no-first-run',
 ];
 
-/** Where the screenshots the README shows are written. */
-export const IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url));
+/**
+ * Where the screenshots go: a temporary folder, so a test run leaves the tree clean; with
+ * TWINHUB_SCREENSHOTS=record, the README's own (docs/images/), to refresh them on purpose.
+ */
+export const IMAGES =
+  process.env.TWINHUB_SCREENSHOTS === 'record' ? fileURLToPath(new URL('../../docs/images/', import.meta.url)) : join(tmpdir(), 'twinhub-screenshots');
 
 export interface Browser {
   context: BrowserContext;
@@ -101,10 +105,10 @@ export function agent(hubUrl: string, token: string): Promise<AgentClient> {
   return connectAgent({ url: hubUrl, token, onWarning: () => undefined, backoff: { initialMs: 50, maxMs: 500 } });
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
   await mkdir(IMAGES, { recursive: true });
   const path = join(IMAGES, name);
-  await page.screenshot({ path, fullPage: false });
+  await page.screenshot({ path, fullPage: options.fullPage ?? false });
   return path;
 }
 

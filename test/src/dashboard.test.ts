@@ -132,7 +132,7 @@ describe('the dashboard in a browser', { skip: browserSkip }, () => {
     await request.locator('[data-step="pending"]').waitFor();
     assert.deepEqual(await steps(request), ['pending']);
     assert.equal(await request.getByRole('button', { name: 'Cancel request' }).count(), 1, 'a pending request can be cancelled');
-    await screenshot(page, 'dashboard-twin.png');
+    await screenshot(page, 'dashboard-twin.png', { fullPage: true });
 
     device = await connect();
     device.onAction(LAMP, 'fade', (input) => ({ reached: (input as { level: number }).level }));
