@@ -52,7 +52,7 @@ async function collect(store: NatsStore, bucket: string): Promise<[string, strin
   return out;
 }
 
-describe('NatsStore when NATS servers fail', { skip }, () => {
+describe('NatsStore beyond the contract: replicas, message size, servers failing', { skip }, () => {
   let cluster: NatsCluster;
   before(async () => {
     cluster = await startNatsCluster({ size: 3 });
@@ -69,6 +69,31 @@ describe('NatsStore when NATS servers fail', { skip }, () => {
       assert.equal(info.config.num_replicas, 3);
     } finally {
       await nc.close();
+      await store.close();
+    }
+  });
+
+  it("refuses a batch over the server's max_payload as 'full', saying why, and applies none of it", async () => {
+    const store = await NatsStore.open({ servers: cluster.servers, stream: 'oversize' });
+    try {
+      const big = 'x'.repeat(600_000);
+      await assert.rejects(
+        () =>
+          store.batch([
+            { bucket: 'b', type: 'put', key: 'one', value: big },
+            { bucket: 'b', type: 'put', key: 'two', value: big },
+          ]),
+        (error: unknown) => {
+          assert.ok(error instanceof StoreError && error.code === 'full', String(error));
+          assert.match(error.message, /max_payload/);
+          return true;
+        },
+      );
+      assert.deepEqual(await collect(store, 'b'), []);
+      // Each half fits: written as two batches it goes through.
+      await store.batch([{ bucket: 'b', type: 'put', key: 'one', value: big }]);
+      assert.equal((await store.bucket('b').get('one'))?.length, big.length);
+    } finally {
       await store.close();
     }
   });
