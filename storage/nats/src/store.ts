@@ -26,7 +26,7 @@ import {
   StoreError,
   type StoreOperation,
 } from '@twinhub/bucket';
-import { decodeCommit, encodeCommit, OPS_PER_COMMIT, revisionOf } from './commit.js';
+import { type Commit, decodeCommit, encodeCommit, OPS_PER_COMMIT, revisionOf } from './commit.js';
 import { RecordView } from './view.js';
 
 export interface NatsStoreOptions {
@@ -286,7 +286,7 @@ export class NatsStore implements BucketStore {
   /** A commit from the log: applied in order (once), reported when another writer made it. */
   private receive(sequence: number, data: Uint8Array): void {
     if (this.closed || sequence <= this.view.applied) return;
-    let commit: ReturnType<typeof decodeCommit>;
+    let commit: Commit;
     try {
       commit = decodeCommit(data, sequence);
     } catch {

@@ -109,7 +109,8 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
-      throw new Error(`the NATS cluster was not ready within ${timeoutMs} ms: ${String(last)}`);
+      const logs = nodes.map((node) => `--- ${node.name} ---\n${node.log()}`).join('\n');
+      throw new Error(`the NATS cluster was not ready within ${timeoutMs} ms: ${String(last)}\n${logs}`);
     },
     async stop() {
       await Promise.all(nodes.map((node) => node.kill()));
