@@ -21,8 +21,11 @@ import {
 /** Blocks split when they grow past this many keys. */
 const MAX_BLOCK = 1024;
 
-/** A sorted set of strings stored as consecutive sorted blocks (never empty ones). */
-class SortedKeys {
+/**
+ * A sorted set of strings stored as consecutive sorted blocks (never empty ones). Exported for
+ * other in-memory views (the NATS store's) so there is one sorted structure in the repo.
+ */
+export class SortedKeys {
   private blocks: string[][] = [];
 
   /** Position of the first key >= `key` (or > `key` when `after`); may be the end. */
