@@ -3,7 +3,6 @@
 // origin on --cors-origin and are blocked from one that is not.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,20 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunningHub } from '@twinhub/hub';
 import { lampTd } from '@twinhub/testkit';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './chromium.js';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: apt-get install chromium (or run .ci/chromium.sh)`;
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const skip = chromiumSkip;
 const LAMP = 'urn:dev:ops:browser-lamp';
 /** The browser globals the page scripts touch: this project compiles without the DOM lib. */
 type PageGlobals = { document: { getElementById(id: string): { textContent: string | null } }; sseValue: Promise<string> };
@@ -87,7 +77,7 @@ describe('a browser page on another origin', { skip }, () => {
     });
     assert.equal(registered.status, 201);
     // --user-data-dir is launchPersistentContext's first argument: a fresh profile, removed in after().
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await launchChromium(profile);
     page = await browser.newPage();
     await page.goto(allowedPage.origin);
   });

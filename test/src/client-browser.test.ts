@@ -3,7 +3,6 @@
 // property through a live hub (WebSocket with the bearer subprotocol, the origin on --cors-origin).
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,20 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { connectAgent, type AgentClient } from '@twinhub/client';
 import type { RunningHub } from '@twinhub/hub';
 import { lampTd } from '@twinhub/testkit';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './chromium.js';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: apt-get install chromium (or run .ci/chromium.sh)`;
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const skip = chromiumSkip;
 const DIST = fileURLToPath(new URL('../../packages/client/dist/', import.meta.url));
 const LAMP = 'urn:dev:ops:client-browser-lamp';
 
@@ -93,7 +83,7 @@ describe('@twinhub/client in headless Chromium', { skip }, () => {
     agent = await connectAgent({ url: running.urls.ws, token: tokens.agent });
     await agent.register(lampTd(LAMP));
     await agent.report(LAMP, { brightness: 64 });
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await launchChromium(profile);
     page = await browser.newPage();
     await page.goto(origin);
   });

@@ -9,27 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AgentClient, connectAgent } from '@twinhub/client';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const DIST = fileURLToPath(new URL('../../packages/dashboard/dist/index.html', import.meta.url));
 
 /** `skip` for describe(): why the browser tests cannot run here, or false. */
-export const browserSkip: string | false = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} not found: apt-get install chromium (or run .ci/chromium.sh)`
+export const browserSkip: string | false = chromiumSkip
+  ? chromiumSkip
   : !existsSync(DIST)
     ? 'the dashboard is not built: run `npm run build` (npm test does) before the browser tests'
     : false;
-
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /**
  * Where the screenshots go: a temporary folder, so a test run leaves the tree clean; with
@@ -50,12 +40,7 @@ export interface Browser {
 export async function launchBrowser(): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'twinhub-dashboard-'));
   // --user-data-dir is launchPersistentContext's first argument: a fresh profile, removed in close().
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1280, height: 800 },
-  });
+  const context = await launchChromium(profile, { viewport: { width: 1280, height: 800 } });
   const errors: string[] = [];
   const watch = (page: Page) => {
     page.on('console', (message) => {
