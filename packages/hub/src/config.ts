@@ -8,6 +8,14 @@ export interface HubConfig {
   dataDir: string;
   /** Keep everything in memory (nothing survives a restart). */
   memory: boolean;
+  /**
+   * Cluster mode (docs/cluster.md): NATS server URLs; the records live in a JetStream stream there
+   * instead of the data folder. Empty: the embedded store.
+   */
+  nats: string[];
+  natsToken?: string;
+  /** Replicas of the commit-log stream when this hub creates it (default: 3 on a cluster of 3+ servers, else 1). */
+  natsReplicas?: number;
   /** fsync every write batch (survives power loss, slower); off: survives process crashes. */
   fsync: boolean;
   host: string;
@@ -92,6 +100,27 @@ const limit = (key: keyof HubLimits, flag: string, help: string): Setting => ({
 export const SETTINGS: Setting[] = [
   { flag: 'data', env: 'TWINHUB_DATA', kind: 'string', help: 'data folder (default ./data)', apply: (c, v) => (c.dataDir = v as string) },
   { flag: 'memory', env: 'TWINHUB_MEMORY', kind: 'boolean', help: 'keep state in memory only (ephemeral)', apply: (c, v) => (c.memory = v as boolean) },
+  {
+    flag: 'nats',
+    env: 'TWINHUB_NATS',
+    kind: 'list',
+    help: 'cluster mode: NATS server URL (nats://host:4222) holding the records in JetStream instead of the data folder; repeatable, env comma-separated',
+    apply: (c, v) => (c.nats = v as string[]),
+  },
+  {
+    flag: 'nats-token',
+    env: 'TWINHUB_NATS_TOKEN',
+    kind: 'string',
+    help: 'token the NATS servers require, if any',
+    apply: (c, v) => (c.natsToken = v as string),
+  },
+  {
+    flag: 'nats-replicas',
+    env: 'TWINHUB_NATS_REPLICAS',
+    kind: 'integer',
+    help: 'replicas of the JetStream stream when this hub creates it (default 3 on a cluster of 3+ servers, else 1)',
+    apply: (c, v) => (c.natsReplicas = v as number),
+  },
   { flag: 'fsync', env: 'TWINHUB_FSYNC', kind: 'boolean', help: 'fsync each write batch (power-loss safe, slower)', apply: (c, v) => (c.fsync = v as boolean) },
   {
     flag: 'host',
@@ -359,6 +388,7 @@ export function defaultConfig(): HubConfig {
     maxPendingConnections: 1000,
     handshakeTimeoutSeconds: 10,
     corsOrigins: [],
+    nats: [],
     limits: { ...DEFAULT_LIMITS },
     metricsHost: '127.0.0.1',
     shutdownTimeoutSeconds: 10,

@@ -14,6 +14,7 @@ import { attachWsBinding } from '@twinhub/binding-ws';
 import { createMqttBinding } from '@twinhub/binding-mqtt';
 import { openLevelStore } from '@twinhub/storage-level';
 import { MemoryStore } from '@twinhub/storage-memory';
+import { NatsStore } from '@twinhub/storage-nats';
 import type { HubConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { HubMetrics } from './metrics.js';
@@ -50,8 +51,21 @@ export function defaultUiDir(): string | undefined {
   }
 }
 
-/** Opens the configured store; a damaged data folder rejects with a StoreError ('corrupt') instead of opening. */
-export async function openStore(config: Pick<HubConfig, 'memory' | 'dataDir' | 'fsync'>, logger?: Logger): Promise<BucketStore> {
+/**
+ * Opens the configured store: NATS JetStream in cluster mode, else memory or the LevelDB data folder
+ * (a damaged one rejects with a StoreError ('corrupt') instead of opening).
+ */
+export async function openStore(
+  config: Pick<HubConfig, 'memory' | 'dataDir' | 'fsync' | 'nats' | 'natsToken' | 'natsReplicas'>,
+  logger?: Logger,
+): Promise<BucketStore> {
+  if (config.nats.length > 0) {
+    return NatsStore.open({
+      servers: config.nats,
+      ...(config.natsToken !== undefined ? { token: config.natsToken } : {}),
+      ...(config.natsReplicas !== undefined ? { replicas: config.natsReplicas } : {}),
+    });
+  }
   if (config.memory) return new MemoryStore();
   await mkdir(config.dataDir, { recursive: true });
   return openLevelStore(config.dataDir, { sync: config.fsync, ...(logger ? { log: logger.child({ module: 'storage' }) } : {}) });

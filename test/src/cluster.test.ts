@@ -1,0 +1,70 @@
+// Two hub instances on one NATS JetStream cluster (issue #15, first steps of cluster mode): a Thing
+// registered and reported on A is served by B; a write made on B reaches the agent connected to A
+// once, and its completion is seen on B; a token made on A works on B. Needs `nats-server`.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connectAgent, connectConsumer, type AgentClient, type ConsumerClient } from '@twinhub/client';
+import type { RunningHub } from '@twinhub/hub';
+import { natsSkipReason, startNatsCluster, type NatsCluster } from '@twinhub/storage-nats/testing';
+import { eventually, lampTd } from '@twinhub/testkit';
+import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
+
+const skip = natsSkipReason();
+const LAMP = 'urn:dev:ops:cluster-lamp';
+
+describe('two hub instances on one NATS JetStream cluster', { skip }, () => {
+  let cluster: NatsCluster;
+  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let a: RunningHub;
+  let b: RunningHub;
+  let tokens: Tokens;
+  let agent: AgentClient;
+  let consumer: ConsumerClient;
+  const handled: string[] = [];
+
+  before(async () => {
+    cluster = await startNatsCluster({ size: 3 });
+    data = await tempDataDir();
+    a = await startTestHub(data.dir, { nats: cluster.servers, mqtt: false });
+    b = await startTestHub(data.dir, { nats: cluster.servers, mqtt: false });
+    // Tokens are records too: made through A, they authenticate on B.
+    tokens = await createTokens(a);
+    agent = await connectAgent({ url: a.urls.ws, token: tokens.agent, clientId: 'agent-1', onWarning: () => undefined });
+    agent.onWrite(LAMP, 'brightness', async (value, { actionId }) => {
+      handled.push(actionId);
+      await agent.report(LAMP, { brightness: value as number });
+    });
+    // B learns of the tokens through the change feed, a moment after A stored them.
+    await eventually(async () => {
+      consumer = await connectConsumer({ url: b.urls.ws, token: tokens.operator, onWarning: () => undefined });
+    });
+  });
+
+  after(async () => {
+    await consumer?.close();
+    await agent?.close();
+    await b?.close();
+    await a?.close();
+    await cluster?.stop();
+    await data?.remove();
+  });
+
+  it('serves on B the Thing registered and reported on A, and tells B’s observers', async () => {
+    await agent.register(lampTd(LAMP));
+    await agent.report(LAMP, { brightness: 12 });
+    await eventually(async () => assert.equal((await consumer.td(LAMP)).id, LAMP));
+    await eventually(async () => assert.equal(await consumer.read(LAMP, 'brightness'), 12));
+    const seen: unknown[] = [];
+    await consumer.observe(LAMP, 'brightness', (value) => seen.push(value));
+    await agent.report(LAMP, { brightness: 13 });
+    await eventually(() => assert.deepEqual(seen, [13]));
+  });
+
+  it('delivers a write made on B to the agent on A, once, and B sees it completed', async () => {
+    const handle = await consumer.write(LAMP, 'brightness', 40);
+    await handle.result(20_000);
+    assert.equal(handle.record.status, 'completed');
+    assert.deepEqual(handled, [handle.actionId], 'handled exactly once');
+    await eventually(async () => assert.equal(await consumer.read(LAMP, 'brightness'), 40));
+  });
+});
