@@ -1,6 +1,7 @@
 // Validates property values, action inputs/outputs and event data against the WoT DataSchemas
 // of a registered TD. Compiled validators are cached per schema object, so hot paths compile once.
 
+import { define } from './merge-patch.js';
 import AjvModule, { type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { ProblemDetailItem } from '../model/types.js';
@@ -101,8 +102,7 @@ function toJsonSchema(schema: unknown): Record<string, unknown> {
     else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       const properties: Record<string, unknown> = {};
       for (const [name, member] of Object.entries(value)) {
-        // defineProperty: a member named "__proto__" must stay a member.
-        Object.defineProperty(properties, name, { value: toJsonSchema(member), enumerable: true, writable: true, configurable: true });
+        define(properties, name, toJsonSchema(member));
       }
       out.properties = properties;
     }

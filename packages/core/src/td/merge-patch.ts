@@ -41,8 +41,8 @@ function merge(target: unknown, patch: unknown): unknown {
   return result;
 }
 
-/** Assigns as an own data property, so a member named "__proto__" stays a member. */
-function define(object: JsonObject, key: string, value: unknown): void {
+/** Assigns as an own data property, so a member named "__proto__" stays a member (never a prototype). */
+export function define(object: JsonObject, key: string, value: unknown): void {
   Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }
 

@@ -8,6 +8,7 @@ import { badRequest } from '../model/errors.js';
 import type { Client, Twin } from '../model/types.js';
 import { ownerPresence } from '../presence/presence.js';
 import { desiredValues, readable } from '../state/handlers.js';
+import { define } from '../td/merge-patch.js';
 
 /** The twin document `readtwin` serves. Agents get theirs without tags (twin metadata of consumers). */
 export function twinDocument(core: HubCore, twin: Twin, client: Client) {
@@ -54,11 +55,6 @@ function desiredConfiguration(core: HubCore, twin: Twin, client: Client): Record
     else if (reported) define(configuration, name, reported.value);
   }
   return configuration;
-}
-
-/** An own data property, so a property named "__proto__" stays plain data. */
-function define(target: Record<string, unknown>, name: string, value: unknown): void {
-  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 export const twinHandlers: HandlerTable = {
