@@ -1,19 +1,7 @@
 // The wire types, taken from the core as types only (erased at build time, so no core runtime reaches
 // the browser build): a change to the envelope or the operations breaks this package's build.
 
-import type {
-  ActionStatusReport,
-  AgentPresence,
-  AgentRequestMessage,
-  HubRequest,
-  NotificationMessage,
-  Problem,
-  RequestMessage,
-  RequestRecord,
-  ResponseMessage,
-  ThingDescription,
-  TwinQuery,
-} from '@twinhub/core';
+import type { AgentRequestMessage, NotificationMessage, RequestMessage, ResponseMessage } from '@twinhub/core';
 
 export type {
   ActionStatusReport,
@@ -27,7 +15,7 @@ export type {
   ResponseMessage,
   ThingDescription,
   TwinQuery,
-};
+} from '@twinhub/core';
 export type { AgentNotificationMessage, Operation, ThingNotificationMessage } from '@twinhub/core';
 
 /** What the hub sends a client: a response, a notification, or (to agents) a queued request. */
