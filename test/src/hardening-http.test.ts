@@ -107,18 +107,26 @@ async function loggedHub(
   };
 }
 
-/** A TCP socket to the hub's HTTP port that has sent nothing; `closed` resolves when the hub closes it. */
-async function idleSocket(url: string): Promise<{ socket: net.Socket; closed: Promise<void>; isClosed(): boolean }> {
+/**
+ * A TCP socket to the hub's HTTP port that has sent nothing; `closed` resolves when the hub closes it,
+ * `answer()` is what the hub sent before (a 408 when node:http's headersTimeout came first).
+ */
+async function idleSocket(url: string): Promise<{ socket: net.Socket; closed: Promise<void>; isClosed(): boolean; answer(): string }> {
   const { hostname, port } = new URL(url);
   const socket = net.connect(Number(port), hostname);
   socket.on('error', () => undefined);
+  // Read whatever the hub answers: a socket left unread never sees the hub's FIN behind an unread
+  // 408, and would stay open for good once the hub stopped reading too.
+  let answer = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (answer += chunk));
   let done = false;
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve())).then(() => {
     done = true;
   });
   await once(socket, 'connect');
   cleanups.push(async () => socket.destroy());
-  return { socket, closed, isClosed: () => done };
+  return { socket, closed, isClosed: () => done, answer: () => answer };
 }
 
 /** Sends raw bytes on a new socket and resolves with everything the hub answered before closing. */
@@ -181,6 +189,11 @@ describe('unauthenticated sockets', { timeout: 60_000 }, () => {
     const trickle = setInterval(() => slow.socket.write('X-Slow: 1\r\n'), 300);
     await Promise.all([silent.closed, slow.closed]);
     clearInterval(trickle);
+    // Whichever timer closed them (the hub's handshake timeout or node:http's headersTimeout), an
+    // answer, if any, is a 408 problem (RFC 9110 §15.5.9).
+    for (const socket of [silent, slow]) {
+      if (socket.answer() !== '') assert.match(socket.answer(), /^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*"status":408/);
+    }
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal((await ws.request({ operation: 'listTDs' })).status, 200, 'an authenticated WebSocket outlives the timeout');
     assert.ok(!sseEnded, 'an authenticated SSE stream outlives the timeout');
