@@ -7,6 +7,7 @@ import { connectAgent, connectConsumer, type AgentClient, type ConsumerClient } 
 import type { RunningHub } from '@twinhub/hub';
 import { natsSkipReason, startNatsCluster, type NatsCluster } from '@twinhub/storage-nats/testing';
 import { eventually, lampTd } from '@twinhub/testkit';
+import { jsonRequest } from '@twinhub/binding-http/testing';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
 const skip = natsSkipReason();
@@ -60,11 +61,53 @@ describe('two hub instances on one NATS JetStream cluster', { skip }, () => {
     await eventually(() => assert.deepEqual(seen, [13]));
   });
 
+  it("gives an agent's requests to the instance holding its newest session only; presence is the same on every instance", async () => {
+    // The same agent also connects to B (a second process, or a reconnect A has not noticed yet).
+    const second = await connectAgent({ url: b.urls.ws, token: tokens.agent, clientId: 'agent-1', onWarning: () => undefined });
+    const onB: string[] = [];
+    second.onWrite(LAMP, 'brightness', async (value, { actionId }) => {
+      onB.push(actionId);
+      await second.report(LAMP, { brightness: value as number });
+    });
+    try {
+      const presence = async (hub: RunningHub) =>
+        (await jsonRequest(hub.urls.http, 'GET', '/agents/agent-1', { token: tokens.operator })).body as { connected: boolean };
+      // Once A learned that B holds the newest session, a write made on A is delivered by B alone.
+      await eventually(async () => {
+        const handle = await consumer.write(LAMP, 'brightness', 41);
+        await handle.result(5_000);
+        assert.ok(onB.includes(handle.actionId), 'delivered through B');
+      });
+      const before = handled.length;
+      const handle = await consumer.write(LAMP, 'brightness', 42);
+      await handle.result(20_000);
+      assert.deepEqual(
+        onB.filter((id) => id === handle.actionId),
+        [handle.actionId],
+        'delivered once, by B',
+      );
+      assert.equal(handled.length, before, 'the older session on A got nothing');
+      for (const hub of [a, b]) assert.equal((await presence(hub)).connected, true);
+    } finally {
+      await second.close();
+    }
+    // B's session gone: A, where the agent is still connected, takes its requests again.
+    await eventually(async () => {
+      const handle = await consumer.write(LAMP, 'brightness', 43);
+      await handle.result(5_000);
+      assert.ok(handled.includes(handle.actionId), 'delivered through A again');
+    });
+  });
+
   it('delivers a write made on B to the agent on A, once, and B sees it completed', async () => {
     const handle = await consumer.write(LAMP, 'brightness', 40);
     await handle.result(20_000);
     assert.equal(handle.record.status, 'completed');
-    assert.deepEqual(handled, [handle.actionId], 'handled exactly once');
+    assert.deepEqual(
+      handled.filter((id) => id === handle.actionId),
+      [handle.actionId],
+      'handled exactly once',
+    );
     await eventually(async () => assert.equal(await consumer.read(LAMP, 'brightness'), 40));
   });
 });

@@ -24,6 +24,7 @@ import { RequestService } from './requests/service.js';
 import { SessionRegistry } from './sessions/registry.js';
 import { TwinStateStore } from './state/state.js';
 import { announcePresence } from './presence/presence.js';
+import { ClusterMembership, SoloMembership, type ClusterOptions, type Membership } from './cluster/membership.js';
 import { PersistQueue } from './store/persist-queue.js';
 import { StoreReadiness } from './store/readiness.js';
 import { buildTwinTd, restrictForms } from './td/index.js';
@@ -56,6 +57,8 @@ export interface HubOptions {
   history?: Partial<HistoryDefaults>;
   /** Told of persist batches and notifications sessions did not get (metrics); default: nobody. */
   observer?: Pick<HubObserver, 'persistBatch' | 'notificationDropped'>;
+  /** Cluster mode: this hub is one of several instances sharing the store (docs/cluster.md). */
+  cluster?: ClusterOptions;
 }
 
 /** Whether a role may use a form operation: the permission table decides (an operation it does not know is kept). */
@@ -96,27 +99,36 @@ export class Sweeps {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
-  /** `onStop`: background work the tasks started stops with the sweeps (jobs queuing). */
+  /**
+   * `onStop`: background work the tasks started stops with the sweeps (jobs queuing).
+   * `membership`: in a cluster, only the instance holding the sweep lease runs them; it starts and
+   * stops with the sweeps.
+   */
   constructor(
     private readonly tasks: readonly (() => Promise<void>)[],
     private readonly onStop: () => void = () => undefined,
+    private readonly membership: Membership = new SoloMembership(),
   ) {}
 
   /** Sweeps now, then every `intervalMs` until stop(). */
   async start(intervalMs: number): Promise<void> {
+    this.membership.start();
     await this.run();
     this.timer = setInterval(() => void this.run(), intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops sweeping and (cluster) leaves the cluster: its agents and the lease are released. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.onStop();
+    await this.membership.stop();
   }
 
   /** One sweep; a sweep still running is joined, not started twice. */
   run(): Promise<void> {
     this.running ??= (async () => {
+      if (!(await this.membership.lead())) return;
       for (const task of this.tasks) await task();
     })().finally(() => (this.running = undefined));
     return this.running;
@@ -151,7 +163,24 @@ export function composeCore(options: HubOptions): ComposedCore {
       return twin !== undefined && canSee(client, twin);
     },
   });
+  // Alone or one of a cluster; a cluster member learns of sessions and requests through callbacks
+  // (the domains below are declared after it, and called only once the hub runs).
+  const membership: Membership = options.cluster
+    ? new ClusterMembership(
+        {
+          store: options.store,
+          log,
+          now,
+          presenceChanged: (agentId) => sessions.presenceChanged(agentId),
+          deliveryGained: (agentId) => requests.resumeAgent(agentId),
+          localReceiver: (agentId) => sessions.localReceiver(agentId),
+          localAgents: () => [...sessions.receivingAgents()],
+        },
+        options.cluster,
+      )
+    : new SoloMembership();
   const sessions = new SessionRegistry({
+    membership: () => membership,
     maxSessionsPerClient: limits.maxSessionsPerClient,
     log,
     now,
@@ -171,7 +200,7 @@ export function composeCore(options: HubOptions): ComposedCore {
   const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'), now);
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
   const state = new TwinStateStore();
-  const jobs = new JobService({ now, ...options.jobs });
+  const jobs = new JobService({ now, leads: () => membership.leading, ...options.jobs });
   // A job's counters follow its requests' status changes, stored in the same batch as each change.
   requests.onStatusChange(jobs.book.requestChanged);
   const queryScanLimit = options.queryScanLimit ?? DEFAULT_SCAN_LIMIT;
@@ -190,12 +219,17 @@ export function composeCore(options: HubOptions): ComposedCore {
     tokens,
     jobs,
     history,
+    membership,
     defaultRequestTtlSeconds,
     queryScanLimit,
     twinTd: twinTds.get,
   };
   const readiness = new StoreReadiness(persist, now, options.readinessProbeIntervalMs ?? 5000);
-  const sweeps = new Sweeps([() => requests.sweep(), () => purgeExpiredRegistrations(core), () => jobs.sweep(core), () => history.sweep()], () => jobs.stop());
+  const sweeps = new Sweeps(
+    [() => requests.sweep(), () => purgeExpiredRegistrations(core), () => jobs.sweep(core), () => history.sweep()],
+    () => jobs.stop(),
+    membership,
+  );
   return { core, tokens, sequence, twinTds, readiness, sweeps };
 }
 
@@ -216,5 +250,6 @@ export async function loadCore(core: HubCore, tokens: TokenService, sequence: No
   await core.jobs.book.load(store);
   await sequence.load(store);
   await core.history.load();
+  await core.membership.load();
   log.info({ twins: directory.size, ms: Date.now() - started }, 'hub state loaded');
 }

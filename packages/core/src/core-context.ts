@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { TokenService } from './auth/tokens.js';
+import type { Membership } from './cluster/membership.js';
 import type { TwinDirectory } from './directory/directory.js';
 import type { JobService } from './jobs/service.js';
 import type { HistoryService } from './history/service.js';
@@ -30,6 +31,8 @@ export interface HubCore {
   readonly jobs: JobService;
   /** Value history: recording (joined to state writes), queries, policies, retention. */
   readonly history: HistoryService;
+  /** Alone, or one instance of a cluster: who delivers an agent's requests, who runs the sweeps. */
+  readonly membership: Membership;
   readonly defaultRequestTtlSeconds: number;
   /** Twin queries: candidates one listing request evaluates at most (HubOptions.queryScanLimit). */
   readonly queryScanLimit: number;

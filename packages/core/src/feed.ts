@@ -7,11 +7,14 @@ import type { ClientRecord, StoredToken } from './auth/tokens.js';
 import type { HubCore } from './core-context.js';
 import { applyTwinRecord } from './directory/handlers.js';
 import { TWINS_BUCKET } from './directory/directory.js';
-import type { RequestRecord, Twin } from './model/types.js';
+import type { JobRecord, RequestRecord, Twin } from './model/types.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
 import { applyStateRecord } from './state/handlers.js';
 import { STATE_BUCKET } from './state/state.js';
 import { CLIENTS_BUCKET, TOKENS_BUCKET, type TokenService } from './auth/tokens.js';
+import { JOBS_BUCKET } from './jobs/book.js';
+import { HISTORY_POLICY_BUCKET } from './history/service.js';
+import type { ThingHistoryPolicy } from './history/policy.js';
 
 export function applyChanges(core: HubCore, tokens: TokenService, changes: readonly StoreChange[]): void {
   for (const change of changes) {
@@ -33,8 +36,17 @@ export function applyChanges(core: HubCore, tokens: TokenService, changes: reado
         case CLIENTS_BUCKET:
           tokens.applyClientRecord(change.key, record as ClientRecord | undefined);
           break;
+        case JOBS_BUCKET:
+          core.jobs.book.applyRecord(change.key, record as JobRecord | undefined);
+          break;
+        case HISTORY_POLICY_BUCKET:
+          core.history.applyPolicyRecord(change.key, record as ThingHistoryPolicy | undefined);
+          break;
         default:
-          break; // buckets the view does not hold (the notification sequence, store metadata)
+          // Cluster membership (instances, presence, the sweep lease), else buckets the view does
+          // not hold (history samples, read from the store; the notification sequence; metadata).
+          core.membership.apply(change);
+          break;
       }
     } catch (error) {
       core.log.error({ err: error, bucket: change.bucket, key: change.key }, 'could not apply a change from another writer');

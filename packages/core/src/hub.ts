@@ -132,7 +132,7 @@ export class Hub implements HubApi {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.parts.sweeps.stop();
+    await this.parts.sweeps.stop();
     this.stopWatching?.();
     this.core.sessions.closeAll('hub shutting down');
     this.core.requests.releaseWaiters();

@@ -24,7 +24,14 @@ export class JobBook {
   /** By job id, in creation order (Map order): listings page over it. */
   private readonly jobs = new Map<string, JobRecord>();
 
-  constructor(private readonly now: () => Date) {}
+  /**
+   * @param leads whether this hub stores the counters (cluster: only the sweep leader does, so two
+   * instances' counts never overwrite each other; the others count in memory and take its record).
+   */
+  constructor(
+    private readonly now: () => Date,
+    private readonly leads: () => boolean = () => true,
+  ) {}
 
   async load(store: BucketStore): Promise<void> {
     const loaded: JobRecord[] = [];
@@ -68,8 +75,28 @@ export class JobBook {
     job.counts[from] -= 1;
     job.counts[to] += 1;
     this.settle(job);
-    return [this.write(job)];
+    return this.leads() ? [this.write(job)] : [];
   };
+
+  /**
+   * A job record another writer stored (cluster): taken as it is, except that the sweep leader
+   * keeps its own counters (it counts every request change; another instance's copy may lag).
+   */
+  applyRecord(jobId: string, stored: JobRecord | undefined): void {
+    const known = this.jobs.get(jobId);
+    if (stored === undefined) {
+      this.jobs.delete(jobId);
+      return;
+    }
+    if (known === undefined) {
+      this.jobs.set(jobId, stored);
+      return;
+    }
+    // The live object is kept (a pass running over it sees the change, e.g. a cancel).
+    const counts = this.leads() ? known.counts : stored.counts;
+    for (const key of Object.keys(known) as (keyof JobRecord)[]) if (!Object.hasOwn(stored, key)) delete known[key];
+    Object.assign(known, stored, { counts });
+  }
 
   /** A fully queued job whose requests all ended is completed (and an undo can reopen it). */
   settle(job: JobRecord): void {

@@ -16,6 +16,8 @@ export interface JobServiceOptions {
   sliceSize?: number;
   /** Jobs scheduled, running or queued at once, at most (default 100). */
   maxOpenJobs?: number;
+  /** Whether this hub runs jobs (cluster: only the sweep leader; default: always). */
+  leads?: () => boolean;
   /** Ended jobs are kept this long (default 7 days)... */
   retentionSeconds?: number;
   /** ...and at most this many of them (default 1000). */
@@ -55,7 +57,7 @@ export class JobService {
   private stopped = false;
 
   constructor(private readonly options: JobServiceOptions) {
-    this.book = new JobBook(options.now);
+    this.book = new JobBook(options.now, options.leads);
     this.sliceSize = options.sliceSize ?? 500;
     this.maxOpenJobs = options.maxOpenJobs ?? 100;
   }
@@ -85,7 +87,8 @@ export class JobService {
 
   /** Starts (or resumes) queuing the job in the background. */
   start(core: HubCore, job: JobRecord): void {
-    if (this.stopped || this.active.has(job.jobId)) return;
+    // (Cluster) another instance leads: it starts the job at its next sweep, from the stored record.
+    if (this.stopped || this.active.has(job.jobId) || !(this.options.leads?.() ?? true)) return;
     void this.track(core, job, this.queueAll(core, job));
   }
 
@@ -130,8 +133,8 @@ export class JobService {
     job.counts.matched = job.counts.queued + job.counts.refused + ids.length;
     core.log.info({ jobId: job.jobId, matched: job.counts.matched, resumedAfter: cursor }, 'job queuing');
     for (let start = 0; start === 0 || start < ids.length; start += this.sliceSize) {
-      // A closing hub or a cancel stops queuing between slices; the cursor says where to resume.
-      if (this.stopped || job.status !== 'running') return;
+      // A closing hub, a cancel or (cluster) a lost lease stops queuing between slices; the cursor says where to resume.
+      if (this.stopped || job.status !== 'running' || !(this.options.leads?.() ?? true)) return;
       if (start > 0) await yieldToEventLoop();
       if (this.stopped || job.status !== 'running') return;
       const slice = ids.slice(start, start + this.sliceSize);

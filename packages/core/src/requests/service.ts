@@ -140,10 +140,14 @@ export class RequestService {
       this.queue.forget(requestId);
       return;
     }
-    // The status listener is not told: the other writer stored the job counters with its change.
     if (known) {
       if (known.status === stored.status && known.seq === stored.seq) return;
+      const from = known.status;
       this.queue.update(known, stored);
+      // The job's counters follow here too; the listener's writes are the sweep leader's to store
+      // (JobBook: other instances keep counters in memory and take the leader's record).
+      const writes = this.transition(known, from, known.status);
+      if (writes.length > 0) this.options.persist.write(writes).catch((error) => this.options.log.error({ err: error }, 'could not store job counters'));
       this.changed(known);
       return;
     }
@@ -166,6 +170,14 @@ export class RequestService {
   /** The session's send buffer drained: continue its backlog. */
   resume(session: LiveSession): void {
     if (session.backlogged) this.pump(session);
+  }
+
+  /** (Cluster) this instance took over delivering the agent's requests: send its session what waits after its cursor. */
+  resumeAgent(agentId: string): void {
+    const session = this.options.sessions.receiverOf(agentId);
+    if (!session) return;
+    session.backlogged = true;
+    this.pump(session);
   }
 
   async awaitRequest(requestId: string, timeoutMs: number): Promise<RequestRecord | undefined> {
@@ -227,6 +239,8 @@ export class RequestService {
 
   /** Pushes the agent's unacknowledged requests after the session's cursor while the session is ready. */
   private pump(session: LiveSession): void {
+    // Not (or no longer) the session that gets them: a newer one here, or (cluster) on another instance.
+    if (this.options.sessions.receiverOf(session.client.id) !== session) return;
     for (const record of this.queue.unacknowledged(session.client.id)) {
       if (record.seq <= session.requestCursor) continue;
       if (!session.ready()) return; // resume() continues from the cursor

@@ -10,6 +10,7 @@ import type { HubObserver } from '../model/observer.js';
 import type { HubContext, Operation, Session } from '../model/operations.js';
 import type { AgentPresence, Client } from '../model/types.js';
 import type { LiveSession } from '../notify/registry.js';
+import { SoloMembership, type Membership } from '../cluster/membership.js';
 
 export interface SessionRegistryOptions {
   maxSessionsPerClient: number;
@@ -18,8 +19,10 @@ export interface SessionRegistryOptions {
   /** Called after a session was forgotten (its subscriptions go with it). */
   onClose: (session: LiveSession) => void;
   observer: Pick<HubObserver, 'notificationDropped'>;
-  /** Called when an agent's first receiving session opened or its last one closed (not while the hub shuts down). */
+  /** Called when an agent became connected or disconnected, here or (cluster) anywhere (not while the hub shuts down). */
   onPresence: (presence: AgentPresence) => void;
+  /** Which instance delivers each agent's requests and holds its presence (default: this hub alone). */
+  membership?: () => Membership;
 }
 
 export class SessionRegistry {
@@ -30,9 +33,15 @@ export class SessionRegistry {
   /** When each agent was last seen (a request, or a receiving session closing) and since when it is connected. */
   private readonly lastSeen = new Map<string, string>();
   private readonly since = new Map<string, string>();
+  /** Whether each agent was last announced connected: announcements follow the cluster-wide state, not one instance's sessions. */
+  private readonly announced = new Map<string, boolean>();
   private closed = false;
+  private readonly membership: () => Membership;
 
-  constructor(private readonly options: SessionRegistryOptions) {}
+  constructor(private readonly options: SessionRegistryOptions) {
+    const solo = new SoloMembership();
+    this.membership = options.membership ?? (() => solo);
+  }
 
   open(client: Client, binding: string, sink: SessionSink): Session {
     if (this.closed) throw serviceUnavailable('the hub is shutting down');
@@ -105,26 +114,42 @@ export class SessionRegistry {
     if (enabled) {
       this.receivers.set(agentId, [...others, session]);
       // A session that asks again keeps the agent's `since`: it was connected without a break.
-      if (before.length === 0) {
-        this.since.set(agentId, this.options.now().toISOString());
-        this.announce(agentId);
-      }
+      if (before.length === 0) this.since.set(agentId, this.options.now().toISOString());
     } else if (others.length > 0) {
       this.receivers.set(agentId, others);
     } else if (this.receivers.delete(agentId)) {
       this.since.delete(agentId);
       this.seen(agentId);
-      this.announce(agentId);
     }
+    const newest = this.receivers.get(agentId)?.at(-1);
+    if (newest !== before.at(-1)) this.membership().receiving(agentId, this.localReceiver(agentId));
+    this.presenceChanged(agentId);
   }
 
-  private announce(agentId: string): void {
-    if (!this.closed) this.options.onPresence(this.presence(agentId));
+  /** Announces the agent's presence if it changed since the last announcement (here or, in a cluster, elsewhere). */
+  presenceChanged(agentId: string): void {
+    if (this.closed) return;
+    const presence = this.presence(agentId);
+    if ((this.announced.get(agentId) ?? false) === presence.connected) return;
+    this.announced.set(agentId, presence.connected);
+    this.options.onPresence(presence);
   }
 
-  /** The session that gets the agent's requests: its newest receiving one. */
+  /** The agent's newest receiving session here with the time it connected, for the cluster's presence record. */
+  localReceiver(agentId: string): { id: string; since: string } | undefined {
+    const newest = this.receivers.get(agentId)?.at(-1);
+    return newest && { id: newest.id, since: this.since.get(agentId) ?? this.options.now().toISOString() };
+  }
+
+  /** Agents with a receiving session here. */
+  receivingAgents(): Iterable<string> {
+    return this.receivers.keys();
+  }
+
+  /** The session that gets the agent's requests: its newest receiving one, unless (cluster) another instance holds a newer one. */
   receiverOf(agentId: string): LiveSession | undefined {
-    return this.receivers.get(agentId)?.at(-1);
+    const newest = this.receivers.get(agentId)?.at(-1);
+    return newest && this.membership().delivers(agentId) ? newest : undefined;
   }
 
   seen(agentId: string): void {
@@ -138,6 +163,9 @@ export class SessionRegistry {
 
   presence(agentId: string): AgentPresence {
     const sessions = this.receivers.get(agentId)?.length ?? 0;
+    const remote = sessions === 0 ? this.membership().remote(agentId) : undefined;
+    // Connected to another instance of the cluster: connected, with one session there.
+    if (remote) return { agentId, connected: true, sessions: 1, since: remote.since, lastSeen: this.options.now().toISOString() };
     const lastSeen = sessions > 0 ? this.options.now().toISOString() : this.lastSeen.get(agentId);
     const since = this.since.get(agentId);
     return { agentId, connected: sessions > 0, sessions, ...(since ? { since } : {}), ...(lastSeen ? { lastSeen } : {}) };
