@@ -9,7 +9,7 @@ import { forbidden, notFound, type Client, type HubApi, type HubRequest, type Se
 import { disableNagle } from './nodelay.js';
 import { handlePublish } from './inbound.js';
 import { json, MQTT_SYSTEM_CLIENT, startMirror, type Mirror, type PublishOptions } from './mirror.js';
-import { encodeLevel, INBOUND_FILTERS, parseTopic, topics, type InboundRoute } from './topics.js';
+import { encodeLevel, INBOUND_FILTERS, isShareName, parseTopic, sharedFilter, topics, type InboundRoute } from './topics.js';
 import type { RunningBroker } from './embedded.js';
 
 export interface ExternalBrokerOptions {
@@ -17,8 +17,30 @@ export interface ExternalBrokerOptions {
   url: string;
   username?: string;
   password?: string;
-  /** The hub's MQTT client id; stable, because the hub keeps a persistent session. Default 'twinhub'. */
-  clientId?: string;
+  /**
+   * The hub's MQTT client id; stable, because the hub keeps a persistent session. Default 'twinhub'.
+   * Instances sharing a broker need one each: a second connection with the same id takes the
+   * session over and the broker disconnects the first (MQTT 5 §3.1.4). A function is called at
+   * start (an instance's id may depend on the port it listens on).
+   */
+  clientId?: string | (() => string);
+  /**
+   * Several hub instances (cluster mode) share this broker: the inbound topics are subscribed as
+   * MQTT 5 shared subscriptions `$share/{shareGroup}/…` (§4.8.2), so the broker hands each client
+   * publish to one instance of the group; a graceful close leaves the group at once (the session
+   * ends) instead of letting the broker queue this instance's share while it is gone.
+   */
+  shareGroup?: string;
+  /**
+   * Seconds the broker keeps the hub's session, and the messages it queues for it, while the hub is
+   * offline (MQTT 5 §3.1.2.11.2). Default: no expiry (0xFFFFFFFF).
+   */
+  sessionExpirySeconds?: number;
+  /**
+   * True while the hub applies a change another instance made (cluster mode): the mirror leaves
+   * publishing that value or event to the instance that made it.
+   */
+  fromOtherInstance?: () => boolean;
   /**
    * Hub client that plain topic writes and invocations (…/properties/{name}/set, …/actions/{name})
    * run as: a bare MQTT publish carries no identity the hub could check. Unset: they are refused
@@ -32,19 +54,28 @@ interface RemoteSession {
   readonly session: Session;
 }
 
+/** How long a graceful close waits for the broker's last messages to this instance before it leaves the share group. */
+const DRAIN_QUIET_MS = 200;
+const DRAIN_MAX_MS = 5000;
+
 export async function startExternalBroker(hub: HubApi, logger: Logger, options: ExternalBrokerOptions): Promise<RunningBroker> {
   const sessions = new Map<string, RemoteSession>();
+  const { shareGroup } = options;
+  if (shareGroup !== undefined && !isShareName(shareGroup)) {
+    throw new Error(`MQTT share group ${JSON.stringify(shareGroup)} must be non-empty and hold no '/', '+' or '#' (MQTT 5 §4.8.2)`);
+  }
+  const filters = INBOUND_FILTERS.map((filter) => (shareGroup === undefined ? filter : sharedFilter(shareGroup, filter)));
 
   const connection: MqttClient = await mqtt.connectAsync(
     options.url,
     {
-      clientId: options.clientId ?? 'twinhub',
+      clientId: (typeof options.clientId === 'function' ? options.clientId() : options.clientId) ?? 'twinhub',
       username: options.username,
       password: options.password,
       protocolVersion: 5,
       // Persistent: QoS 1 requests published while the hub is down wait at the broker.
       clean: false,
-      properties: { sessionExpiryInterval: 0xffffffff },
+      properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? 0xffffffff },
       reconnectPeriod: 1000,
     },
     false,
@@ -156,28 +187,55 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
 
   // PUBACK only once the hub has handled the message (mqtt.js acks after handleMessage's callback,
   // and reads the next message only then, so messages are handled in arrival order).
+  let inFlight = 0;
+  let lastMessageAt = 0;
   connection.handleMessage = (packet, callback) => {
-    onPublish(packet as IPublishPacket).then(
-      (acknowledge) => (acknowledge ? callback() : callback(new Error('hub failure; message left unacknowledged'))),
-      (error) => callback(error as Error),
-    );
+    inFlight += 1;
+    lastMessageAt = Date.now();
+    onPublish(packet as IPublishPacket)
+      .then(
+        (acknowledge) => (acknowledge ? callback() : callback(new Error('hub failure; message left unacknowledged'))),
+        (error) => callback(error as Error),
+      )
+      .finally(() => {
+        inFlight -= 1;
+        lastMessageAt = Date.now();
+      });
   };
+
+  /**
+   * Leaving a share group: stop new messages (UNSUBSCRIBE), handle what the broker had already sent
+   * or queued for this session, then end the session (DISCONNECT with Session Expiry Interval 0,
+   * MQTT 5 §3.14.2.2.2) so the broker gives the group's messages to the other instances only.
+   */
+  async function leaveShareGroup(): Promise<void> {
+    await connection.unsubscribeAsync(filters);
+    const deadline = Date.now() + DRAIN_MAX_MS;
+    while (Date.now() < deadline && (inFlight > 0 || Date.now() - lastMessageAt < DRAIN_QUIET_MS)) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_QUIET_MS / 4));
+    }
+    await connection.endAsync(false, { reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+  }
 
   let mirror: Mirror | undefined;
   try {
-    await connection.subscribeAsync(Object.fromEntries(INBOUND_FILTERS.map((topic) => [topic, { qos: 1 as const }])));
-    mirror = await startMirror(hub, logger, publish);
+    await connection.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const }])));
+    mirror = await startMirror(hub, logger, publish, options.fromOtherInstance);
   } catch (error) {
     mirror?.close();
     await connection.endAsync(true);
     throw error;
   }
-  logger.info({ url: options.url }, 'mqtt: connected to the external broker');
+  logger.info({ url: options.url, ...(shareGroup !== undefined ? { shareGroup } : {}) }, 'mqtt: connected to the external broker');
 
   return {
     url: options.url,
     listening: () => connection.connected,
     async close() {
+      // A shared instance first hands its share back, while its mirror and sessions still answer.
+      if (shareGroup !== undefined && connection.connected) {
+        await leaveShareGroup().catch((error) => logger.warn({ err: error }, 'mqtt: could not leave the share group cleanly'));
+      }
       mirror?.close();
       for (const { session } of sessions.values()) hub.closeSession(session);
       sessions.clear();

@@ -37,9 +37,15 @@ function propertyNames(td: unknown): Set<string> {
 
 /**
  * Opens the system session, subscribes it to everything, and seeds the retained values of the
- * Things already registered (a restarted hub's broker starts empty).
+ * Things already registered (a restarted hub's broker starts empty). `fromOtherInstance` (several
+ * instances on one external broker) is true while the hub applies a change another instance made:
+ * that instance publishes it, so each value and event goes out once, in the order its instance
+ * stored it (docs/cluster.md).
  */
-export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPublish): Promise<Mirror> {
+export async function startMirror(hub: HubApi, logger: Logger, ownPublish: TopicPublish, fromOtherInstance: () => boolean = () => false): Promise<Mirror> {
+  const publish: TopicPublish = (topic, payload, options) => {
+    if (!fromOtherInstance()) ownPublish(topic, payload, options);
+  };
   /** Per Thing, the properties whose value topic holds a retained value (to clear when they go). */
   const retained = new Map<string, Set<string>>();
   const retain = (thingId: string, name: string) => {
@@ -47,6 +53,14 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
     if (!names) retained.set(thingId, (names = new Set()));
     names.add(name);
   };
+  /**
+   * Value topics whose latest publish from here was a change this instance made. Another instance
+   * publishes its changes from its own connection, so the broker may get that newer value before
+   * this instance's older one (the two connections race): when the newer value reaches this
+   * instance, it publishes it once more, after its own older one, so the retained value ends on the
+   * newest (a duplicate of the same value, never an older value last).
+   */
+  const ownLast = new Set<string>();
   // Value topics already published from a live notification: seeding must not overwrite them.
   const fresh = new Set<string>();
   let seeding = true;
@@ -63,7 +77,9 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
           const topic = topics.propertyValue(message.thingId, message.name);
           if (seeding) fresh.add(topic);
           retain(message.thingId, message.name);
-          publish(topic, json(message.data), VALUE_OPTIONS);
+          if (!fromOtherInstance()) ownLast.add(topic);
+          else if (!ownLast.delete(topic)) return;
+          ownPublish(topic, json(message.data), VALUE_OPTIONS);
         }
         return;
       case 'subscribeevent':
@@ -76,11 +92,15 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
         const names = propertyNames(message.data);
         const gone = [...before].filter((name) => !names.has(name));
         clearValues(message.thingId, gone);
-        for (const name of gone) before.delete(name);
+        for (const name of gone) {
+          before.delete(name);
+          ownLast.delete(topics.propertyValue(message.thingId, name));
+        }
         if (before.size === 0) retained.delete(message.thingId);
         return;
       }
       case 'thing_deleted':
+        for (const name of retained.get(message.thingId) ?? []) ownLast.delete(topics.propertyValue(message.thingId, name));
         clearValues(message.thingId, retained.get(message.thingId) ?? []);
         retained.delete(message.thingId);
         return;
@@ -126,7 +146,7 @@ export async function startMirror(hub: HubApi, logger: Logger, publish: TopicPub
         for (const [name, value] of Object.entries(values.output as Record<string, unknown>)) {
           const topic = topics.propertyValue(thingId, name);
           retain(thingId, name);
-          if (!fresh.has(topic)) publish(topic, json(value), VALUE_OPTIONS);
+          if (!fresh.has(topic)) ownPublish(topic, json(value), VALUE_OPTIONS);
         }
       }
       if (twins.length < LIST_PAGE) break;

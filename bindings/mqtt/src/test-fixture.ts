@@ -1,10 +1,7 @@
 // The test fixtures of this package's tests (not exported): a hub on a memory store with the
 // embedded broker on 127.0.0.1 port 0 and tokens for two agents, an operator and a viewer; and
-// what the external-broker tests need to run their own Mosquitto.
+// what the external-broker tests need to run their own Mosquitto (mosquitto-broker.ts).
 
-import { existsSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
-import { delimiter, join } from 'node:path';
 import type { Hub, HubApi, HubLimits, ThingDescription } from '@twinhub/core';
 import { startFixture } from '@twinhub/testkit';
 import pino, { type Logger } from 'pino';
@@ -75,34 +72,4 @@ export async function startHub(options: FixtureOptions = {}): Promise<Fixture> {
   };
 }
 
-/** mosquitto on PATH (Debian puts it in /usr/sbin, which a non-root PATH may lack). */
-export function findMosquitto(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
-  return dirs.map((dir) => join(dir, 'mosquitto')).find((path) => path.startsWith('/') && existsSync(path));
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = netConnect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-export const MOSQUITTO_SKIP_HINT = 'mosquitto not found on PATH; run .ci/mosquitto.sh (apt-get install mosquitto mosquitto-clients) to enable';
+export { findMosquitto, freePort, MOSQUITTO_SKIP_HINT, waitForPort } from './mosquitto-broker.js';

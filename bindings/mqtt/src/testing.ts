@@ -11,6 +11,8 @@ import { disableNagle } from './nodelay.js';
 import { topicMatches, topics } from './topics.js';
 import type { PublishError } from './inbound.js';
 
+export { findMosquitto, MOSQUITTO_SKIP_HINT, startMosquitto, type MosquittoBroker } from './mosquitto-broker.js';
+
 const DEFAULT_TIMEOUT_MS = 5000;
 
 export interface ReceivedMessage {

@@ -73,6 +73,19 @@ export const INBOUND_FILTERS = [
   'clients/+/requests',
 ] as const;
 
+/**
+ * A filter as an MQTT 5 shared subscription (§4.8.2): the broker hands each matching message to one
+ * subscriber of `group`, so several hub instances on one broker handle each client publish once.
+ */
+export function sharedFilter(group: string, filter: string): string {
+  return `$share/${group}/${filter}`;
+}
+
+/** A ShareName must be non-empty and hold no '/', '+' or '#' (MQTT 5 §4.8.2). */
+export function isShareName(group: string): boolean {
+  return group.length > 0 && !/[/+#]/.test(group);
+}
+
 // Keyed by "<section>/<suffix>" (Maps, so level text like 'constructor' can never hit a prototype).
 const THING_ROUTES = new Map<string, Route['kind']>([
   ['properties/', 'propertyValue'],

@@ -45,6 +45,13 @@ describe('hub configuration', () => {
     assert.throws(() => resolveConfig({ 'mqtt-public-url': 'https://hub.example.com' }, {}), /--mqtt-public-url .* mqtt:\/\/ or mqtts:\/\//);
   });
 
+  it('takes an MQTT 5 share group only as a valid ShareName (no /, + or #)', () => {
+    assert.equal(resolveConfig({}, {}).mqttShareGroup, 'twinhub');
+    assert.equal(resolveConfig({ 'mqtt-share-group': 'hubs-eu' }, {}).mqttShareGroup, 'hubs-eu');
+    for (const bad of ['a/b', 'a+', '#']) assert.throws(() => resolveConfig({ 'mqtt-share-group': bad }, {}), /--mqtt-share-group .* no '\/', '\+' or '#'/);
+    assert.throws(() => resolveConfig({}, { TWINHUB_MQTT_SHARE_GROUP: 'x/y' }), /TWINHUB_MQTT_SHARE_GROUP/);
+  });
+
   it('reads --cors-origin repeated or TWINHUB_CORS_ORIGIN comma-separated, as browsers serialize origins', () => {
     assert.deepEqual(resolveConfig({}, {}).corsOrigins, []);
     assert.deepEqual(resolveConfig({}, { TWINHUB_CORS_ORIGIN: 'https://a.example, http://B.example:80/' }).corsOrigins, [

@@ -28,6 +28,12 @@ export interface HubConfig {
   mqttUrl?: string;
   mqttUsername?: string;
   mqttPassword?: string;
+  /** External broker: the hub's MQTT client id (default 'twinhub'; in cluster mode one per instance, see mqttClientIdFor). */
+  mqttClientId?: string;
+  /** Cluster mode with an external broker: the MQTT 5 shared-subscription group of the instances. */
+  mqttShareGroup: string;
+  /** Cluster mode with an external broker: seconds the broker keeps an instance's session (and its share of messages) while it is down. */
+  mqttShareSessionExpirySeconds: number;
   /** Broker URL put in twin TD MQTT forms; default from --mqtt-url, or --public-url's host, or the listen host. */
   mqttPublicUrl?: string;
   /** Embedded broker: connections not yet authenticated (more are closed at once). */
@@ -178,6 +184,27 @@ export const SETTINGS: Setting[] = [
     kind: 'string',
     help: 'password at the external broker',
     apply: (c, v) => (c.mqttPassword = v as string),
+  },
+  {
+    flag: 'mqtt-client-id',
+    env: 'TWINHUB_MQTT_CLIENT_ID',
+    kind: 'string',
+    help: "external broker: the hub's MQTT client id, unique per instance (default twinhub; in cluster mode twinhub-<hostname>-<http port>)",
+    apply: (c, v) => (c.mqttClientId = v as string),
+  },
+  {
+    flag: 'mqtt-share-group',
+    env: 'TWINHUB_MQTT_SHARE_GROUP',
+    kind: 'string',
+    help: 'cluster mode with --mqtt-url: MQTT 5 shared-subscription group ($share/<group>/...) of the instances (default twinhub)',
+    apply: (c, v) => (c.mqttShareGroup = v as string),
+  },
+  {
+    flag: 'mqtt-share-session-expiry',
+    env: 'TWINHUB_MQTT_SHARE_SESSION_EXPIRY',
+    kind: 'integer',
+    help: "cluster mode with --mqtt-url: seconds the broker keeps a crashed instance's session and its share of messages (default 60)",
+    apply: (c, v) => (c.mqttShareSessionExpirySeconds = v as number),
   },
   {
     flag: 'mqtt-max-pending-connections',
@@ -376,6 +403,8 @@ export function defaultConfig(): HubConfig {
     mqttConnectTimeoutSeconds: 5,
     mqttMaxPersistentSessions: 10,
     mqttSessionExpirySeconds: 86_400,
+    mqttShareGroup: 'twinhub',
+    mqttShareSessionExpirySeconds: 60,
     logLevel: 'warn',
     requestTtlSeconds: 24 * 3600,
     queryScanLimit: 100_000,
@@ -454,6 +483,12 @@ export function resolveConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env
   checkUrl('--public-url (TWINHUB_PUBLIC_URL)', config.publicUrl, ['http:', 'https:']);
   checkUrl('--mqtt-public-url (TWINHUB_MQTT_PUBLIC_URL)', config.mqttPublicUrl, ['mqtt:', 'mqtts:']);
   checkUrl('--url (TWINHUB_URL)', config.hubUrl, ['http:', 'https:']);
+  // A ShareName holds no '/', '+' or '#' (MQTT 5 §4.8.2).
+  if (config.mqttShareGroup === '' || /[/+#]/.test(config.mqttShareGroup)) {
+    throw new ConfigError(
+      `--mqtt-share-group (TWINHUB_MQTT_SHARE_GROUP) must be non-empty and hold no '/', '+' or '#', got ${JSON.stringify(config.mqttShareGroup)}`,
+    );
+  }
   return config;
 }
 

@@ -4,6 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:net';
+import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -16,6 +18,7 @@ import { openLevelStore } from '@twinhub/storage-level';
 import { MemoryStore } from '@twinhub/storage-memory';
 import { NatsStore } from '@twinhub/storage-nats';
 import type { HubConfig } from './config.js';
+import { trackFeedOrigin } from './feed-origin.js';
 import { createLogger } from './logger.js';
 import { HubMetrics } from './metrics.js';
 import { createMetricsServer } from './metrics-server.js';
@@ -52,6 +55,16 @@ export function defaultUiDir(): string | undefined {
 }
 
 /**
+ * The MQTT client id of this instance on a shared external broker: unique among instances (one per
+ * host and HTTP port) and the same after a restart, so a restarted instance gets back the session
+ * the broker kept for it. Read once the HTTP server listens (its port may have been 0).
+ */
+export function instanceClientId(address: ReturnType<Server['address']>): string {
+  const port = address !== null && typeof address === 'object' ? address.port : 0;
+  return `twinhub-${hostname()}-${port}`;
+}
+
+/**
  * Opens the configured store: NATS JetStream in cluster mode, else memory or the LevelDB data folder
  * (a damaged one rejects with a StoreError ('corrupt') instead of opening).
  */
@@ -75,10 +88,12 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   // Queue counts are read on scrape, once the hub exists.
   const metrics = new HubMetrics(() => hub.requestCounts());
   const accessLog = logger.child({ module: 'access' });
+  const cluster = config.nats.length > 0;
   // A store that fails its integrity checks rejects here, before any admin token could be made.
+  const feed = trackFeedOrigin(await openStore(config, logger));
   const hub = await createHub({
     observer: metrics.observer,
-    store: await openStore(config, logger),
+    store: feed.store,
     logger: logger.child({ module: 'core' }),
     limits: config.limits,
     defaultRequestTtlSeconds: config.requestTtlSeconds,
@@ -132,6 +147,17 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
           url: config.mqttUrl,
           ...(config.mqttUsername ? { username: config.mqttUsername } : {}),
           ...(config.mqttPassword ? { password: config.mqttPassword } : {}),
+          // Cluster mode: the instances share the broker (docs/cluster.md, "External MQTT broker").
+          ...(cluster
+            ? {
+                clientId: () => config.mqttClientId ?? instanceClientId(http.server.address()),
+                shareGroup: config.mqttShareGroup,
+                sessionExpirySeconds: config.mqttShareSessionExpirySeconds,
+                fromOtherInstance: feed.applyingFeed,
+              }
+            : config.mqttClientId !== undefined
+              ? { clientId: config.mqttClientId }
+              : {}),
         }
       : undefined;
     bindings.push(
