@@ -102,7 +102,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     requestRetentionCount: config.requestRetentionCount,
     history: { enabled: config.history, maxAgeSeconds: config.historyRetentionDays * 24 * 3600, maxSamples: config.historyMaxSamples },
     // On NATS the store is shared: this hub is one instance of a cluster (presence, sweep lease).
-    ...(config.nats.length > 0 ? { cluster: {} } : {}),
+    ...(cluster ? { cluster: {} } : {}),
   });
   if (config.bootstrapAdminToken) hub.tokens.acceptUnstored(config.bootstrapAdminToken, { id: 'admin', role: 'admin' });
   let firstAdminToken: string | undefined;
