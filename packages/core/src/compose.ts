@@ -18,7 +18,7 @@ import { DEFAULT_SCAN_LIMIT } from './query/engine.js';
 import { DEFAULT_HISTORY, type HistoryDefaults } from './history/policy.js';
 import { HistoryService } from './history/service.js';
 import { NotificationRegistry } from './notify/registry.js';
-import { NotificationSequence } from './notify/sequence.js';
+import { NotificationSequence, RevisionNumbering, type NotificationNumbering } from './notify/sequence.js';
 import { REQUESTS_BUCKET } from './requests/queue.js';
 import { RequestService } from './requests/service.js';
 import { SessionRegistry } from './sessions/registry.js';
@@ -138,7 +138,7 @@ export class Sweeps {
 export interface ComposedCore {
   core: HubCore;
   tokens: TokenService;
-  sequence: NotificationSequence;
+  sequence: NotificationNumbering;
   twinTds: TwinTds;
   readiness: StoreReadiness;
   sweeps: Sweeps;
@@ -151,8 +151,25 @@ export function composeCore(options: HubOptions): ComposedCore {
   const limits: HubLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const observer = options.observer ?? NO_OBSERVER;
   const persist = new PersistQueue(options.store, log, observer);
-  const sequence = new NotificationSequence(persist, log);
   const directory = new TwinDirectory();
+  // Alone or one of a cluster; a cluster member learns of sessions and requests through callbacks
+  // (the domains below are declared after it, and called only once the hub runs).
+  const cluster = options.cluster
+    ? new ClusterMembership(
+        {
+          store: options.store,
+          log,
+          now,
+          presenceChanged: (agentId, revision) => sessions.presenceChanged(agentId, revision),
+          deliveryGained: (agentId) => requests.resumeAgent(agentId),
+          localReceiver: (agentId) => sessions.localReceiver(agentId),
+          localAgents: () => [...sessions.receivingAgents()],
+        },
+        options.cluster,
+      )
+    : undefined;
+  const membership: Membership = cluster ?? new SoloMembership();
+  const sequence: NotificationNumbering = cluster ? new RevisionNumbering(() => cluster.joinedRevision) : new NotificationSequence(persist, log);
   const notify = new NotificationRegistry({
     replayCount: options.replayBufferSize ?? 10_000,
     replayBytes: options.replayBufferBytes ?? 8 * 1024 * 1024,
@@ -163,22 +180,6 @@ export function composeCore(options: HubOptions): ComposedCore {
       return twin !== undefined && canSee(client, twin);
     },
   });
-  // Alone or one of a cluster; a cluster member learns of sessions and requests through callbacks
-  // (the domains below are declared after it, and called only once the hub runs).
-  const membership: Membership = options.cluster
-    ? new ClusterMembership(
-        {
-          store: options.store,
-          log,
-          now,
-          presenceChanged: (agentId) => sessions.presenceChanged(agentId),
-          deliveryGained: (agentId) => requests.resumeAgent(agentId),
-          localReceiver: (agentId) => sessions.localReceiver(agentId),
-          localAgents: () => [...sessions.receivingAgents()],
-        },
-        options.cluster,
-      )
-    : new SoloMembership();
   const sessions = new SessionRegistry({
     membership: () => membership,
     maxSessionsPerClient: limits.maxSessionsPerClient,
@@ -186,7 +187,7 @@ export function composeCore(options: HubOptions): ComposedCore {
     now,
     observer,
     onClose: (s) => notify.forget(s),
-    onPresence: (presence) => announcePresence(notify, directory, presence, now().toISOString()),
+    onPresence: (presence, revision) => announcePresence(notify, directory, presence, now().toISOString(), revision),
   });
   const requests = new RequestService({
     log,
@@ -238,7 +239,7 @@ export function composeCore(options: HubOptions): ComposedCore {
  * the twins), and writes what load found to change: v1 state records migrated, records no Thing
  * accounts for deleted.
  */
-export async function loadCore(core: HubCore, tokens: TokenService, sequence: NotificationSequence, store: BucketStore): Promise<void> {
+export async function loadCore(core: HubCore, tokens: TokenService, sequence: NotificationNumbering, store: BucketStore): Promise<void> {
   const { directory, state, requests, persist, log } = core;
   const started = Date.now();
   await tokens.load(store);
@@ -248,8 +249,10 @@ export async function loadCore(core: HubCore, tokens: TokenService, sequence: No
   await persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]);
   // Jobs after requests: the first sweep (right after load) resumes interrupted and overdue ones.
   await core.jobs.book.load(store);
-  await sequence.load(store);
   await core.history.load();
+  // Membership first: in a cluster, notification ids continue from its first heartbeat's revision.
   await core.membership.load();
+  await sequence.load(store);
+  core.notify.startReplayAfter(sequence.current);
   log.info({ twins: directory.size, ms: Date.now() - started }, 'hub state loaded');
 }

@@ -22,13 +22,13 @@ export function applyChanges(core: HubCore, tokens: TokenService, changes: reado
       const record: unknown = change.value === undefined ? undefined : JSON.parse(change.value);
       switch (change.bucket) {
         case TWINS_BUCKET:
-          applyTwinRecord(core, change.key, record as Twin | undefined);
+          applyTwinRecord(core, change.key, record as Twin | undefined, change.revision);
           break;
         case STATE_BUCKET:
-          applyStateRecord(core, change.key, record as object | undefined);
+          applyStateRecord(core, change.key, record as object | undefined, change.revision);
           break;
         case REQUESTS_BUCKET:
-          core.requests.applyRecord(change.key, record as RequestRecord | undefined, (thingId) => core.directory.get(thingId)?.agentId);
+          core.requests.applyRecord(change.key, record as RequestRecord | undefined, (thingId) => core.directory.get(thingId)?.agentId, change.revision);
           break;
         case TOKENS_BUCKET:
           tokens.applyRecord(change.key, record as Omit<StoredToken, 'hash'> | undefined);

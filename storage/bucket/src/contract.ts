@@ -25,9 +25,9 @@ const hasCode =
  * `BucketStore.batch` (the seam's only plain write path).
  */
 interface TestBucket extends Bucket {
-  put(key: string, value: string): Promise<void>;
-  delete(key: string): Promise<void>;
-  batch(operations: readonly BucketOperation[]): Promise<void>;
+  put(key: string, value: string): Promise<readonly number[]>;
+  delete(key: string): Promise<readonly number[]>;
+  batch(operations: readonly BucketOperation[]): Promise<readonly number[]>;
   keys(range?: KeyRange): AsyncIterable<string>;
 }
 
@@ -523,7 +523,7 @@ export function bucketStoreContract(
 
       it('a batch gives every key it writes a new revision and leaves the others alone', async () => {
         const bucket = use('b');
-        await bucket.batch([
+        const written = await bucket.batch([
           { type: 'put', key: 'x', value: '1' },
           { type: 'put', key: 'y', value: '1' },
           { type: 'put', key: 'z', value: '1' },
@@ -531,6 +531,9 @@ export function bucketStoreContract(
         const x = (await bucket.getEntry('x'))!.revision;
         const y = (await bucket.getEntry('y'))!.revision;
         const z = (await bucket.getEntry('z'))!.revision;
+        assert.deepEqual(written, [x, y, z], 'batch resolves with the revision of each operation, in order');
+        assert.ok(x < y && y < z);
+        assert.deepEqual(await store.batch([]), [], 'an empty batch writes nothing');
         await store.batch([
           { bucket: 'b', type: 'put', key: 'x', value: '2' },
           { bucket: 'b', type: 'del', key: 'y' },
@@ -637,11 +640,11 @@ export function bucketStoreContract(
             const ownHeard: (readonly StoreChange[])[] = [];
             store.watch((changes) => heard.push(changes));
             other.watch((changes) => ownHeard.push(changes));
-            await other.batch([
+            const firstRevisions = await other.batch([
               { bucket: 'twins', type: 'put', key: 't1', value: 'a' },
               { bucket: 'state', type: 'put', key: 't1', value: 's' },
             ]);
-            await other.batch([{ bucket: 'twins', type: 'del', key: 't1' }]);
+            const [deleted] = await other.batch([{ bucket: 'twins', type: 'del', key: 't1' }]);
             const created = await other.bucket('twins').compareAndSet('t2', 'b', 0);
             await settle();
             assert.equal(heard.length, 3, 'one call per committed batch');
@@ -661,6 +664,11 @@ export function bucketStoreContract(
             const revisions = heard.flat().map((change) => change.revision);
             for (let i = 1; i < revisions.length; i++) assert.ok(revisions[i] > revisions[i - 1], `revisions ${revisions.join(', ')}`);
             assert.equal(first[1].revision, (await store.bucket('state').getEntry('t1'))!.revision, 'the revision the reader then sees');
+            assert.deepEqual(
+              [...first, ...second].map((change) => change.revision),
+              [...firstRevisions, deleted],
+              'the feed reports the revisions the writer got (a delete has one too)',
+            );
             assert.equal(ownHeard.length, 0, 'a writer never hears itself');
             // Both see the same data.
             assert.equal(await store.bucket('twins').get('t2'), 'b');

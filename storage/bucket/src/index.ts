@@ -57,9 +57,12 @@ export interface BucketStore {
   bucket(name: string): Bucket;
   /**
    * Atomic batch across buckets: all or nothing, durable when the promise resolves. Operations
-   * apply in order (the last one on a key wins); every key written gets a new revision.
+   * apply in order (the last one on a key wins); every operation gets a new revision, strictly
+   * increasing in operation order. Resolves with them, one per operation (empty for an empty
+   * batch): the change feed reports the same revisions to other writers, so a revision names one
+   * change everywhere (cluster mode numbers notifications with them).
    */
-  batch(operations: readonly StoreOperation[]): Promise<void>;
+  batch(operations: readonly StoreOperation[]): Promise<readonly number[]>;
   /**
    * The change feed: calls `listener` with the records other writers of the same store committed,
    * in commit order, one call per committed batch. Never reports this store object's own writes

@@ -56,11 +56,11 @@ export class LevelStore implements BucketStore {
     return view;
   }
 
-  async batch(operations: readonly StoreOperation[]): Promise<void> {
+  async batch(operations: readonly StoreOperation[]): Promise<readonly number[]> {
     this.checkOpen();
     for (const op of operations) checkOperation(op);
-    if (operations.length === 0) return;
-    await this.exclusive(() => this.commit(operations));
+    if (operations.length === 0) return [];
+    return this.exclusive(() => this.commit(operations));
   }
 
   /** One process owns a LevelDB folder, so no other writer exists to report. */

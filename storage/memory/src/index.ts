@@ -178,11 +178,11 @@ export class MemoryStore implements BucketStore {
     return view;
   }
 
-  async batch(operations: readonly StoreOperation[]): Promise<void> {
+  async batch(operations: readonly StoreOperation[]): Promise<readonly number[]> {
     this.checkOpen();
     // Validate everything before the first write, so a bad operation applies nothing.
     for (const op of operations) checkOperation(op);
-    this.commit(operations);
+    return this.commit(operations).map((change) => change.revision);
   }
 
   watch(listener: Listener): () => void {

@@ -140,15 +140,16 @@ export class NatsStore implements BucketStore {
     return bucket;
   }
 
-  async batch(operations: readonly StoreOperation[]): Promise<void> {
+  async batch(operations: readonly StoreOperation[]): Promise<readonly number[]> {
     this.checkOpen();
     // Validate everything before publishing, so a bad batch applies nothing.
     for (const op of operations) checkOperation(op);
-    if (operations.length === 0) return;
+    if (operations.length === 0) return [];
     await this.whenReady();
     const ack = await this.publish([...operations]);
     if (ack === 'wrong-last-sequence') throw new StoreError('unexpected sequence expectation on a batch', { code: 'corrupt' });
     await this.settle(ack.seq, operations);
+    return operations.map((_, index) => revisionOf(ack.seq, index));
   }
 
   watch(listener: Listener): () => void {

@@ -34,12 +34,19 @@ interface InstanceRecord {
   heartbeatAt: string;
 }
 
+/**
+ * An agent's presence in the cluster. Leaving writes a record without `instanceId` rather than
+ * deleting it: the change has a revision (its announcement's id) and keeps `lastSeen` for all.
+ */
 interface PresenceRecord {
   agentId: string;
-  instanceId: string;
-  sessionId: string;
+  /** The instance holding the agent's newest receiving session; absent: connected nowhere. */
+  instanceId?: string;
+  sessionId?: string;
   /** When the agent connected (its presence `since`). */
-  since: string;
+  since?: string;
+  /** When it left (absent while connected). */
+  lastSeen?: string;
 }
 
 interface LeaseRecord {
@@ -60,6 +67,8 @@ export interface Membership {
   receiving(agentId: string, session: { id: string; since: string } | undefined): void;
   /** The agent's presence on another live instance, if it holds its newest session. */
   remote(agentId: string): { since: string } | undefined;
+  /** Whether presence is shared (cluster): then it is announced on its records' changes only, numbered by their revisions. */
+  readonly clustered: boolean;
   /** A record of the membership buckets from another writer; false for other buckets. */
   apply(change: StoreChange): boolean;
   load(): Promise<void>;
@@ -70,6 +79,7 @@ export interface Membership {
 /** One hub alone on its store. */
 export class SoloMembership implements Membership {
   readonly instanceId = 'solo';
+  readonly clustered = false;
   readonly leading = true;
   async lead(): Promise<boolean> {
     return true;
@@ -93,8 +103,8 @@ export interface ClusterMembershipDeps {
   store: BucketStore;
   log: Logger;
   now: () => Date;
-  /** The agent's presence as this instance sees it may have changed (announce it if it did). */
-  presenceChanged: (agentId: string) => void;
+  /** The agent's presence record changed (`revision`: of that change); announce it if presence did. */
+  presenceChanged: (agentId: string, revision: number) => void;
   /** This instance now delivers the agent's requests (it took over): send what waits. */
   deliveryGained: (agentId: string) => void;
   /** Agents with a receiving session here, and that session. */
@@ -106,6 +116,7 @@ const isConflict = (error: unknown): boolean => (error as { code?: unknown } | u
 
 export class ClusterMembership implements Membership {
   readonly instanceId: string;
+  readonly clustered = true;
   private readonly heartbeatMs: number;
   private readonly startedAt: string;
   private readonly instances = new Map<string, InstanceRecord>();
@@ -113,6 +124,8 @@ export class ClusterMembership implements Membership {
   private readonly presence = new Map<string, { record: PresenceRecord; revision: number }>();
   private lease: { record: LeaseRecord; revision: number } | undefined;
   private leadingNow = false;
+  /** The revision of this instance's first heartbeat: it hears every change after it (the core follows the feed from before load). */
+  joinedRevision = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Claims in flight, by agent: one at a time per agent, the newest session wins. */
@@ -159,9 +172,11 @@ export class ClusterMembership implements Membership {
     const { store } = this.deps;
     const mine = [...this.presence].filter(([, { record }]) => record.instanceId === this.instanceId);
     // Each an async call: a store that is already gone rejects (bucket() throws) instead of failing close().
-    const release = async (bucket: string, key: string, revision: number) => store.bucket(bucket).compareAndSet(key, undefined, revision);
-    const releases = mine.map(([agentId, { revision }]) => release(PRESENCE_BUCKET, agentId, revision));
-    if (this.lease?.record.instanceId === this.instanceId) releases.push(release(LEASES_BUCKET, MAINTENANCE_LEASE, this.lease.revision));
+    const release = async (bucket: string, key: string, value: string | undefined, revision: number) =>
+      store.bucket(bucket).compareAndSet(key, value, revision);
+    const left = (agentId: string) => JSON.stringify({ agentId, lastSeen: this.deps.now().toISOString() } satisfies PresenceRecord);
+    const releases = mine.map(([agentId, { revision }]) => release(PRESENCE_BUCKET, agentId, left(agentId), revision));
+    if (this.lease?.record.instanceId === this.instanceId) releases.push(release(LEASES_BUCKET, MAINTENANCE_LEASE, undefined, this.lease.revision));
     releases.push(
       (async () => {
         await store.batch([{ type: 'del', bucket: INSTANCES_BUCKET, key: this.instanceId }]);
@@ -181,6 +196,7 @@ export class ClusterMembership implements Membership {
 
   /** The instance holding the agent's newest session, if it is alive. */
   private holder(agentId: string): string | undefined {
+    // A record naming no instance: connected nowhere.
     const held = this.presence.get(agentId)?.record.instanceId;
     return held !== undefined && this.alive(held) ? held : undefined;
   }
@@ -193,7 +209,7 @@ export class ClusterMembership implements Membership {
   remote(agentId: string): { since: string } | undefined {
     const holder = this.holder(agentId);
     if (holder === undefined || holder === this.instanceId) return undefined;
-    return { since: this.presence.get(agentId)!.record.since };
+    return { since: this.presence.get(agentId)!.record.since ?? this.deps.now().toISOString() };
   }
 
   receiving(agentId: string, session: { id: string; since: string } | undefined): void {
@@ -219,7 +235,7 @@ export class ClusterMembership implements Membership {
       try {
         const revision = await bucket.compareAndSet(agentId, JSON.stringify(record), current?.revision ?? 0);
         this.presence.set(agentId, { record, revision });
-        this.deps.presenceChanged(agentId);
+        this.deps.presenceChanged(agentId, revision);
         this.deps.deliveryGained(agentId);
         return;
       } catch (error) {
@@ -232,17 +248,23 @@ export class ClusterMembership implements Membership {
     }
   }
 
-  /** Deletes the agent's presence record if it is still this instance's (another may have taken it since). */
+  /** Records that the agent left, if this instance still holds it (another may have taken it since). */
   private async release(agentId: string): Promise<void> {
     const held = this.presence.get(agentId);
     if (held?.record.instanceId !== this.instanceId) return;
+    await this.clear(agentId, held.revision, 'could not record that the agent left; it goes stale with the heartbeat');
+  }
+
+  /** Writes "connected nowhere" over the record read at `expected` (compare-and-set: a newer claim stays). */
+  private async clear(agentId: string, expected: number, failure: string): Promise<void> {
+    const record: PresenceRecord = { agentId, lastSeen: this.deps.now().toISOString() };
     try {
-      await this.deps.store.bucket(PRESENCE_BUCKET).compareAndSet(agentId, undefined, held.revision);
-      if (this.presence.get(agentId) === held) this.presence.delete(agentId);
+      const revision = await this.deps.store.bucket(PRESENCE_BUCKET).compareAndSet(agentId, JSON.stringify(record), expected);
+      this.presence.set(agentId, { record, revision });
+      this.deps.presenceChanged(agentId, revision);
     } catch (error) {
-      if (!isConflict(error)) this.deps.log.warn({ err: error, agentId }, 'cluster: could not release the agent; it goes stale with the heartbeat');
+      if (!isConflict(error)) this.deps.log.warn({ err: error, agentId }, `cluster: ${failure}`);
     }
-    this.deps.presenceChanged(agentId);
   }
 
   async lead(): Promise<boolean> {
@@ -273,13 +295,14 @@ export class ClusterMembership implements Membership {
         if (record === undefined) this.instances.delete(change.key);
         else this.instances.set(change.key, record as InstanceRecord);
         // Its agents' presence may have ended (a clean stop deletes them too; this covers order).
-        for (const [agentId, { record: held }] of this.presence) if (held.instanceId === change.key) this.presenceMoved(agentId);
+        for (const [agentId, { record: held }] of this.presence) if (held.instanceId === change.key) this.takeOverIfConnected(agentId);
         return true;
       }
       case PRESENCE_BUCKET: {
         if (record === undefined) this.presence.delete(change.key);
         else this.presence.set(change.key, { record: record as PresenceRecord, revision: change.revision });
-        this.presenceMoved(change.key);
+        this.deps.presenceChanged(change.key, change.revision);
+        this.takeOverIfConnected(change.key);
         return true;
       }
       case LEASES_BUCKET: {
@@ -293,9 +316,8 @@ export class ClusterMembership implements Membership {
     }
   }
 
-  /** The agent's presence record changed elsewhere: tell presence, and take the agent over if it is connected here and nobody live holds it. */
-  private presenceMoved(agentId: string): void {
-    this.deps.presenceChanged(agentId);
+  /** Takes the agent over if it is connected here and nobody live holds it. */
+  private takeOverIfConnected(agentId: string): void {
     const local = this.deps.localReceiver(agentId);
     if (local && this.holder(agentId) === undefined) this.receiving(agentId, local);
   }
@@ -307,18 +329,23 @@ export class ClusterMembership implements Membership {
     for (const agentId of this.deps.localAgents()) {
       const local = this.deps.localReceiver(agentId);
       const held = this.presence.get(agentId)?.record;
-      const lost = held === undefined || (held.instanceId !== this.instanceId && !this.alive(held.instanceId));
+      const lost = held?.instanceId === undefined || (held.instanceId !== this.instanceId && !this.alive(held.instanceId));
       if (local && lost) this.receiving(agentId, local);
     }
     if (!this.leadingNow) return;
+    // The leader records that the agents of gone instances left (announced everywhere with that
+    // record's revision), and forgets the gone instances' heartbeats.
     for (const [agentId, { record, revision }] of [...this.presence]) {
-      if (this.alive(record.instanceId)) continue;
+      if (record.instanceId === undefined || this.alive(record.instanceId)) continue;
+      await this.clear(agentId, revision, 'could not record that the agent of a gone instance left');
+    }
+    for (const instanceId of [...this.instances.keys()]) {
+      if (this.alive(instanceId)) continue;
       try {
-        await this.deps.store.bucket(PRESENCE_BUCKET).compareAndSet(agentId, undefined, revision);
-        this.presence.delete(agentId);
-        this.deps.presenceChanged(agentId);
+        await this.deps.store.batch([{ type: 'del', bucket: INSTANCES_BUCKET, key: instanceId }]);
+        this.instances.delete(instanceId);
       } catch (error) {
-        if (!isConflict(error)) this.deps.log.warn({ err: error, agentId }, 'cluster: could not clear the presence of a gone instance');
+        this.deps.log.warn({ err: error, instanceId }, 'cluster: could not forget a gone instance');
       }
     }
   }
@@ -326,8 +353,9 @@ export class ClusterMembership implements Membership {
   private async heartbeat(): Promise<void> {
     const record: InstanceRecord = { instanceId: this.instanceId, startedAt: this.startedAt, heartbeatAt: this.deps.now().toISOString() };
     try {
-      await this.deps.store.batch([{ type: 'put', bucket: INSTANCES_BUCKET, key: this.instanceId, value: JSON.stringify(record) }]);
+      const [revision] = await this.deps.store.batch([{ type: 'put', bucket: INSTANCES_BUCKET, key: this.instanceId, value: JSON.stringify(record) }]);
       this.instances.set(this.instanceId, record);
+      if (this.joinedRevision === 0) this.joinedRevision = revision;
     } catch (error) {
       this.deps.log.warn({ err: error }, 'cluster: could not write the heartbeat');
     }

@@ -26,14 +26,14 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
   // Everything that can refuse the TD runs before anything is stored: registration is all or nothing.
   const twinTd = core.twinTd(twin, client);
   const dropped = core.state.reconcileWrites(twin.thingId, twin.td);
-  await staged(
+  const [revision] = await staged(
     core,
     [{ bucket: TWINS_BUCKET, key: twin.thingId, value: twin }, ...dropped],
     () => core.directory.put(twin),
     () => (previous ? core.directory.put(previous) : core.directory.remove(twin.thingId)),
   );
   for (const write of dropped) core.state.apply(write.key, undefined);
-  announceTwin(core, twin, previous);
+  announceTwin(core, twin, previous, revision);
   core.log.debug({ thingId: twin.thingId, agentId: twin.agentId, version: twin.version, created }, 'TD registered');
   return ok(twinTd, created ? 201 : 200);
 }
@@ -44,12 +44,13 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
  * an update also carries `patch`, the RFC 7396 merge patch from the previous TD to this one
  * (the Discovery notification API's `diff`), always with the TD's `id` [tdd-notification-data-update-id].
  */
-function announceTwin(core: HubCore, twin: Twin, previous: Twin | undefined): void {
+function announceTwin(core: HubCore, twin: Twin, previous: Twin | undefined, revision: number | undefined): void {
   const operation = previous ? 'thing_updated' : 'thing_created';
   const views = new Map<string, ThingNotificationMessage>();
   core.notify.publish(
     { operation, thingId: twin.thingId, data: core.twinTd(twin), timestamp: twin.modified },
     {
+      revision,
       audience: (c) => canSee(c, twin),
       // One variant per role, built on first use and shared by every session of that role.
       view: (client, numbered) => {
@@ -65,36 +66,41 @@ function announceTwin(core: HubCore, twin: Twin, previous: Twin | undefined): vo
   );
 }
 
-function announceDeleted(core: HubCore, twin: Twin): void {
+function announceDeleted(core: HubCore, twin: Twin, revision: number | undefined): void {
   const timestamp = core.now().toISOString();
-  core.notify.publish({ operation: 'thing_deleted', thingId: twin.thingId, data: { id: twin.thingId }, timestamp }, { audience: (c) => canSee(c, twin) });
+  core.notify.publish(
+    { operation: 'thing_deleted', thingId: twin.thingId, data: { id: twin.thingId }, timestamp },
+    { revision, audience: (c) => canSee(c, twin) },
+  );
 }
 
 /**
  * A twin record another writer committed (cluster mode), applied like this hub's own changes:
- * put in (or taken out of) the view, then announced.
+ * put in (or taken out of) the view, then announced, numbered with its revision. A record of the
+ * same version (its tags changed) is not announced, as the writer did not announce it either.
  */
-export function applyTwinRecord(core: HubCore, thingId: string, twin: Twin | undefined): void {
+export function applyTwinRecord(core: HubCore, thingId: string, twin: Twin | undefined, revision?: number): void {
   const known = core.directory.get(thingId);
   if (!twin) {
     if (!known) return;
     core.directory.remove(thingId);
     core.state.forget(thingId);
-    announceDeleted(core, known);
+    announceDeleted(core, known, revision);
     return;
   }
   core.directory.put(twin);
-  announceTwin(core, twin, known);
+  if (known?.version !== twin.version) announceTwin(core, twin, known, revision);
 }
 
 /**
  * Applies a change to the view at once (so requests handled meanwhile see it, in call order), then
  * stores `writes`; if the store refuses them the change is undone and the error goes to the client.
  */
-async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, undo: () => void): Promise<void> {
+async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, undo: () => void): Promise<number[]> {
   apply();
   try {
-    await core.persist.write(writes);
+    // Distinct: each change keeps its own revision (its notification's id in a cluster).
+    return await core.persist.write(writes, { distinct: true });
   } catch (error) {
     undo();
     throw error;
@@ -110,7 +116,7 @@ async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, 
 async function removeTwin(core: HubCore, twin: Twin): Promise<void> {
   const requests = core.requests.removeThing(twin.thingId, twin.agentId);
   const dropped = core.state.removeWrites(twin.thingId);
-  await staged(
+  const revisions = await staged(
     core,
     [{ bucket: TWINS_BUCKET, key: twin.thingId, value: undefined }, ...dropped, ...requests.writes],
     () => core.directory.remove(twin.thingId),
@@ -120,8 +126,8 @@ async function removeTwin(core: HubCore, twin: Twin): Promise<void> {
     },
   );
   core.state.forget(twin.thingId);
-  requests.announce();
-  announceDeleted(core, twin);
+  requests.announce(revisions.slice(1 + dropped.length));
+  announceDeleted(core, twin, revisions[0]);
 }
 
 /** Registrations found expired per sweep step, at most (each is a delete with its own write). */

@@ -51,6 +51,8 @@ export interface PublishOptions {
   audience?: (client: Client) => boolean;
   /** Deliver to exactly these sessions instead of the subscribers. */
   onlyTo?: Iterable<LiveSession>;
+  /** The store revision of the change announced (cluster mode numbers notifications with it). */
+  revision?: number;
   /** Each client gets this view of the message instead of the message itself (live and on replay). */
   view?: NotificationView;
 }
@@ -83,7 +85,7 @@ export interface RegistryOptions {
   replayBytes: number;
   maxSubscriptionsPerSession: number;
   /** Where notification ids come from (durable: they survive restarts). */
-  sequence: { next(): number; readonly current: number };
+  sequence: { next(revision?: number): number; readonly current: number };
   /** Whether a client may see a Thing (its notifications included). */
   visible: (client: Client, thingId: string) => boolean;
 }
@@ -97,6 +99,8 @@ class ReplayRing {
   private head = 0;
   private length = 0;
   private bytes = 0;
+  /** Every notification with a higher id is still here (ids at or below it were evicted, or came before the start). */
+  coveredAfter = 0;
 
   constructor(
     private readonly maxCount: number,
@@ -105,14 +109,19 @@ class ReplayRing {
     this.entries = new Array<ReplayEntry | undefined>(Math.max(1, maxCount));
   }
 
-  get oldest(): ReplayEntry | undefined {
-    return this.length === 0 ? undefined : this.entries[this.head];
-  }
-
-  /** Adds the newest entry, then drops the oldest ones until both bounds hold (possibly the new one too). */
+  /**
+   * Adds an entry in id order (cluster ids may arrive a few out of order: it moves back past the
+   * newer ones), then drops the oldest ones until both bounds hold (possibly the new one too).
+   */
   push(entry: ReplayEntry): void {
     if (this.length === this.entries.length) this.dropOldest();
-    this.entries[(this.head + this.length) % this.entries.length] = entry;
+    const size = this.entries.length;
+    let at = this.length;
+    while (at > 0 && this.entries[(this.head + at - 1) % size]!.message.seq > entry.message.seq) {
+      this.entries[(this.head + at) % size] = this.entries[(this.head + at - 1) % size];
+      at -= 1;
+    }
+    this.entries[(this.head + at) % size] = entry;
     this.length += 1;
     this.bytes += entry.size;
     while (this.length > 0 && (this.length > this.maxCount || this.bytes > this.maxBytes)) this.dropOldest();
@@ -123,6 +132,7 @@ class ReplayRing {
   }
 
   private dropOldest(): void {
+    this.coveredAfter = Math.max(this.coveredAfter, this.entries[this.head]!.message.seq);
     this.bytes -= this.entries[this.head]!.size;
     this.entries[this.head] = undefined;
     this.head = (this.head + 1) % this.entries.length;
@@ -173,7 +183,7 @@ export class NotificationRegistry {
 
   /** Numbers a notification, keeps it for replay, and sends it to the sessions that should get it. */
   publish(notification: UnnumberedNotification, options: PublishOptions = {}): NotificationMessage {
-    const message = { type: 'notification', ...notification, seq: this.sequence.next() } as NotificationMessage;
+    const message = { type: 'notification', ...notification, seq: this.sequence.next(options.revision) } as NotificationMessage;
     const size = JSON.stringify(message.data)?.length ?? 0;
     const { view } = options;
     this.replay.push({ message, size, audience: options.audience, direct: options.onlyTo !== undefined, view });
@@ -187,10 +197,8 @@ export class NotificationRegistry {
    * were sent to it directly); undefined if some were already evicted from the replay buffer.
    */
   since(seq: number, who: Client | LiveSession): NotificationMessage[] | undefined {
-    const last = this.sequence.current;
-    if (seq >= last) return [];
-    const oldest = this.replay.oldest?.message.seq ?? last + 1;
-    if (seq + 1 < oldest) return undefined;
+    if (seq >= this.sequence.current) return [];
+    if (seq < this.replay.coveredAfter) return undefined;
     const session = 'subscriptions' in who ? who : undefined;
     const client = session ? session.client : (who as Client);
     const found: NotificationMessage[] = [];
@@ -221,6 +229,11 @@ export class NotificationRegistry {
 
   get lastSeq(): number {
     return this.sequence.current;
+  }
+
+  /** The hub loaded its records: replay covers what is announced from now on (older ids get a reset). */
+  startReplayAfter(seq: number): void {
+    this.replay.coveredAfter = seq;
   }
 
   /** Agent notifications always carry their audience; Thing notifications default to the Thing's visibility. */

@@ -9,12 +9,49 @@ import type { PersistQueue } from '../store/persist-queue.js';
 const BUCKET = 'notify';
 const KEY = 'sequence';
 
+/** Where notification ids come from: this hub's own durable sequence, or (cluster) store revisions. */
+export interface NotificationNumbering {
+  /** The id of a new notification; `revision`: the store revision of the change it announces, if known. */
+  next(revision?: number): number;
+  /** The id of the newest notification (after load: the point replay starts from). */
+  readonly current: number;
+  load(store: BucketStore): Promise<void>;
+}
+
+/**
+ * Cluster mode: a notification's id is the store revision of the record whose change it announces,
+ * the same on every instance (each hears every change, its own or through the change feed), so a
+ * consumer resumes on any instance with the id it last got. Instances hear local and remote changes
+ * in slightly different orders, so ids may arrive out of order by a few; they never repeat.
+ */
+export class RevisionNumbering implements NotificationNumbering {
+  private last = 0;
+
+  /** @param joined the revision from which this instance hears every change (its first heartbeat, written after load). */
+  constructor(private readonly joined: () => number) {}
+
+  async load(): Promise<void> {
+    this.last = Math.max(this.last, this.joined());
+  }
+
+  get current(): number {
+    return this.last;
+  }
+
+  next(revision?: number): number {
+    // Every announced change has a record; one without (a defect) reuses the newest id rather than invent one.
+    const id = revision ?? this.last;
+    if (id > this.last) this.last = id;
+    return id;
+  }
+}
+
 /**
  * Hands out ids from a block reserved in the store (one small write per `block` notifications,
  * not one per notification). A restart continues after the reserved block, so an id is never
  * used twice even after kill -9; the next block is reserved when half of the current one is used.
  */
-export class NotificationSequence {
+export class NotificationSequence implements NotificationNumbering {
   private last = 0;
   private reserved = 0;
   private reserving: Promise<void> | undefined;

@@ -39,12 +39,18 @@ export function isKnownAgent(core: HubCore, agentId: string): boolean {
  * at least one of its Things, fixed now (like thing_* events), so a resuming client gets it too:
  * consumers when it owns any Thing, and the agent itself; never another agent.
  */
-export function announcePresence(notify: NotificationRegistry, directory: TwinDirectory, presence: AgentPresence, timestamp: string): void {
+export function announcePresence(
+  notify: NotificationRegistry,
+  directory: TwinDirectory,
+  presence: AgentPresence,
+  timestamp: string,
+  revision: number | undefined,
+): void {
   const { agentId } = presence;
   const ownsAny = directory.countOwnedBy(agentId) > 0;
   if (!ownsAny) return;
   notify.publish(
     { operation: presence.connected ? 'agent_connected' : 'agent_disconnected', agentId, data: presence, timestamp },
-    { audience: (client) => canSeeAgent(client, agentId) },
+    { revision, audience: (client) => canSeeAgent(client, agentId) },
   );
 }

@@ -24,7 +24,8 @@ export interface RequestServiceOptions {
   expirySlice?: number;
 }
 
-const recordWrite = (record: RequestRecord): PendingWrite => ({ bucket: REQUESTS_BUCKET, key: record.actionId, value: { ...record } });
+/** A request record to store: distinct, so each status change has its own revision (its actionstatus id in a cluster). */
+const recordWrite = (record: RequestRecord): PendingWrite => ({ bucket: REQUESTS_BUCKET, key: record.actionId, value: { ...record }, distinct: true });
 
 /**
  * Told of each status change of a request as it applies (`from` → `to`), and of its undo when the
@@ -84,22 +85,23 @@ export class RequestService {
     this.queue.update(record, changes);
     const to = record.status;
     const writes = this.transition(record, before.status, to);
+    let revision: number | undefined;
     try {
-      await this.options.persist.write([recordWrite(record), ...writes]);
+      [revision] = await this.options.persist.write([recordWrite(record), ...writes]);
     } catch (error) {
       this.queue.restore(record, before);
       this.transition(record, to, before.status);
       throw error;
     }
-    this.changed(record);
+    this.changed(record, revision);
   }
 
   /**
    * Takes a deleted Thing's requests out of the queue; open ones end as cancelled (410). Returns
    * the deletions to store with the Thing's, `undo` for when the store refuses them, and
-   * `announce` to tell the requesters once it is durable.
+   * `announce` to tell the requesters once it is durable (with the revisions the writes got).
    */
-  removeThing(thingId: string, agentId: string): { writes: PendingWrite[]; undo: () => void; announce: () => void } {
+  removeThing(thingId: string, agentId: string): { writes: PendingWrite[]; undo: () => void; announce: (revisions: readonly number[]) => void } {
     const records = this.queue.removeThing(thingId);
     const open = records.filter((r) => !isTerminal(r.status));
     const before = open.map((r) => ({ ...r }));
@@ -113,7 +115,7 @@ export class RequestService {
     }
     const listenerWrites = open.flatMap((record, i) => this.transition(record, before[i].status, 'cancelled'));
     return {
-      writes: [...records.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined })), ...listenerWrites],
+      writes: [...records.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined, distinct: true })), ...listenerWrites],
       undo: () => {
         open.forEach((record, i) => {
           delete record.timeEnded;
@@ -123,8 +125,8 @@ export class RequestService {
         });
         this.queue.reinsert(records, agentId);
       },
-      announce: () => {
-        for (const record of open) this.changed(record);
+      announce: (revisions) => {
+        for (const record of open) this.changed(record, revisions[records.indexOf(record)]);
       },
     };
   }
@@ -134,7 +136,7 @@ export class RequestService {
    * pending one is delivered if its agent's receiving session is here; a changed status is
    * announced to the requester's sessions here; a deleted one is forgotten.
    */
-  applyRecord(requestId: string, stored: RequestRecord | undefined, agentOf: (thingId: string) => string | undefined): void {
+  applyRecord(requestId: string, stored: RequestRecord | undefined, agentOf: (thingId: string) => string | undefined, revision?: number): void {
     const known = this.queue.get(requestId);
     if (!stored) {
       this.queue.forget(requestId);
@@ -148,7 +150,7 @@ export class RequestService {
       // (JobBook: other instances keep counters in memory and take the leader's record).
       const writes = this.transition(known, from, known.status);
       if (writes.length > 0) this.options.persist.write(writes).catch((error) => this.options.log.error({ err: error }, 'could not store job counters'));
-      this.changed(known);
+      this.changed(known, revision);
       return;
     }
     const agentId = agentOf(stored.thingId);
@@ -210,12 +212,12 @@ export class RequestService {
     }
   }
 
-  /** Announces a request's status as it is now, to its requester's sessions and waiters. */
-  changed(live: RequestRecord): void {
+  /** Announces a request's status as it is now, to its requester's sessions and waiters; `revision`: of the record's write. */
+  changed(live: RequestRecord, revision?: number): void {
     const record = { ...live };
     this.options.notify.publish(
       { operation: 'actionstatus', thingId: record.thingId, name: record.name, data: record, timestamp: this.options.now().toISOString() },
-      { onlyTo: this.options.sessions.ofClient(record.requestedBy), audience: (client) => client.id === record.requestedBy },
+      { revision, onlyTo: this.options.sessions.ofClient(record.requestedBy), audience: (client) => client.id === record.requestedBy },
     );
     if (isTerminal(record.status)) for (const done of [...(this.waiters.get(record.actionId) ?? [])]) done(record);
   }
@@ -274,7 +276,7 @@ export class RequestService {
     // The agent may answer before this write is durable: announce the status as of now.
     const delivered = { ...record };
     this.options.persist.write([recordWrite(record), ...writes]).then(
-      () => this.changed(delivered),
+      ([revision]) => this.changed(delivered, revision),
       (error) => this.options.log.error({ err: error, requestId: record.actionId }, 'failed to store a delivery'),
     );
   }

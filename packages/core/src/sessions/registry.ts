@@ -19,8 +19,11 @@ export interface SessionRegistryOptions {
   /** Called after a session was forgotten (its subscriptions go with it). */
   onClose: (session: LiveSession) => void;
   observer: Pick<HubObserver, 'notificationDropped'>;
-  /** Called when an agent became connected or disconnected, here or (cluster) anywhere (not while the hub shuts down). */
-  onPresence: (presence: AgentPresence) => void;
+  /**
+   * Called when an agent became connected or disconnected, here or (cluster) anywhere (not while
+   * the hub shuts down); `revision`: of the cluster presence record whose change it was.
+   */
+  onPresence: (presence: AgentPresence, revision: number | undefined) => void;
   /** Which instance delivers each agent's requests and holds its presence (default: this hub alone). */
   membership?: () => Membership;
 }
@@ -126,13 +129,17 @@ export class SessionRegistry {
     this.presenceChanged(agentId);
   }
 
-  /** Announces the agent's presence if it changed since the last announcement (here or, in a cluster, elsewhere). */
-  presenceChanged(agentId: string): void {
-    if (this.closed) return;
+  /**
+   * Announces the agent's presence if it changed since the last announcement. In a cluster only a
+   * presence record's change announces (`revision`: its id, the same on every instance): a session
+   * opening or closing here changes the record first.
+   */
+  presenceChanged(agentId: string, revision?: number): void {
+    if (this.closed || (this.membership().clustered && revision === undefined)) return;
     const presence = this.presence(agentId);
     if ((this.announced.get(agentId) ?? false) === presence.connected) return;
     this.announced.set(agentId, presence.connected);
-    this.options.onPresence(presence);
+    this.options.onPresence(presence, revision);
   }
 
   /** The agent's newest receiving session here with the time it connected, for the cluster's presence record. */

@@ -72,14 +72,19 @@ async function readState(core: HubCore, request: HubRequest, read: (twin: Twin) 
 /** Stores state records, then applies them to the view and tells observers: the one order for every change. */
 async function commitState(core: HubCore, thingId: string, writes: PendingWrite[]): Promise<void> {
   // Their history samples join the same batch: a value and its history are stored together or not at all.
-  const stored = core.persist.write([...writes, ...core.history.recordState(thingId, writes)]);
-  await core.state.applyWhenStored(thingId, stored, () => {
-    for (const write of writes) applyStateRecord(core, write.key, write.value);
+  // Distinct: each report is its own change with its own revision (its notification's number in a
+  // cluster), even when a burst reports one property or event twice.
+  const stored = core.persist.write([...writes, ...core.history.recordState(thingId, writes)], { distinct: true });
+  await core.state.applyWhenStored(thingId, stored, (revisions) => {
+    writes.forEach((write, i) => applyStateRecord(core, write.key, write.value, revisions[i]));
   });
 }
 
-/** Applies a state record to the view and tells observers: the one path for this hub's writes and other writers'. */
-export function applyStateRecord(core: HubCore, key: string, record: object | undefined): void {
+/**
+ * Applies a state record to the view and tells observers: the one path for this hub's writes and
+ * other writers'. `revision`: the store revision of the record (numbers the notification in a cluster).
+ */
+export function applyStateRecord(core: HubCore, key: string, record: object | undefined, revision?: number): void {
   // Another writer's record of a Thing this hub does not know (it raced a delete) is not applied; load deletes such records.
   if (record !== undefined && !core.directory.get(thingOfStateKey(key))) return;
   const change = core.state.apply(key, record);
@@ -87,9 +92,9 @@ export function applyStateRecord(core: HubCore, key: string, record: object | un
     // Nobody observes a write-only or a non-observable property: its values are not announced (nor retained on MQTT).
     const twin = core.directory.get(change.thingId);
     if (twin && (isWriteOnly(twin, change.name) || !isObservable(twin, change.name))) return;
-    core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time });
+    core.notify.publish({ operation: 'observeproperty', thingId: change.thingId, name: change.name, data: change.value, timestamp: change.time }, { revision });
   } else if (change?.kind === 'event') {
-    core.notify.publish({ operation: 'subscribeevent', thingId: change.thingId, name: change.name, data: change.data, timestamp: change.time });
+    core.notify.publish({ operation: 'subscribeevent', thingId: change.thingId, name: change.name, data: change.data, timestamp: change.time }, { revision });
   }
 }
 

@@ -105,13 +105,14 @@ export class TwinStateStore {
    * reports made before it. The store write itself still joins the group commit at once. Resolves
    * when applied; rejects (applying nothing) when the store refused it.
    */
-  applyWhenStored(thingId: string, stored: Promise<void>, apply: () => void): Promise<void> {
+  applyWhenStored<T>(thingId: string, stored: Promise<T>, apply: (stored: T) => void): Promise<void> {
     let steps = this.ordered.get(thingId);
     if (!steps) this.ordered.set(thingId, (steps = []));
-    const step: OrderedStep = { settled: false, run: apply };
+    const step: OrderedStep = { settled: false, run: undefined };
     steps.push(step);
     return stored.then(
-      () => {
+      (result) => {
+        step.run = () => apply(result);
         step.settled = true;
         this.runSettled(thingId);
       },

@@ -34,11 +34,31 @@ export interface PendingWrite {
   bucket: string;
   key: string;
   value: object | undefined;
+  /** Never merged with another write of the key in the same batch (WriteOptions.distinct, for this entry). */
+  distinct?: boolean;
+}
+
+export interface WriteOptions {
+  /**
+   * Each entry is its own operation in the batch, never merged with another write of the same key:
+   * it gets its own revision, and other instances hear it as its own change (two events of one
+   * name in a burst are two changes, not the last one).
+   */
+  distinct?: boolean;
+}
+
+interface Waiter {
+  /** The pending-map slots of the caller's entries, in its order. */
+  slots: string[];
+  resolve: (revisions: number[]) => void;
+  reject: (error: Error) => void;
 }
 
 export class PersistQueue {
   private pending = new Map<string, PendingWrite>();
-  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private waiters: Waiter[] = [];
+  /** Distinguishes distinct writes of one key in the pending map. */
+  private distinctCount = 0;
   private flushing: Promise<void> | undefined;
   /** The error of the last batch the store refused, until a later batch succeeds (readiness). */
   private lastFailure: unknown;
@@ -49,11 +69,22 @@ export class PersistQueue {
     private readonly observer: Pick<HubObserver, 'persistBatch'> = NO_OBSERVER,
   ) {}
 
-  /** Stores (or with `undefined`, deletes) each entry; resolves when all are durable, rejects with a 507/503 HubError otherwise. */
-  write(entries: ReadonlyArray<PendingWrite>): Promise<void> {
-    if (entries.length === 0) return Promise.resolve();
-    for (const entry of entries) this.pending.set(`${entry.bucket}\0${entry.key}`, entry);
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  /**
+   * Stores (or with `undefined`, deletes) each entry; resolves when all are durable with the
+   * revision each entry's key got (a coalesced entry: the revision of the write that carried the
+   * key's last value), rejects with a 507/503 HubError otherwise.
+   */
+  write(entries: ReadonlyArray<PendingWrite>, options: WriteOptions = {}): Promise<number[]> {
+    if (entries.length === 0) return Promise.resolve([]);
+    const slots: string[] = [];
+    for (const entry of entries) {
+      const slot = options.distinct || entry.distinct ? `${entry.bucket}\0${entry.key}\0${++this.distinctCount}` : `${entry.bucket}\0${entry.key}`;
+      // A key written again (not distinct) moves to the end: the batch keeps call order per key.
+      this.pending.delete(slot);
+      this.pending.set(slot, entry);
+      slots.push(slot);
+    }
+    const done = new Promise<number[]>((resolve, reject) => this.waiters.push({ slots, resolve, reject }));
     if (!this.flushing) this.flushing = this.flushLoop();
     return done;
   }
@@ -82,10 +113,13 @@ export class PersistQueue {
       }
       const started = performance.now();
       try {
-        await this.store.batch(operations);
+        const revisions = await this.store.batch(operations);
         this.observer.persistBatch({ records: operations.length, ms: performance.now() - started, ok: true });
         this.lastFailure = undefined;
-        for (const waiter of waiters) waiter.resolve();
+        const revisionOf = new Map<string, number>();
+        let index = 0;
+        for (const slot of batch.keys()) revisionOf.set(slot, revisions[index++] ?? 0);
+        for (const waiter of waiters) waiter.resolve(waiter.slots.map((slot) => revisionOf.get(slot) ?? 0));
       } catch (error) {
         this.observer.persistBatch({ records: operations.length, ms: performance.now() - started, ok: false });
         this.log.error(
