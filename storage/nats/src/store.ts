@@ -3,6 +3,7 @@
 // in-memory ordered view that serves all reads, starting from the newest snapshot when the log was
 // compacted. See docs/cluster.md for the design.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import {
   type ConsumerMessages,
   DeliverPolicy,
@@ -13,7 +14,7 @@ import {
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, type NatsConnection, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
 import {
   type Bucket,
   type BucketStore,
@@ -47,6 +48,12 @@ export interface NatsStoreOptions {
   reconnectWaitMs?: number;
   /** Authentication token, when the servers require one. */
   token?: string;
+  /**
+   * Path of a NATS credentials file (a user JWT and its NKey seed, the format `nsc` writes), when
+   * the servers require one. Read at every connect (so a rotated file is picked up); its content
+   * is never logged or put in an error message.
+   */
+  credsFile?: string;
   /** User and password, when the servers require them. */
   user?: string;
   pass?: string;
@@ -207,14 +214,20 @@ export class NatsStore implements BucketStore {
   }
 
   private async start(): Promise<void> {
-    const { servers, token, user, pass } = this.options;
+    const { servers, token, user, pass, credsFile } = this.options;
     let nc: NatsConnection;
+    try {
+      if (credsFile !== undefined) readFileSync(credsFile); // fails here, naming the file, rather than inside the client
+    } catch (error) {
+      throw unavailable(`cannot read the NATS credentials file ${credsFile}`, error);
+    }
     try {
       nc = await connect({
         servers,
         token,
         user,
         pass,
+        ...(credsFile === undefined ? {} : { authenticator: credsAuthenticator(() => readFileSync(credsFile)) }),
         name: `twinhub-store-${this.writer}`,
         timeout: this.timeoutMs,
         maxReconnectAttempts: -1,
