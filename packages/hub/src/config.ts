@@ -14,6 +14,8 @@ export interface HubConfig {
    */
   nats: string[];
   natsToken?: string;
+  /** Path of a NATS credentials file (JWT + NKey seed, as `nsc` writes it); never logged. */
+  natsCreds?: string;
   /** Replicas of the commit-log stream when this hub creates it (default: 3 on a cluster of 3+ servers, else 1). */
   natsReplicas?: number;
   /** fsync every write batch (survives power loss, slower); off: survives process crashes. */
@@ -119,6 +121,13 @@ export const SETTINGS: Setting[] = [
     kind: 'string',
     help: 'token the NATS servers require, if any',
     apply: (c, v) => (c.natsToken = v as string),
+  },
+  {
+    flag: 'nats-creds',
+    env: 'TWINHUB_NATS_CREDS',
+    kind: 'string',
+    help: 'NATS credentials file (JWT and NKey seed, as nsc writes it) when the servers require one; read at each connect',
+    apply: (c, v) => (c.natsCreds = v as string),
   },
   {
     flag: 'nats-replicas',

@@ -69,13 +69,14 @@ export function instanceClientId(address: ReturnType<Server['address']>): string
  * (a damaged one rejects with a StoreError ('corrupt') instead of opening).
  */
 export async function openStore(
-  config: Pick<HubConfig, 'memory' | 'dataDir' | 'fsync' | 'nats' | 'natsToken' | 'natsReplicas'>,
+  config: Pick<HubConfig, 'memory' | 'dataDir' | 'fsync' | 'nats' | 'natsToken' | 'natsCreds' | 'natsReplicas'>,
   logger?: Logger,
 ): Promise<BucketStore> {
   if (config.nats.length > 0) {
     return NatsStore.open({
       servers: config.nats,
       ...(config.natsToken !== undefined ? { token: config.natsToken } : {}),
+      ...(config.natsCreds !== undefined ? { credsFile: config.natsCreds } : {}),
       ...(config.natsReplicas !== undefined ? { replicas: config.natsReplicas } : {}),
     });
   }

@@ -14,6 +14,11 @@ export function revisionOf(sequence: number, index: number): number {
   return sequence * OPS_PER_COMMIT + index;
 }
 
+/** The stream sequence of the commit that gave a record `revision`. */
+export function sequenceOf(revision: number): number {
+  return Math.floor(revision / OPS_PER_COMMIT);
+}
+
 /** What a message says: who wrote it (a store object's random id) and the operations in order. */
 export interface Commit {
   writer: string;

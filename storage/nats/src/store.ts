@@ -1,7 +1,9 @@
 // A BucketStore on NATS JetStream: one stream is the commit log (one message per batch or
 // compare-and-set, its stream sequence the revision), and every store object follows it into an
-// in-memory ordered view that serves all reads. See docs/cluster.md for the design.
+// in-memory ordered view that serves all reads, starting from the newest snapshot when the log was
+// compacted. See docs/cluster.md for the design.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import {
   type ConsumerMessages,
   DeliverPolicy,
@@ -10,10 +12,9 @@ import {
   type JetStreamManager,
   jetstream,
   jetstreamManager,
-  type PubAck,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, type NatsConnection, NoRespondersError, TimeoutError } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
 import {
   type Bucket,
   type BucketStore,
@@ -26,7 +27,9 @@ import {
   StoreError,
   type StoreOperation,
 } from '@twinhub/bucket';
-import { type Commit, decodeCommit, encodeCommit, OPS_PER_COMMIT, revisionOf } from './commit.js';
+import { type Commit, decodeCommit, encodeCommit, OPS_PER_COMMIT, revisionOf, sequenceOf } from './commit.js';
+import { COMPACTION_DEFAULTS, type CompactionOptions, type CompactionResult, CompactionSchedule, compactLog } from './compaction.js';
+import { SnapshotStream } from './snapshot.js';
 import { RecordView } from './view.js';
 
 export interface NatsStoreOptions {
@@ -45,9 +48,21 @@ export interface NatsStoreOptions {
   reconnectWaitMs?: number;
   /** Authentication token, when the servers require one. */
   token?: string;
+  /**
+   * Path of a NATS credentials file (a user JWT and its NKey seed, the format `nsc` writes), when
+   * the servers require one. Read at every connect (so a rotated file is picked up); its content
+   * is never logged or put in an error message.
+   */
+  credsFile?: string;
   /** User and password, when the servers require them. */
   user?: string;
   pass?: string;
+  /**
+   * Log compaction (docs/cluster.md): when due, one instance snapshots its view and purges the
+   * commits before it. On by default; false turns it off (this store then never compacts, but
+   * still opens from a snapshot another instance wrote).
+   */
+  compaction?: false | CompactionOptions;
 }
 
 type Listener = (changes: readonly StoreChange[]) => void;
@@ -71,6 +86,9 @@ function retryable(error: unknown): boolean {
   if (error instanceof JetStreamApiError) return error.status === 503 || error.status === 408;
   return error instanceof TimeoutError || error instanceof NoRespondersError;
 }
+
+/** The client reports a publish nobody answered as "JetStream not enabled", the RequestError as its cause. */
+const noResponders = (error: unknown): boolean => error instanceof Error && error.cause instanceof RequestError && error.cause.isNoResponders();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -100,13 +118,26 @@ export class NatsStore implements BucketStore {
   private readonly stream: string;
   private readonly subject: string;
   private readonly timeoutMs: number;
-  private readonly view = new RecordView();
+  private view = new RecordView();
   private readonly listeners = new Set<Listener>();
   private readonly buckets = new Map<string, Bucket>();
   /** Callers waiting until the view reached a stream sequence. */
   private waiters: { sequence: number; resolve: (reached: boolean) => void; reject: (error: unknown) => void }[] = [];
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
+  private snapshots: SnapshotStream | undefined;
+  /** Replicas of the commit log, given to the snapshot stream when this store creates it. */
+  private replicas = 1;
+  private readonly schedule: CompactionSchedule;
+  private compacting: Promise<void> | undefined;
+  /**
+   * Set when the follower met a commit after a gap: the commits in between were purged by a
+   * compaction before this view applied them, so it must reload from the snapshot.
+   */
+  private gapAt: number | undefined;
+  /** Sequences of this store's own commits, acknowledged but not applied to the view yet. */
+  private readonly ownPending = new Set<number>();
   private messages: ConsumerMessages | undefined;
   private connected = false;
   private closed = false;
@@ -118,6 +149,7 @@ export class NatsStore implements BucketStore {
     this.stream = options.stream ?? 'twinhub';
     this.subject = `${this.stream}.commits`;
     this.timeoutMs = options.timeoutMs ?? 5000;
+    this.schedule = new CompactionSchedule({ ...COMPACTION_DEFAULTS, ...(options.compaction || {}) });
     this.ready = this.start();
     // Callers see the failure through their own calls; this only keeps it from being "unhandled".
     this.ready.catch(() => undefined);
@@ -148,7 +180,7 @@ export class NatsStore implements BucketStore {
     await this.whenReady();
     const ack = await this.publish([...operations]);
     if (ack === 'wrong-last-sequence') throw new StoreError('unexpected sequence expectation on a batch', { code: 'corrupt' });
-    await this.settle(ack.seq, operations);
+    await this.settle(ack.seq, operations, ack.bytes);
     return operations.map((_, index) => revisionOf(ack.seq, index));
   }
 
@@ -169,6 +201,7 @@ export class NatsStore implements BucketStore {
     this.waiters = [];
     await this.ready.catch(() => undefined);
     this.messages?.stop();
+    await this.compacting;
     await this.nc?.close().catch(() => undefined);
   }
 
@@ -182,14 +215,20 @@ export class NatsStore implements BucketStore {
   }
 
   private async start(): Promise<void> {
-    const { servers, token, user, pass } = this.options;
+    const { servers, token, user, pass, credsFile } = this.options;
     let nc: NatsConnection;
+    try {
+      if (credsFile !== undefined) readFileSync(credsFile); // fails here, naming the file, rather than inside the client
+    } catch (error) {
+      throw unavailable(`cannot read the NATS credentials file ${credsFile}`, error);
+    }
     try {
       nc = await connect({
         servers,
         token,
         user,
         pass,
+        ...(credsFile === undefined ? {} : { authenticator: credsAuthenticator(() => readFileSync(credsFile)) }),
         name: `twinhub-store-${this.writer}`,
         timeout: this.timeoutMs,
         maxReconnectAttempts: -1,
@@ -204,7 +243,10 @@ export class NatsStore implements BucketStore {
     if (this.closed) throw closedError();
     try {
       const last = await this.setUpStream(nc);
-      this.history = last;
+      const snapshot = await this.loadSnapshot();
+      if (snapshot !== undefined) this.view = snapshot;
+      // Commits up to here are the state at open, not news: only later ones are reported.
+      this.history = Math.max(last, this.view.applied);
       void this.follow();
       if (!(await this.waitApplied(last, this.timeoutMs * 4)))
         throw unavailable(`the commit log of stream ${this.stream} could not be read up to sequence ${last} in time`);
@@ -223,9 +265,15 @@ export class NatsStore implements BucketStore {
     for (;;) {
       try {
         const jsm = await jetstreamManager(nc, { timeout: this.timeoutMs });
+        this.jsm = jsm;
         this.js = jetstream(nc, { timeout: this.timeoutMs });
+        const quick = await jetstreamManager(nc, { timeout: Math.min(1000, this.timeoutMs), checkAPI: false });
+        this.snapshots = new SnapshotStream(jsm, quick, this.js, this.stream, this.timeoutMs);
         await this.ensureStream(jsm, nc);
-        const last = (await jsm.streams.info(this.stream)).state.last_seq;
+        const info = await jsm.streams.info(this.stream);
+        this.replicas = info.config.num_replicas;
+        const last = info.state.last_seq;
+        // A compacted log is never empty: its last commit stays.
         if (last > 0) return last;
         // The server ignores an expected last sequence of 0, so compare-and-set needs a log that
         // is never empty: a first, empty commit (two instances racing here both add one: harmless).
@@ -267,26 +315,81 @@ export class NatsStore implements BucketStore {
     }
   }
 
-  /** Follows the log from the first commit not applied yet; starts over after any failure. */
+  /**
+   * Follows the log from the first commit not applied yet; starts over after any failure, and
+   * reloads from the newest snapshot when the commits it needed next were purged.
+   */
   private async follow(): Promise<void> {
     const js = this.js as JetStreamClient;
     while (!this.closed) {
       try {
+        if (this.gapAt !== undefined) await this.reload(this.gapAt);
         const consumer = await js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.view.applied + 1 });
         const messages = await consumer.consume({ expires: FOLLOW_EXPIRES_MS });
         this.messages = messages;
         if (this.closed) messages.stop();
-        for await (const message of messages) this.receive(message.seq, message.data);
+        for await (const message of messages) {
+          this.receive(message.seq, message.data);
+          if (this.gapAt !== undefined) {
+            messages.stop();
+            break;
+          }
+        }
+        if (this.gapAt !== undefined) continue;
       } catch {
-        // Disconnected or the consumer vanished: retry below; reads keep serving the view.
+        // Disconnected, the consumer vanished or no snapshot covers a gap yet: retry below; reads
+        // keep serving the view.
       }
       if (!this.closed) await sleep(250);
     }
   }
 
+  /** The newest complete snapshot as a view, or undefined when the log was never compacted. */
+  private async loadSnapshot(): Promise<RecordView | undefined> {
+    const snapshots = this.snapshots as SnapshotStream;
+    // A newer snapshot may replace the one being read (its chunks are then purged): start over.
+    for (let attempt = 1; ; attempt++) {
+      const latest = await snapshots.latest();
+      if (latest === undefined) return undefined;
+      const records = await snapshots.read(latest.manifest);
+      if (records !== undefined) {
+        this.schedule.snapshotSeen(latest.manifest, latest.manifest.sequence);
+        return RecordView.fromRecords(latest.manifest.sequence, records);
+      }
+      if (attempt === 5) throw unavailable(`the snapshots of stream ${this.stream} kept being replaced while being read`);
+    }
+  }
+
+  /**
+   * The follower found the log purged past the view (commits `applied + 1` to `gapAt - 1` are
+   * gone): loads the newest snapshot, which covers them, and reports to watch listeners what it
+   * changed, as one call (the single commits in between are not known any more).
+   */
+  private async reload(gapAt: number): Promise<void> {
+    const next = await this.loadSnapshot();
+    if (this.closed) return;
+    if (next === undefined || next.applied < gapAt - 1) {
+      throw unavailable(`commits ${this.view.applied + 1} to ${gapAt - 1} of stream ${this.stream} are gone and no snapshot covers them`);
+    }
+    this.gapAt = undefined;
+    if (next.applied <= this.view.applied) return;
+    const changes = this.view
+      .changesTo(next)
+      .filter((change) => sequenceOf(change.revision) > this.history && !this.ownPending.has(sequenceOf(change.revision)));
+    this.view = next;
+    for (const sequence of this.ownPending) if (sequence <= next.applied) this.ownPending.delete(sequence);
+    this.wake();
+    this.report(changes);
+  }
+
   /** A commit from the log: applied in order (once), reported when another writer made it. */
   private receive(sequence: number, data: Uint8Array): void {
     if (this.closed || sequence <= this.view.applied) return;
+    if (sequence > this.view.applied + 1) {
+      // Ordered consumers skip purged messages silently: a hole in the sequence is the only sign.
+      this.gapAt = sequence;
+      return;
+    }
     let commit: Commit;
     try {
       commit = decodeCommit(data, sequence);
@@ -295,8 +398,15 @@ export class NatsStore implements BucketStore {
       commit = { writer: '', operations: [] };
     }
     const changes = this.view.apply(sequence, commit.operations);
+    this.ownPending.delete(sequence);
     this.wake();
-    if (commit.writer === this.writer || sequence <= this.history || changes.length === 0) return;
+    this.counted(data.length);
+    if (commit.writer === this.writer || sequence <= this.history) return;
+    this.report(changes);
+  }
+
+  private report(changes: StoreChange[]): void {
+    if (changes.length === 0) return;
     for (const listener of [...this.listeners]) {
       try {
         listener(changes);
@@ -304,6 +414,47 @@ export class NatsStore implements BucketStore {
         // A listener's failure is its own; the feed goes on for the others.
       }
     }
+  }
+
+  /** A commit of `bytes` was applied: starts a compaction in the background when one is due. */
+  private counted(bytes: number): void {
+    this.schedule.count(bytes);
+    if (this.options.compaction === false || this.compacting !== undefined || this.closed || !this.connected || !this.schedule.due()) return;
+    this.compacting = this.compact().then(
+      (result) => {
+        if (!result.done) this.schedule.backOff();
+      },
+      // A failed attempt (a server away, a timeout) is retried later; the log only grows meanwhile.
+      () => this.schedule.backOff(),
+    );
+    void this.compacting.finally(() => {
+      this.compacting = undefined;
+    });
+  }
+
+  /**
+   * Compacts the log now (what happens in the background when due): if this store wins the lease,
+   * writes a snapshot of its view and purges the commits before it. Says what it did.
+   */
+  async compact(): Promise<CompactionResult> {
+    this.checkOpen();
+    await this.whenReady();
+    const snapshots = this.snapshots as SnapshotStream;
+    await snapshots.ensure(this.replicas);
+    const maxPayload = (this.nc as NatsConnection).info?.max_payload ?? 1024 * 1024;
+    const options = this.options.compaction || {};
+    const result = await compactLog({
+      jsm: this.jsm as JetStreamManager,
+      snapshots,
+      stream: this.stream,
+      writer: this.writer,
+      view: this.view,
+      leaseMs: options.leaseMs ?? COMPACTION_DEFAULTS.leaseMs,
+      chunkBytes: Math.min(options.chunkBytes ?? Number.POSITIVE_INFINITY, maxPayload - HEADER_ALLOWANCE),
+    });
+    if (result.done) this.schedule.snapshotSeen(result, this.view.applied);
+    else if (result.latest !== undefined) this.schedule.snapshotSeen(result.latest, this.view.applied);
+    return result;
   }
 
   private wake(): void {
@@ -339,7 +490,7 @@ export class NatsStore implements BucketStore {
    * is a write acknowledged. With `expectedLast`, the server refuses it if any commit came after
    * that sequence ('wrong-last-sequence'). Rejects 'unavailable' at once while disconnected.
    */
-  private async publish(operations: StoreOperation[], expectedLast?: number): Promise<PubAck | 'wrong-last-sequence'> {
+  private async publish(operations: StoreOperation[], expectedLast?: number): Promise<{ seq: number; bytes: number } | 'wrong-last-sequence'> {
     if (operations.length > OPS_PER_COMMIT) {
       throw new StoreError(`a batch of ${operations.length} operations is over the limit of ${OPS_PER_COMMIT} per commit; split it`, { code: 'full' });
     }
@@ -353,16 +504,27 @@ export class NatsStore implements BucketStore {
         { code: 'full' },
       );
     }
-    if (!this.connected) throw unavailable('NATS is unreachable: the write was not made');
-    try {
-      return await (this.js as JetStreamClient).publish(this.subject, data, {
-        timeout: this.timeoutMs,
-        ...(expectedLast === undefined ? {} : { expect: { lastSequence: expectedLast } }),
-      });
-    } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE) return 'wrong-last-sequence';
-      if (this.closed) throw closedError();
-      throw unavailable('NATS JetStream did not confirm the write (it may not have been made)', error);
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      if (!this.connected) throw unavailable('NATS is unreachable: the write was not made');
+      try {
+        const ack = await (this.js as JetStreamClient).publish(this.subject, data, {
+          timeout: this.timeoutMs,
+          ...(expectedLast === undefined ? {} : { expect: { lastSequence: expectedLast } }),
+        });
+        return { seq: ack.seq, bytes: data.length };
+      } catch (error) {
+        if (error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE) return 'wrong-last-sequence';
+        if (this.closed) throw closedError();
+        // No responders: nobody received the message, so sending it again cannot store it twice.
+        // It happens while a server has not yet learnt where the stream's leader is (a stream
+        // just created, a leader just elected). A timeout is not retried: that write may be stored.
+        if (noResponders(error) && Date.now() < deadline) {
+          await sleep(100);
+          continue;
+        }
+        throw unavailable('NATS JetStream did not confirm the write (it may not have been made)', error);
+      }
     }
   }
 
@@ -371,12 +533,14 @@ export class NatsStore implements BucketStore {
    * log, else let the follower bring the view up to it (read-your-writes). The write is durable
    * already, so a follower that lags past the timeout does not turn it into a failure.
    */
-  private async settle(sequence: number, operations: readonly StoreOperation[]): Promise<void> {
+  private async settle(sequence: number, operations: readonly StoreOperation[], bytes: number): Promise<void> {
     if (this.view.applied === sequence - 1) {
       this.view.apply(sequence, operations);
       this.wake();
+      this.counted(bytes);
       return;
     }
+    this.ownPending.add(sequence);
     await this.waitApplied(sequence, this.timeoutMs);
   }
 
@@ -394,7 +558,7 @@ export class NatsStore implements BucketStore {
       const seen = this.view.applied;
       const ack = await this.publish(operations, seen);
       if (ack !== 'wrong-last-sequence') {
-        await this.settle(ack.seq, operations);
+        await this.settle(ack.seq, operations, ack.bytes);
         return value === undefined ? 0 : revisionOf(ack.seq, 0);
       }
       // Someone committed meanwhile: catch up, then re-check the key's revision.

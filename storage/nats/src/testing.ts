@@ -68,8 +68,10 @@ export interface NatsCluster {
 /**
  * Starts `size` JetStream servers routed to each other as one cluster (size 1: a lone server
  * without clustering) and waits until JetStream is ready. Throws when `nats-server` is missing.
+ * `advertise: false` keeps the servers from telling clients the others' URLs, so a client given
+ * one server stays cut off while that server is down (a partitioned instance).
  */
-export async function startNatsCluster(options: { size?: number } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(options: { size?: number; advertise?: boolean } = {}): Promise<NatsCluster> {
   const binary = natsServerPath();
   if (binary === undefined) throw new Error(String(natsSkipReason()));
   const size = options.size ?? 3;
@@ -85,6 +87,7 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
     const name = `n${i + 1}`;
     const args = ['-a', '127.0.0.1', '-p', String(port), '-n', name, '-js', '-sd', join(root, name)];
     if (size > 1) args.push('--cluster_name', 'twinhub-test', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes);
+    if (options.advertise === false) args.push('--no_advertise=true');
     return new ServerProcess(binary, name, `nats://127.0.0.1:${port}`, args);
   });
   for (const node of nodes) node.start();
