@@ -243,7 +243,7 @@ export class NatsStore implements BucketStore {
     if (this.closed) throw closedError();
     try {
       const last = await this.setUpStream(nc);
-      const snapshot = await this.loadSnapshot();
+      const snapshot = await this.openingSnapshot();
       if (snapshot !== undefined) this.view = snapshot;
       // Commits up to here are the state at open, not news: only later ones are reported.
       this.history = Math.max(last, this.view.applied);
@@ -341,6 +341,23 @@ export class NatsStore implements BucketStore {
         // keep serving the view.
       }
       if (!this.closed) await sleep(250);
+    }
+  }
+
+  /**
+   * loadSnapshot while the store opens, retried like the stream set-up: another store may be
+   * creating the snapshot stream right now (a clustered server leaves reads of a stream without a
+   * leader yet unanswered until its election ends).
+   */
+  private async openingSnapshot(): Promise<RecordView | undefined> {
+    const deadline = Date.now() + this.timeoutMs * 4;
+    for (;;) {
+      try {
+        return await this.loadSnapshot();
+      } catch (error) {
+        if (this.closed || Date.now() > deadline || !retryable(error)) throw error;
+        await sleep(250);
+      }
     }
   }
 

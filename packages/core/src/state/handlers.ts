@@ -87,7 +87,7 @@ async function commitState(core: HubCore, thingId: string, writes: PendingWrite[
 export function applyStateRecord(core: HubCore, key: string, record: object | undefined, revision?: number): void {
   // Another writer's record of a Thing this hub does not know (it raced a delete) is not applied; load deletes such records.
   if (record !== undefined && !core.directory.get(thingOfStateKey(key))) return;
-  const change = core.state.apply(key, record);
+  const change = core.state.apply(key, record, revision);
   if (change?.kind === 'property') {
     // Nobody observes a write-only or a non-observable property: its values are not announced (nor retained on MQTT).
     const twin = core.directory.get(change.thingId);

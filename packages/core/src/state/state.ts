@@ -39,6 +39,11 @@ interface ThingState {
   properties: Map<string, PropertyRecord>;
   events: Map<string, EventRecord>;
   version: number;
+  /**
+   * Store revision of the record applied per state key (cluster: this hub's changes and other
+   * instances' arrive in slightly different orders; the highest revision is the store's value).
+   */
+  revisions?: Map<string, number>;
 }
 
 /** A report waiting for its store write (settled: the write ended), or a read queued behind one. */
@@ -200,24 +205,30 @@ export class TwinStateStore {
    * Applies one stored record (undefined when deleted) to the view: the only way the view changes,
    * for this hub's writes once durable and for other writers' from the change feed.
    */
-  apply(key: string, stored: object | undefined): StateChange | undefined {
+  apply(key: string, stored: object | undefined, revision?: number): StateChange | undefined {
     const [thingId, kind, name] = key.split(SEP);
     if (name === undefined || (kind !== 'p' && kind !== 'e')) return undefined;
     let state = this.things.get(thingId);
     if (stored === undefined) {
       if (!state) return undefined;
       (kind === 'p' ? state.properties : state.events).delete(name);
+      state.revisions?.delete(key);
       if (state.properties.size === 0 && state.events.size === 0) this.forget(thingId);
       return undefined;
     }
     if (!state) this.things.set(thingId, (state = { properties: new Map(), events: new Map(), version: 0 }));
     const record = stored as PropertyRecord & EventRecord;
     state.version = Math.max(state.version, record.version);
+    // A record older (in the store's order) than the one applied already is not the current value:
+    // the store holds the newer one, so the view keeps it too. An older event is still an event.
+    const stale = revision !== undefined && revision < (state.revisions?.get(key) ?? 0);
+    if (revision !== undefined && !stale) (state.revisions ??= new Map()).set(key, revision);
     if (kind === 'p') {
+      if (stale) return undefined;
       state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
       return { kind: 'property', thingId, name, value: record.value, time: record.updated };
     }
-    state.events.set(name, { data: record.data, time: record.time, version: record.version });
+    if (!stale) state.events.set(name, { data: record.data, time: record.time, version: record.version });
     return { kind: 'event', thingId, name, data: record.data, time: record.time };
   }
 
