@@ -261,7 +261,7 @@ export class NatsStore implements BucketStore {
         this.connected = true;
         // Follow again from the view's position at once, rather than waiting for the consumer to
         // notice missed heartbeats (the stream may have a new leader, the old consumer is gone).
-        this.messages?.stop();
+        this.restartFollower();
       }
     }
   }
@@ -275,12 +275,34 @@ export class NatsStore implements BucketStore {
         const messages = await consumer.consume({ expires: FOLLOW_EXPIRES_MS });
         this.messages = messages;
         if (this.closed) messages.stop();
+        void this.watchHeartbeats(messages);
         for await (const message of messages) this.receive(message.seq, message.data);
       } catch {
         // Disconnected or the consumer vanished: retry below; reads keep serving the view.
       }
       if (!this.closed) await sleep(250);
     }
+  }
+
+  /**
+   * Ends the follower's consumer when its heartbeats stop (then `follow` starts a new one from the
+   * view). The client's ordered consumer would try to heal itself by asking the server about the
+   * old consumer, but when the server holding it (the stream leader) died while this connection
+   * went to a surviving server, that question is never answered: the view would stop following
+   * the log for good, with no disconnect to set it going again (found by the cluster outage test).
+   */
+  private async watchHeartbeats(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type === 'heartbeats_missed') {
+        messages.stop();
+        return;
+      }
+    }
+  }
+
+  /** Ends the follower's consumer now: `follow` starts a new one from the view's position. */
+  private restartFollower(): void {
+    this.messages?.stop();
   }
 
   /** A commit from the log: applied in order (once), reported when another writer made it. */
@@ -376,7 +398,9 @@ export class NatsStore implements BucketStore {
       this.wake();
       return;
     }
-    await this.waitApplied(sequence, this.timeoutMs);
+    // Our commit is in the log but the follower did not bring it within the bound: it is stuck
+    // (its consumer lost), so start it again rather than wait for missed heartbeats.
+    if (!(await this.waitApplied(sequence, this.timeoutMs))) this.restartFollower();
   }
 
   private async compareAndSet(bucket: string, key: string, value: string | undefined, expectedRevision: number): Promise<number> {
