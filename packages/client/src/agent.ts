@@ -58,6 +58,9 @@ interface Outgoing {
   reject(error: TwinhubError): void;
 }
 
+/** Pause before resending what the hub could not take yet (504, or 503 with the link up). */
+const RESEND_PAUSE_MS = 1000;
+
 const key = (thingId: string, name: string) => `${thingId}\u0000${name}`;
 
 export class AgentClient {
@@ -301,9 +304,13 @@ export class AgentClient {
           item.resolve();
         } catch (error) {
           const problem = error instanceof TwinhubError ? error : TwinhubError.local(500, 'Send Failed', String(error), item.request.operation);
-          if (problem.status === 503) return; // the link went: resend once reconnected (the 'connected' state restarts the pump)
-          if (problem.status === 504) {
-            setTimeout(() => void this.#pump(), 1000); // no answer yet: resend (a resent status that ended already gets 409)
+          // The link went: resend once reconnected (the 'connected' state restarts the pump).
+          if (problem.status === 503 && this.#session.state !== 'connected') return;
+          // No answer yet (504; a resent status that ended already gets 409), or the hub answered
+          // 503 over a live link (its store unavailable: nothing was made, and no reconnect will
+          // come to restart the pump): resend after a pause.
+          if (problem.status === 503 || problem.status === 504) {
+            setTimeout(() => void this.#pump(), RESEND_PAUSE_MS);
             return;
           }
           this.#take(item);

@@ -162,4 +162,36 @@ describe('NatsStore beyond the contract: replicas, message size, servers failing
       await store.close();
     }
   });
+
+  it("kill -9 of the stream's leader: a store on a surviving server keeps following the log by itself", async () => {
+    const writer = await within(20_000, () => NatsStore.open({ servers: cluster.servers, stream: 'leader', timeoutMs: 3000, reconnectWaitMs: 100 }));
+    const leaderName = await cluster.streamLeader('leader');
+    const dead = cluster.nodes.find((node) => node.name === leaderName)!;
+    const survivors = cluster.nodes.filter((node) => node.name !== leaderName).map((node) => node.url);
+    // Connected to a server that survives: it sees no disconnect, only its consumer going silent.
+    const follower = await NatsStore.open({ servers: survivors, stream: 'leader', timeoutMs: 3000, reconnectWaitMs: 100 });
+    const heard: string[] = [];
+    follower.watch((changes) => {
+      for (const change of changes) heard.push(change.key);
+    });
+    try {
+      await writer.batch([{ bucket: 'b', type: 'put', key: 'before', value: '1' }]);
+      await within(5000, async () => assert.deepEqual(heard, ['before']));
+      await dead.kill();
+      const after: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const key = `after-${String(i).padStart(2, '0')}`;
+        await within(15_000, () => writer.batch([{ bucket: 'b', type: 'put', key, value: '1' }]));
+        after.push(key);
+      }
+      // Its consumer lived on the dead server: the follower must start a new one by itself.
+      await within(30_000, async () => assert.deepEqual(heard, ['before', ...after]));
+      assert.equal(await follower.bucket('b').get('after-19'), '1', 'reads see them too');
+    } finally {
+      await follower.close();
+      await writer.close();
+      dead.start();
+      await cluster.waitReady();
+    }
+  });
 });

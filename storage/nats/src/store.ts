@@ -310,7 +310,7 @@ export class NatsStore implements BucketStore {
         this.connected = true;
         // Follow again from the view's position at once, rather than waiting for the consumer to
         // notice missed heartbeats (the stream may have a new leader, the old consumer is gone).
-        this.messages?.stop();
+        this.restartFollower();
       }
     }
   }
@@ -328,6 +328,7 @@ export class NatsStore implements BucketStore {
         const messages = await consumer.consume({ expires: FOLLOW_EXPIRES_MS });
         this.messages = messages;
         if (this.closed) messages.stop();
+        void this.watchHeartbeats(messages);
         for await (const message of messages) {
           this.receive(message.seq, message.data);
           if (this.gapAt !== undefined) {
@@ -357,6 +358,22 @@ export class NatsStore implements BucketStore {
       } catch (error) {
         if (this.closed || Date.now() > deadline || !retryable(error)) throw error;
         await sleep(250);
+      }
+    }
+  }
+
+  /**
+   * Ends the follower's consumer when its heartbeats stop (then `follow` starts a new one from the
+   * view). The client's ordered consumer would try to heal itself by asking the server about the
+   * old consumer, but when the server holding it (the stream leader) died while this connection
+   * went to a surviving server, that question is never answered: the view would stop following
+   * the log for good, with no disconnect to set it going again (found by the cluster outage test).
+   */
+  private async watchHeartbeats(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type === 'heartbeats_missed') {
+        messages.stop();
+        return;
       }
     }
   }
@@ -397,6 +414,11 @@ export class NatsStore implements BucketStore {
     for (const sequence of this.ownPending) if (sequence <= next.applied) this.ownPending.delete(sequence);
     this.wake();
     this.report(changes);
+  }
+
+  /** Ends the follower's consumer now: `follow` starts a new one from the view's position. */
+  private restartFollower(): void {
+    this.messages?.stop();
   }
 
   /** A commit from the log: applied in order (once), reported when another writer made it. */
@@ -558,7 +580,9 @@ export class NatsStore implements BucketStore {
       return;
     }
     this.ownPending.add(sequence);
-    await this.waitApplied(sequence, this.timeoutMs);
+    // Our commit is in the log but the follower did not bring it within the bound: it is stuck
+    // (its consumer lost), so start it again rather than wait for missed heartbeats.
+    if (!(await this.waitApplied(sequence, this.timeoutMs))) this.restartFollower();
   }
 
   private async compareAndSet(bucket: string, key: string, value: string | undefined, expectedRevision: number): Promise<number> {

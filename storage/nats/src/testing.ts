@@ -61,6 +61,8 @@ export interface NatsCluster {
   readonly nodes: readonly NatsNode[];
   /** Resolves once JetStream answers through some server (a meta leader is elected). */
   waitReady(timeoutMs?: number): Promise<void>;
+  /** The name of the server leading a stream's RAFT group (the one whose death forces an election). */
+  streamLeader(stream: string): Promise<string>;
   /** Kills every server and removes their directories. */
   stop(): Promise<void>;
 }
@@ -114,6 +116,17 @@ export async function startNatsCluster(options: { size?: number; advertise?: boo
       }
       const logs = nodes.map((node) => `--- ${node.name} ---\n${node.log()}`).join('\n');
       throw new Error(`the NATS cluster was not ready within ${timeoutMs} ms: ${String(last)}\n${logs}`);
+    },
+    async streamLeader(stream) {
+      const nc = await connect({ servers: nodes.filter((n) => n.running).map((n) => n.url), timeout: 2000, reconnect: false });
+      try {
+        const info = await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(stream);
+        const leader = info.cluster?.leader;
+        if (leader === undefined) throw new Error(`stream ${stream} has no leader now`);
+        return leader;
+      } finally {
+        await nc.close();
+      }
     },
     async stop() {
       await Promise.all(nodes.map((node) => node.kill()));
