@@ -31,6 +31,13 @@ interface SetupResult {
   e2e?: HubE2eRun[];
   /** Why this setup did not run (nats-server missing). */
   skipped?: string;
+  /** Why a load failed part-way (its runs so far are kept). */
+  ingestFailed?: string;
+  e2eFailed?: string;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0].slice(0, 200);
 }
 
 /**
@@ -89,13 +96,13 @@ function rowsFor(results: SetupResult[]): Row[] {
       value: (r) => run(r)?.persistedPerSecond,
       cell: (r) => {
         const i = run(r);
-        if (!i) return '–';
+        if (!i) return r.ingestFailed ? 'failed' : '–';
         const missed = i.result.sent - i.result.received;
         return `${int(i.persistedPerSecond)}${missed > 0 ? ` (subscriber missed ${int(missed)} of ${int(i.result.sent)})` : ''}`;
       },
     });
   }
-  const e2eRuns = results.find((r) => r.e2e)?.e2e ?? [];
+  const e2eRuns = results.find((r) => r.e2e && !r.e2eFailed)?.e2e ?? results.find((r) => r.e2e)?.e2e ?? [];
   for (const { publisher, rate } of e2eRuns) {
     const run = (r: SetupResult) => r.e2e?.find((e) => e.publisher === publisher && e.rate === rate);
     rows.push({
@@ -108,7 +115,7 @@ function rowsFor(results: SetupResult[]): Row[] {
       },
       cell: (r) => {
         const e = run(r);
-        if (!e) return '–';
+        if (!e) return r.e2eFailed ? 'failed' : '–';
         const w = worstConsumer(e);
         const notes = [...(w.dropped > 0 ? [`${int(w.dropped)} dropped`] : []), ...(e.achievedRate < e.rate * 0.95 ? [`sent ${int(e.achievedRate)}/s`] : [])];
         return `${fmt(w.p50)} / ${fmt(w.p99)}${notes.length ? ` (${notes.join(', ')})` : ''}`;
@@ -130,9 +137,23 @@ export async function clusterScenario(ctx: ScenarioContext): Promise<ScenarioRep
       continue;
     }
     ctx.log(`  -- ${setup.label}`);
-    const ingestRuns = await withHubs(ctx, setup, 'ingest', (first, last) => runHubIngest(ctx, { agents: first, subscriber: last }, ingest));
-    const e2eRuns = await withHubs(ctx, setup, 'e2e', (first, last) => runHubE2e(ctx, { agent: first, consumers: last }, e2e));
-    results.push({ setup: setup.key, ingest: ingestRuns.runs, e2e: e2eRuns });
+    const result: SetupResult = { setup: setup.key };
+    // A load that fails (a hub crashing under it) is reported in its cells; the other loads still run.
+    try {
+      result.ingest = (await withHubs(ctx, setup, 'ingest', (first, last) => runHubIngest(ctx, { agents: first, subscriber: last }, ingest))).runs;
+    } catch (error) {
+      result.ingestFailed = firstLine(error);
+      ctx.log(`  ingest failed: ${result.ingestFailed}`);
+    }
+    const e2eRuns: HubE2eRun[] = [];
+    result.e2e = e2eRuns;
+    try {
+      await withHubs(ctx, setup, 'e2e', (first, last) => runHubE2e(ctx, { agent: first, consumers: last }, e2e, (run) => e2eRuns.push(run)));
+    } catch (error) {
+      result.e2eFailed = firstLine(error);
+      ctx.log(`  e2e failed: ${result.e2eFailed}`);
+    }
+    results.push(result);
   }
 
   const level = results.find((r) => r.setup === 'level') as SetupResult;
@@ -172,6 +193,12 @@ export async function clusterScenario(ctx: ScenarioContext): Promise<ScenarioRep
     },
     targets,
     notes: [
+      ...results
+        .filter((r) => r.ingestFailed || r.e2eFailed)
+        .map(
+          (r) =>
+            `**${label(r.setup)} failed:** ${[r.ingestFailed && `ingest: ${r.ingestFailed}`, r.e2eFailed && `e2e: ${r.e2eFailed}`].filter(Boolean).join('; ')} (cells "failed"; the runs before the failure are shown).`,
+        ),
       `Ingest as scenario 1 (${ingest.agents} MQTT agents × ${ingest.thingsPerAgent} Things, ${int(ingest.agents * ingest.messagesPerAgent)} values per QoS); end to end as scenario 2 (${e2e.rates.map(int).join(' and ')} updates/s for ${e2e.durationMs / 1000} s per agent binding, SSE + WS + MQTT consumers; the cell is the slowest consumer).`,
       "Ingest figure: reports the agents' hub accepted and stored per second (state versions read back), which is what the subscriber receives when there is one hub. With two hubs the subscriber on B misses values (see the last note), and at QoS 0 the agents' window is freed only by the subscriber seeing a value, so missed values stall the agents until the run ends on 2 s of silence: the QoS 0 figure of the two-hub setup is that stall, not the store's limit.",
       'Ratio: throughput NATS/LevelDB; for latency LevelDB p99 / NATS p99, so for both higher is better and 0.5 means half the throughput or twice the latency.',

@@ -32,9 +32,9 @@ export type HubE2eRun = E2eResult & { hubCpuMs: number };
 
 /**
  * Registers the agent's Things on `hubs.agent`, waits until the consumers' hub knows them, then
- * runs every publisher binding at every rate.
+ * runs every publisher binding at every rate; `onRun` sees each run as it ends (kept if a later one fails).
  */
-export async function runHubE2e(ctx: ScenarioContext, hubs: E2eHubs, sizes: E2eSizes): Promise<HubE2eRun[]> {
+export async function runHubE2e(ctx: ScenarioContext, hubs: E2eHubs, sizes: E2eSizes, onRun: (run: HubE2eRun) => void = () => undefined): Promise<HubE2eRun[]> {
   const distinct = [...new Set([hubs.agent, hubs.consumers])];
   const cpu = async () => (await Promise.all(distinct.map((hub) => hub.stats()))).reduce((sum, s) => sum + s.cpuMs, 0);
   const runs: HubE2eRun[] = [];
@@ -64,7 +64,9 @@ export async function runHubE2e(ctx: ScenarioContext, hubs: E2eHubs, sizes: E2eS
         ),
       );
       base += 1e7;
-      runs.push({ ...result, hubCpuMs: (await cpu()) - cpuBefore });
+      const run = { ...result, hubCpuMs: (await cpu()) - cpuBefore };
+      runs.push(run);
+      onRun(run);
       ctx.log(
         `  ${publisher} @ ${rate}/s: ${CONSUMERS.map((c) => `${c} p99 ${fmt(result.consumers[c].latency.p99)} ms, dropped ${result.consumers[c].dropped}`).join('; ')}`,
       );
