@@ -89,6 +89,9 @@ export async function ingest(p: IngestParams): Promise<IngestResult> {
   );
   const cpu0 = process.cpuUsage();
   const start = performance.now();
+  // Silence is counted from the first publish: connecting the agents to a busy hub can take longer
+  // than the quiet period, which then ended the run before any value could arrive.
+  lastAny = start;
   const publishers = p.agents.map((agent, a) =>
     (async () => {
       const client = agents[a];
