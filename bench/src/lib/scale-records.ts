@@ -7,6 +7,8 @@ import type { Twin } from '@twinhub/core';
 import { benchTd, benchThingId } from './td.js';
 
 const AGENTS = 100;
+/** Twins per NATS commit when filling: ~1.4 KB each once encoded in a commit message, so 400 stay well under 1 MiB (tested). */
+export const TWINS_PER_NATS_COMMIT = 400;
 
 /** The store operations writing twin number `i` (a TD with 3 properties, 1 action, 1 event, and its state). */
 export function twinRecords(i: number, now: string): StoreOperation[] {

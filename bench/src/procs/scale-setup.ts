@@ -6,13 +6,12 @@
 import type { BucketStore, StoreOperation } from '@twinhub/bucket';
 import { openLevelStore } from '@twinhub/storage-level';
 import { NatsStore } from '@twinhub/storage-nats';
-import { recordBytes, twinRecords } from '../lib/scale-records.js';
+import { recordBytes, TWINS_PER_NATS_COMMIT, twinRecords } from '../lib/scale-records.js';
 
 const args = process.argv.slice(2);
 const nats = args[0] === '--nats';
 const count = Number(nats ? args[3] : args[1]);
-/** Twins per batch: ~1.4 KB each once encoded in a commit message, so 400 stay well under 1 MiB. */
-const BATCH = nats ? 400 : 2000;
+const BATCH = nats ? TWINS_PER_NATS_COMMIT : 2000;
 /** NATS: commits in flight at once (each resolves on its acknowledgement). */
 const IN_FLIGHT = nats ? 4 : 1;
 

@@ -6,6 +6,7 @@ import { type HubHandle, startHubProc } from '../lib/hub-handle.js';
 import { type BenchNats, natsMissing, startBenchNats } from '../lib/nats.js';
 import type { ScenarioReport, Target } from '../lib/report.js';
 import { fmt, int } from '../lib/stats.js';
+import { natsRatio } from '../lib/compare.js';
 import type { ScenarioContext } from './context.js';
 import { CONSUMERS, e2eSizes, type HubE2eRun, runHubE2e } from './e2e.js';
 import { type HubIngestRun, ingestSizes, runHubIngest } from './ingest.js';
@@ -58,12 +59,6 @@ async function withHubs<T>(ctx: ScenarioContext, setup: Setup, label: string, wo
     for (const hub of hubs) await hub.close();
     await nats?.stop();
   }
-}
-
-/** Higher is better for both: throughput NATS/LevelDB, and for latency LevelDB/NATS (so 0.5 = twice the latency). */
-function ratio(nats: number | undefined, level: number | undefined, kind: 'rate' | 'latency'): number | undefined {
-  if (nats === undefined || level === undefined || nats <= 0 || level <= 0) return undefined;
-  return kind === 'rate' ? nats / level : level / nats;
 }
 
 /** The slowest of the three consumers of an end-to-end run (p50, p99, and all their drops). */
@@ -164,7 +159,7 @@ export async function clusterScenario(ctx: ScenarioContext): Promise<ScenarioRep
     row.measure,
     ...results.map((r) => (r.skipped ? 'skipped' : row.cell(r))),
     ...natsResults.map((r) => {
-      const x = ratio(row.value(r), row.value(level), row.kind);
+      const x = natsRatio(row.value(r), row.value(level), row.kind);
       return x === undefined ? '–' : fmt(x);
     }),
   ]);
@@ -172,7 +167,7 @@ export async function clusterScenario(ctx: ScenarioContext): Promise<ScenarioRep
     (['ingest', 'e2e'] as const).map((scenario) => {
       const ratios = rows
         .filter((row) => row.scenario === scenario)
-        .map((row) => ratio(row.value(r), row.value(level), row.kind))
+        .map((row) => natsRatio(row.value(r), row.value(level), row.kind))
         .filter((x): x is number => x !== undefined);
       const worst = ratios.length ? Math.min(...ratios) : undefined;
       return {
