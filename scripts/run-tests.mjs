@@ -4,7 +4,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const roots = ['storage', 'packages', 'bindings', 'test'];
+const roots = ['storage', 'packages', 'bindings', 'test', 'bench'];
 const skip = new Set(['node_modules', 'src']);
 
 function collect(dir, out) {

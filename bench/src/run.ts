@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { cleanupAll } from './lib/children.js';
 import { outputDir, renderScenario, runMeta, updateResultsMd, writeResult, type ScenarioReport } from './lib/report.js';
 import { actionsScenario } from './scenarios/actions.js';
+import { clusterScenario } from './scenarios/cluster.js';
+import { clusterStartupScenario } from './scenarios/cluster-startup.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { directoryScenario } from './scenarios/directory.js';
 import { e2eScenario } from './scenarios/e2e.js';
@@ -24,6 +26,8 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioReport
   jobs: jobsScenario,
   query: queryScenario,
   history: historyScenario,
+  cluster: clusterScenario,
+  'cluster-startup': clusterStartupScenario,
 };
 
 const args = process.argv.slice(2);

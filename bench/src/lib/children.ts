@@ -10,6 +10,8 @@ import { awaitMessage } from './ipc.js';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
+/** Other resources to release on cleanup (e.g. a NATS cluster), each removed once it ran. */
+const cleanups = new Set<() => Promise<void>>();
 
 /** dist/procs/<name>.js of this package. */
 export function procScript(name: string): string {
@@ -77,8 +79,20 @@ export async function removeTempDir(dir: string): Promise<void> {
   tempDirs.delete(dir);
 }
 
-/** Kills every child still running and removes every temp folder. */
+/** Registers `release` to run on cleanup unless the returned function ran it first (then it is forgotten). */
+export function onCleanup(release: () => Promise<void>): () => Promise<void> {
+  cleanups.add(release);
+  return async () => {
+    if (!cleanups.delete(release)) return;
+    await release();
+  };
+}
+
+/** Kills every child still running, releases every registered resource and removes every temp folder. */
 export async function cleanupAll(): Promise<void> {
   await Promise.all([...children].map((child) => stop(child, 2000)));
+  const pending = [...cleanups];
+  cleanups.clear();
+  await Promise.all(pending.map((release) => release().catch(() => undefined)));
   await Promise.all([...tempDirs].map((dir) => removeTempDir(dir)));
 }

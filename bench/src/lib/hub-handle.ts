@@ -21,6 +21,8 @@ export interface HubHandle {
   setup(request: SetupRequest): Promise<SetupResult>;
   stats(): Promise<HubStats>;
   versions(thingIds: string[]): Promise<number>;
+  /** How many of these Things and tokens the hub knows (a second instance learns them from the store's change feed). */
+  knows(thingIds: string[], tokens: string[]): Promise<{ things: number; tokens: number }>;
   /** History samples of one property (at most 1000). */
   historyCount(thingId: string, name: string): Promise<number>;
   /** Runs `phase`; with profiling on, the hub's CPU profile of just that phase goes to bench/profiles. */
@@ -30,6 +32,23 @@ export interface HubHandle {
 
 /** Where --cpu-prof profiles go (bench/profiles, ignored by git). */
 export const PROFILE_DIR = fileURLToPath(new URL('../../profiles/', import.meta.url));
+
+/**
+ * Waits until `hub` knows every Thing and token of `setup` (made on another instance of the same
+ * store); rejects after `timeoutMs`.
+ */
+export async function awaitPeerSetup(hub: HubHandle, setup: SetupResult, timeoutMs = 30_000): Promise<void> {
+  const thingIds = setup.agents.flatMap((a) => a.thingIds);
+  const tokens = [...setup.agents, ...setup.viewers, ...setup.operators].map((c) => c.token);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const known = await hub.knows(thingIds, tokens);
+    if (known.things === thingIds.length && known.tokens === tokens.length) return;
+    if (performance.now() > deadline)
+      throw new Error(`the second hub knows ${known.things}/${thingIds.length} Things and ${known.tokens}/${tokens.length} tokens after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 export async function startHubProc(options: Omit<HubProcOptions, 'dataDir'> & { profile?: string } = {}): Promise<HubHandle> {
   const dataDir = await tempDir('hub');
@@ -45,6 +64,7 @@ export async function startHubProc(options: Omit<HubProcOptions, 'dataDir'> & { 
       setup: (request) => callChild<SetupResult>(child, 'setup', request, 300_000),
       stats: () => callChild<HubStats>(child, 'stats'),
       versions: (thingIds) => callChild<number>(child, 'versions', { thingIds }),
+      knows: (thingIds, tokens) => callChild<{ things: number; tokens: number }>(child, 'knows', { thingIds, tokens }),
       historyCount: (thingId, name) => callChild<number>(child, 'historyCount', { thingId, name }),
       async measure(label, phase) {
         if (!profile) return phase();

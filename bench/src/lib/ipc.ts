@@ -64,6 +64,8 @@ export function awaitMessage<T>(
 /** In the parent: calls a command of the child and waits for its answer. */
 export function callChild<T>(child: ChildProcess, command: string, args: unknown = {}, timeoutMs = 120_000): Promise<T> {
   const id = nextId++;
+  // A child that died (e.g. crashed under load) has no channel left: say so at once.
+  if (!child.connected) return Promise.reject(new Error(`${command}: child ${child.pid} is gone (${child.exitCode ?? child.signalCode})`));
   const answer = awaitMessage<T>(
     child,
     (message) => {
@@ -74,7 +76,9 @@ export function callChild<T>(child: ChildProcess, command: string, args: unknown
     timeoutMs,
     command,
   );
-  child.send({ type: 'call', id, command, args } satisfies Call);
+  // With a callback, a send to a child that just died reports to it instead of throwing an
+  // 'error' event; the child's 'exit' then rejects `answer`.
+  child.send({ type: 'call', id, command, args } satisfies Call, () => undefined);
   return answer;
 }
 

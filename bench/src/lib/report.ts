@@ -101,7 +101,7 @@ export function renderScenario(report: ScenarioReport, meta?: RunMeta): string {
   return parts.join('\n\n');
 }
 
-const ORDER = ['ingest', 'e2e', 'directory', 'actions', 'scale'];
+const ORDER = ['ingest', 'e2e', 'directory', 'actions', 'scale', 'jobs', 'query', 'history', 'cluster', 'cluster-startup'];
 
 /** Regenerates the block of RESULTS.md for this mode from every results file of that mode. */
 export function updateResultsMd(dir: string, meta: RunMeta): void {

@@ -12,7 +12,10 @@ export type Binding = 'mqtt' | 'ws' | 'http';
 export type ConsumerBinding = 'sse' | 'ws' | 'mqtt';
 
 export interface E2eParams {
+  /** The agent's hub. */
   urls: { http: string; ws: string; mqtt: string };
+  /** The consumers' hub when it is not `urls` (a second hub instance on the same store). */
+  consumerUrls?: { http: string; ws: string; mqtt: string };
   agent: { id: string; token: string; thingIds: string[] };
   consumers: Record<ConsumerBinding, { id: string; token: string }>;
   publisher: Binding;
@@ -64,17 +67,18 @@ export async function e2e(p: E2eParams): Promise<E2eResult> {
   for (const c of ['sse', 'ws', 'mqtt'] as const) tallies[c] = { seen: new Uint8Array(total), latencies: [], duplicates: 0 };
 
   // Consumers first, all subscribed before the first value is sent.
-  const sse = await openSse(p.urls.http, '/stream', p.consumers.sse.token, (frame) => {
+  const at = p.consumerUrls ?? p.urls;
+  const sse = await openSse(at.http, '/stream', p.consumers.sse.token, (frame) => {
     if (frame.event !== 'observeproperty') return;
     record('sse', (JSON.parse(frame.data) as { data: unknown }).data);
   });
-  const wsConsumer = await EnvelopeSocket.open(p.urls.ws, p.consumers.ws.token);
+  const wsConsumer = await EnvelopeSocket.open(at.ws, p.consumers.ws.token);
   wsConsumer.onPush = (message) => {
     if (message.type === 'notification' && message.operation === 'observeproperty') record('ws', message.data);
   };
   const observed = await wsConsumer.request({ operation: 'observeallproperties' });
   if (observed.status !== 204 && observed.status !== 200) throw new Error(`WS observeallproperties: ${observed.status} ${observed.error?.detail}`);
-  const mqttConsumer = await mqttConnect(p.urls.mqtt, p.consumers.mqtt);
+  const mqttConsumer = await mqttConnect(at.mqtt, p.consumers.mqtt);
   let lastRetained = performance.now();
   mqttConsumer.on('message', (_topic, payload) => {
     lastRetained = performance.now();

@@ -9,6 +9,8 @@ import { summarize, type LatencySummary } from '../lib/stats.js';
 export interface IngestParams {
   target: 'hub' | 'raw';
   url: string;
+  /** The subscriber's broker when it is not `url` (a second hub instance on the same store). */
+  subscriberUrl?: string;
   agents: Array<{ id: string; token: string; thingIds: string[] }>;
   subscriber?: { id: string; token: string };
   messagesPerAgent: number;
@@ -53,7 +55,7 @@ export async function ingest(p: IngestParams): Promise<IngestResult> {
   const inFlight = new Int32Array(p.agents.length);
   const pumps: Array<() => void> = [];
 
-  const subscriber = await mqttConnect(p.url, p.subscriber, p.subscriber ? undefined : `bench-subscriber-${process.pid}`);
+  const subscriber = await mqttConnect(p.subscriberUrl ?? p.url, p.subscriber, p.subscriber ? undefined : `bench-subscriber-${process.pid}`);
   let lastAny = performance.now();
   let allReceived: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (allReceived = resolve));
@@ -87,6 +89,9 @@ export async function ingest(p: IngestParams): Promise<IngestResult> {
   );
   const cpu0 = process.cpuUsage();
   const start = performance.now();
+  // Silence is counted from the first publish: connecting the agents to a busy hub can take longer
+  // than the quiet period, which then ended the run before any value could arrive.
+  lastAny = start;
   const publishers = p.agents.map((agent, a) =>
     (async () => {
       const client = agents[a];

@@ -1,5 +1,5 @@
-// The hub under test, in its own process: startHub on a LevelDB folder with ephemeral ports on
-// 127.0.0.1, reporting its URLs over IPC. The parent drives it: setup (tokens + Things, created
+// The hub under test, in its own process: startHub on a LevelDB folder (or, with `nats`, on a NATS
+// JetStream cluster) with ephemeral ports on 127.0.0.1, reporting its URLs over IPC. The parent drives it: setup (tokens + Things, created
 // in-process so setup time is not measured), stats (memory, CPU), state versions, close.
 
 import { writeFile } from 'node:fs/promises';
@@ -15,6 +15,8 @@ export interface HubProcOptions {
   limits?: Partial<HubConfig['limits']>;
   /** Record value history (the hub's default: on). */
   history?: boolean;
+  /** Cluster mode: the records live in this NATS JetStream cluster instead of `dataDir`. */
+  nats?: { servers: string[]; replicas: number };
 }
 
 export interface SetupRequest {
@@ -48,6 +50,10 @@ const options = JSON.parse(process.argv[2] ?? '{}') as HubProcOptions;
 const config: HubConfig = { ...defaultConfig(), dataDir: options.dataDir, host: '127.0.0.1', httpPort: 0, mqttPort: 0, logLevel: 'silent' };
 config.limits = { ...config.limits, ...options.limits };
 if (options.history !== undefined) config.history = options.history;
+if (options.nats) {
+  config.nats = options.nats.servers;
+  config.natsReplicas = options.nats.replicas;
+}
 const started = performance.now();
 const running = await startHub(config, pino({ level: 'silent' }));
 const startupMs = performance.now() - started;
@@ -99,6 +105,17 @@ serveCalls({
       if (result.ok) sum += (result.output as { version: number }).version;
     }
     return sum;
+  },
+
+  /**
+   * How many of these Things and tokens this hub knows: with a second instance on the same store,
+   * what the first one set up reaches it through the change feed, a few milliseconds later.
+   */
+  async knows(args) {
+    const { thingIds, tokens } = args as { thingIds: string[]; tokens: string[] };
+    let things = 0;
+    for (const thingId of thingIds) if ((await running.hub.handle({ operation: 'readstate', thingId }, { client: admin })).ok) things++;
+    return { things, tokens: tokens.filter((token) => running.hub.tokens.authenticate(token) !== undefined).length };
   },
 
   /** How many history samples a property of a Thing has (at most 1000): shows that history was (or was not) recorded. */

@@ -1,51 +1,37 @@
-// Fills a data folder with N twins (TD + state) straight through the storage API, in the layout
-// the core persists (bucket 'twins': Twin JSON keyed by Thing ID; bucket 'state': one record per
-// reported property and per event, keyed `<thingId>\u0001p|e\u0001<name>`; see
-// packages/core/src/directory and state). Far faster than registering through the hub.
+// Fills a store with N twins (TD + state) straight through the storage API, in the layout the
+// core persists (lib/scale-records.ts): far faster than registering through the hub. argv: a
+// LevelDB folder and a count, or `--nats <servers JSON> <replicas>` and a count. A NATS commit must
+// fit one message (1 MiB by default), so twins go in batches of a few hundred there.
 
-import type { Twin } from '@twinhub/core';
+import type { BucketStore, StoreOperation } from '@twinhub/bucket';
 import { openLevelStore } from '@twinhub/storage-level';
-import type { StoreOperation } from '@twinhub/bucket';
-import { benchTd, benchThingId } from '../lib/td.js';
+import { NatsStore } from '@twinhub/storage-nats';
+import { recordBytes, TWINS_PER_NATS_COMMIT, twinRecords } from '../lib/scale-records.js';
 
-const [dir, countArg] = process.argv.slice(2);
-const count = Number(countArg);
-const AGENTS = 100;
-const BATCH = 2000;
+const args = process.argv.slice(2);
+const nats = args[0] === '--nats';
+const count = Number(nats ? args[3] : args[1]);
+const BATCH = nats ? TWINS_PER_NATS_COMMIT : 2000;
+/** NATS: commits in flight at once (each resolves on its acknowledgement). */
+const IN_FLIGHT = nats ? 4 : 1;
 
 const started = performance.now();
-const store = await openLevelStore(dir);
+const store: BucketStore = nats
+  ? await NatsStore.open({ servers: JSON.parse(args[1]) as string[], replicas: Number(args[2]), timeoutMs: 30_000 })
+  : await openLevelStore(args[0]);
 const now = new Date().toISOString();
 let bytes = 0;
+let commits = 0;
+const pending = new Set<Promise<void>>();
 for (let from = 0; from < count; from += BATCH) {
   const operations: StoreOperation[] = [];
-  for (let i = from; i < Math.min(count, from + BATCH); i++) {
-    const agentId = `scale-agent-${i % AGENTS}`;
-    const thingId = benchThingId(agentId, Math.floor(i / AGENTS));
-    const twin: Twin = {
-      thingId,
-      td: benchTd(thingId, `BenchType${i % 10}`),
-      agentId,
-      created: now,
-      modified: now,
-      version: 1,
-      tags: { site: `site-${i % 50}` },
-    };
-    const state: [string, object][] = [
-      [`${thingId}\u0001p\u0001level`, { value: i * 0.5, updated: now, version: 1 }],
-      [`${thingId}\u0001p\u0001status`, { value: 'ok', updated: now, version: 2 }],
-      [`${thingId}\u0001e\u0001alarm`, { data: 1, time: now, version: 3 }],
-    ];
-    const twinJson = JSON.stringify(twin);
-    operations.push({ bucket: 'twins', type: 'put', key: thingId, value: twinJson });
-    bytes += twinJson.length;
-    for (const [key, record] of state) {
-      const json = JSON.stringify(record);
-      bytes += json.length;
-      operations.push({ bucket: 'state', type: 'put', key, value: json });
-    }
-  }
-  await store.batch(operations);
+  for (let i = from; i < Math.min(count, from + BATCH); i++) operations.push(...twinRecords(i, now));
+  bytes += recordBytes(operations);
+  commits++;
+  const write = store.batch(operations).finally(() => pending.delete(write));
+  pending.add(write);
+  if (pending.size >= IN_FLIGHT) await Promise.race(pending);
 }
+await Promise.all(pending);
 await store.close();
-process.send?.({ type: 'done', ms: performance.now() - started, bytes }, () => process.exit(0));
+process.send?.({ type: 'done', ms: performance.now() - started, bytes, commits }, () => process.exit(0));

@@ -2,53 +2,86 @@
 // a WS and an MQTT consumer receive every value. Latency from the send call to the consumer.
 
 import { runLoad } from '../lib/children.js';
-import { startHubProc } from '../lib/hub-handle.js';
+import { awaitPeerSetup, startHubProc, type HubHandle } from '../lib/hub-handle.js';
 import { fmt, int, pcts } from '../lib/stats.js';
 import type { ScenarioReport, Target } from '../lib/report.js';
 import type { Binding, ConsumerBinding, E2eParams, E2eResult } from '../load/e2e.js';
 import type { ScenarioContext } from './context.js';
 
 const THINGS = 100;
-const PUBLISHERS: Binding[] = ['mqtt', 'ws', 'http'];
-const CONSUMERS: ConsumerBinding[] = ['sse', 'ws', 'mqtt'];
+export const PUBLISHERS: Binding[] = ['mqtt', 'ws', 'http'];
+export const CONSUMERS: ConsumerBinding[] = ['sse', 'ws', 'mqtt'];
+
+export interface E2eSizes {
+  rates: number[];
+  durationMs: number;
+  drainMs: number;
+}
+
+export function e2eSizes(quick: boolean): E2eSizes {
+  return { rates: quick ? [1000, 5000] : [1000, 10_000], durationMs: quick ? 1000 : 5000, drainMs: quick ? 3000 : 5000 };
+}
+
+/** Where the load goes: the agent reports to `agent`, the consumers read `consumers` (the same hub, or a second instance). */
+export interface E2eHubs {
+  agent: HubHandle;
+  consumers: HubHandle;
+}
+
+export type HubE2eRun = E2eResult & { hubCpuMs: number };
+
+/**
+ * Registers the agent's Things on `hubs.agent`, waits until the consumers' hub knows them, then
+ * runs every publisher binding at every rate; `onRun` sees each run as it ends (kept if a later one fails).
+ */
+export async function runHubE2e(ctx: ScenarioContext, hubs: E2eHubs, sizes: E2eSizes, onRun: (run: HubE2eRun) => void = () => undefined): Promise<HubE2eRun[]> {
+  const distinct = [...new Set([hubs.agent, hubs.consumers])];
+  const cpu = async () => (await Promise.all(distinct.map((hub) => hub.stats()))).reduce((sum, s) => sum + s.cpuMs, 0);
+  const runs: HubE2eRun[] = [];
+  const setup = await hubs.agent.setup({ agents: [{ id: 'e2e-agent', things: THINGS }], viewers: CONSUMERS.map((c) => `e2e-${c}`) });
+  if (hubs.consumers !== hubs.agent) await awaitPeerSetup(hubs.consumers, setup);
+  const consumers = Object.fromEntries(CONSUMERS.map((c, i) => [c, setup.viewers[i]])) as E2eParams['consumers'];
+  const urls = (hub: HubHandle) => ({ http: hub.urls.http, ws: hub.urls.ws, mqtt: hub.urls.mqtt! });
+  let base = 1e7;
+  for (const rate of sizes.rates) {
+    for (const publisher of PUBLISHERS) {
+      const cpuBefore = await cpu();
+      const result = await hubs.agent.measure(`${publisher}-${rate}`, () =>
+        runLoad<E2eResult>(
+          'e2e',
+          {
+            urls: urls(hubs.agent),
+            ...(hubs.consumers !== hubs.agent ? { consumerUrls: urls(hubs.consumers) } : {}),
+            agent: setup.agents[0],
+            consumers,
+            publisher,
+            rate,
+            durationMs: sizes.durationMs,
+            drainMs: sizes.drainMs,
+            base,
+          } satisfies E2eParams,
+          sizes.durationMs + sizes.drainMs + 30_000,
+        ),
+      );
+      base += 1e7;
+      const run = { ...result, hubCpuMs: (await cpu()) - cpuBefore };
+      runs.push(run);
+      onRun(run);
+      ctx.log(
+        `  ${publisher} @ ${rate}/s: ${CONSUMERS.map((c) => `${c} p99 ${fmt(result.consumers[c].latency.p99)} ms, dropped ${result.consumers[c].dropped}`).join('; ')}`,
+      );
+    }
+  }
+  return runs;
+}
 
 export async function e2eScenario(ctx: ScenarioContext): Promise<ScenarioReport> {
-  const rates = ctx.quick ? [1000, 5000] : [1000, 10_000];
-  const durationMs = ctx.quick ? 1000 : 5000;
-  const drainMs = ctx.quick ? 3000 : 5000;
-  const runs: Array<E2eResult & { hubCpuMs: number }> = [];
+  const sizes = e2eSizes(ctx.quick);
+  const { rates, durationMs, drainMs } = sizes;
+  let runs: HubE2eRun[];
   const hub = await startHubProc(ctx.profile ? { profile: 'e2e' } : {});
   try {
-    const setup = await hub.setup({ agents: [{ id: 'e2e-agent', things: THINGS }], viewers: CONSUMERS.map((c) => `e2e-${c}`) });
-    const consumers = Object.fromEntries(CONSUMERS.map((c, i) => [c, setup.viewers[i]])) as E2eParams['consumers'];
-    let base = 1e7;
-    for (const rate of rates) {
-      for (const publisher of PUBLISHERS) {
-        const cpuBefore = (await hub.stats()).cpuMs;
-        const result = await hub.measure(`${publisher}-${rate}`, () =>
-          runLoad<E2eResult>(
-            'e2e',
-            {
-              urls: { http: hub.urls.http, ws: hub.urls.ws, mqtt: hub.urls.mqtt! },
-              agent: setup.agents[0],
-              consumers,
-              publisher,
-              rate,
-              durationMs,
-              drainMs,
-              base,
-            } satisfies E2eParams,
-            durationMs + drainMs + 30_000,
-          ),
-        );
-        base += 1e7;
-        const hubCpuMs = (await hub.stats()).cpuMs - cpuBefore;
-        runs.push({ ...result, hubCpuMs });
-        ctx.log(
-          `  ${publisher} @ ${rate}/s: ${CONSUMERS.map((c) => `${c} p99 ${fmt(result.consumers[c].latency.p99)} ms, dropped ${result.consumers[c].dropped}`).join('; ')}`,
-        );
-      }
-    }
+    runs = await runHubE2e(ctx, { agent: hub, consumers: hub }, sizes);
   } finally {
     await hub.close();
   }

@@ -2,7 +2,7 @@
 // (QoS 0 and QoS 1), one subscriber on the value topics; the same load through a bare aedes.
 
 import { forkProc, nextMessage, runLoad, stop } from '../lib/children.js';
-import { startHubProc } from '../lib/hub-handle.js';
+import { awaitPeerSetup, startHubProc, type HubHandle } from '../lib/hub-handle.js';
 import { fmt, int, pcts } from '../lib/stats.js';
 import type { ScenarioReport } from '../lib/report.js';
 import type { IngestParams, IngestResult } from '../load/ingest.js';
@@ -11,47 +11,99 @@ import type { ScenarioContext } from './context.js';
 const AGENTS = 100;
 const WINDOW = 32;
 
+export interface IngestSizes {
+  agents: number;
+  thingsPerAgent: number;
+  messagesPerAgent: number;
+  timeoutMs: number;
+}
+
+export function ingestSizes(quick: boolean): IngestSizes {
+  return { agents: AGENTS, thingsPerAgent: quick ? 10 : 100, messagesPerAgent: quick ? 50 : 500, timeoutMs: quick ? 15_000 : 60_000 };
+}
+
+/** Where the load goes: agents publish to `agents`, the subscriber reads `subscriber` (the same hub, or a second instance). */
+export interface IngestHubs {
+  agents: HubHandle;
+  subscriber: HubHandle;
+}
+
+export interface HubIngestRun {
+  qos: 0 | 1;
+  result: IngestResult;
+  /** Accepted reports per second (state versions read back from the agents' hub). */
+  persistedPerSecond: number;
+  /** CPU time of every hub process during the run, ms. */
+  hubCpuMs: number;
+}
+
+/**
+ * Registers the agents' Things on `hubs.agents`, waits until the subscriber's hub knows them, then
+ * runs the ingest load at QoS 0 and QoS 1 against the hub(s).
+ */
+export async function runHubIngest(
+  ctx: ScenarioContext,
+  hubs: IngestHubs,
+  sizes: IngestSizes,
+): Promise<{ runs: HubIngestRun[]; agents: IngestParams['agents'] }> {
+  const distinct = [...new Set([hubs.agents, hubs.subscriber])];
+  const cpu = async () => (await Promise.all(distinct.map((hub) => hub.stats()))).reduce((sum, s) => sum + s.cpuMs, 0);
+  const setup = await hubs.agents.setup({
+    agents: Array.from({ length: sizes.agents }, (_, i) => ({ id: `ingest-agent-${i}`, things: sizes.thingsPerAgent })),
+    viewers: ['ingest-viewer'],
+  });
+  ctx.log(`  hub setup: ${sizes.agents * sizes.thingsPerAgent} Things registered in ${int(setup.ms)} ms`);
+  if (hubs.subscriber !== hubs.agents) await awaitPeerSetup(hubs.subscriber, setup);
+  const agents = setup.agents;
+  const thingIds = agents.flatMap((a) => a.thingIds);
+  const runs: HubIngestRun[] = [];
+  for (const qos of [0, 1] as const) {
+    const before = await hubs.agents.versions(thingIds);
+    const cpuBefore = await cpu();
+    const result = await hubs.agents.measure(`qos${qos}`, () =>
+      runLoad<IngestResult>(
+        'ingest',
+        {
+          target: 'hub',
+          url: hubs.agents.urls.mqtt!,
+          ...(hubs.subscriber !== hubs.agents ? { subscriberUrl: hubs.subscriber.urls.mqtt! } : {}),
+          agents,
+          subscriber: setup.viewers[0],
+          messagesPerAgent: sizes.messagesPerAgent,
+          qos,
+          window: WINDOW,
+          base: (qos + 1) * 1e9,
+          timeoutMs: sizes.timeoutMs,
+        } satisfies IngestParams,
+        sizes.timeoutMs + 30_000,
+      ),
+    );
+    const hubCpuMs = (await cpu()) - cpuBefore;
+    const persistedPerSecond = ((await hubs.agents.versions(thingIds)) - before) / (result.durationMs / 1000);
+    runs.push({ qos, result, persistedPerSecond, hubCpuMs });
+    ctx.log(`  hub QoS ${qos}: ${int(result.throughput)} values/s through, ${int(persistedPerSecond)} persisted/s`);
+  }
+  return { runs, agents };
+}
+
 export async function ingestScenario(ctx: ScenarioContext): Promise<ScenarioReport> {
-  const messagesPerAgent = ctx.quick ? 50 : 500;
-  const THINGS_PER_AGENT = ctx.quick ? 10 : 100;
-  const timeoutMs = ctx.quick ? 15_000 : 60_000;
+  const sizes = ingestSizes(ctx.quick);
+  const { messagesPerAgent, thingsPerAgent: THINGS_PER_AGENT, timeoutMs } = sizes;
   const runs: Array<{ target: 'hub' | 'raw'; qos: 0 | 1; result: IngestResult; persisted?: number; hubCpuMs?: number }> = [];
 
   const hub = await startHubProc(ctx.profile ? { profile: 'ingest' } : {});
   let agents: IngestParams['agents'];
   try {
-    const setup = await hub.setup({
-      agents: Array.from({ length: AGENTS }, (_, i) => ({ id: `ingest-agent-${i}`, things: THINGS_PER_AGENT })),
-      viewers: ['ingest-viewer'],
-    });
-    ctx.log(`  hub setup: ${AGENTS * THINGS_PER_AGENT} Things registered in ${int(setup.ms)} ms`);
-    agents = setup.agents;
-    const thingIds = agents.flatMap((a) => a.thingIds);
-    for (const qos of [0, 1] as const) {
-      const before = await hub.versions(thingIds);
-      const cpuBefore = (await hub.stats()).cpuMs;
-      const result = await hub.measure(`qos${qos}`, () =>
-        runLoad<IngestResult>(
-          'ingest',
-          {
-            target: 'hub',
-            url: hub.urls.mqtt!,
-            agents,
-            subscriber: setup.viewers[0],
-            messagesPerAgent,
-            qos,
-            window: WINDOW,
-            base: (qos + 1) * 1e9,
-            timeoutMs,
-          } satisfies IngestParams,
-          timeoutMs + 30_000,
-        ),
-      );
-      const hubCpuMs = (await hub.stats()).cpuMs - cpuBefore;
-      const persisted = (await hub.versions(thingIds)) - before;
-      runs.push({ target: 'hub', qos, result, persisted, hubCpuMs });
-      ctx.log(`  hub QoS ${qos}: ${int(result.throughput)} values/s through, ${int(persisted / (result.durationMs / 1000))} persisted/s`);
-    }
+    const measured = await runHubIngest(ctx, { agents: hub, subscriber: hub }, sizes);
+    agents = measured.agents;
+    for (const run of measured.runs)
+      runs.push({
+        target: 'hub',
+        qos: run.qos,
+        result: run.result,
+        persisted: run.persistedPerSecond * (run.result.durationMs / 1000),
+        hubCpuMs: run.hubCpuMs,
+      });
   } finally {
     await hub.close();
   }

@@ -232,6 +232,10 @@ export class NatsStore implements BucketStore {
         name: `twinhub-store-${this.writer}`,
         timeout: this.timeoutMs,
         maxReconnectAttempts: -1,
+        // The client otherwise builds two Error objects per request (publish) only to improve a
+        // timeout's stack trace: 9.5 % of CPU when committing (profile); failures here become
+        // StoreErrors with their own message anyway.
+        noAsyncTraces: true,
         reconnectTimeWait: this.options.reconnectWaitMs ?? 1000,
       });
     } catch (error) {
