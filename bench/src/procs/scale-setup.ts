@@ -22,7 +22,7 @@ const store: BucketStore = nats
 const now = new Date().toISOString();
 let bytes = 0;
 let commits = 0;
-const pending = new Set<Promise<void>>();
+const pending = new Set<Promise<unknown>>();
 for (let from = 0; from < count; from += BATCH) {
   const operations: StoreOperation[] = [];
   for (let i = from; i < Math.min(count, from + BATCH); i++) operations.push(...twinRecords(i, now));

@@ -108,6 +108,7 @@ export class Sweeps {
     private readonly tasks: readonly (() => Promise<void>)[],
     private readonly onStop: () => void = () => undefined,
     private readonly membership: Membership = new SoloMembership(),
+    private readonly log: Logger = pino({ level: 'silent' }),
   ) {}
 
   /** Sweeps now, then every `intervalMs` until stop(). */
@@ -118,18 +119,25 @@ export class Sweeps {
     this.timer.unref();
   }
 
-  /** Stops sweeping and (cluster) leaves the cluster: its agents and the lease are released. */
+  /** Stops sweeping, waits for a sweep still running, and (cluster) leaves the cluster: its agents and the lease are released. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.onStop();
+    await this.running;
     await this.membership.stop();
   }
 
-  /** One sweep; a sweep still running is joined, not started twice. */
+  /** One sweep; a sweep still running is joined, not started twice. A failing task is logged, never thrown (the timer calls this). */
   run(): Promise<void> {
     this.running ??= (async () => {
       if (!(await this.membership.lead())) return;
-      for (const task of this.tasks) await task();
+      for (const task of this.tasks) {
+        try {
+          await task();
+        } catch (error) {
+          this.log.error({ err: error }, 'a sweep failed; it runs again at the next interval');
+        }
+      }
     })().finally(() => (this.running = undefined));
     return this.running;
   }
@@ -230,6 +238,7 @@ export function composeCore(options: HubOptions): ComposedCore {
     [() => requests.sweep(), () => purgeExpiredRegistrations(core), () => jobs.sweep(core), () => history.sweep()],
     () => jobs.stop(),
     membership,
+    log,
   );
   return { core, tokens, sequence, twinTds, readiness, sweeps };
 }

@@ -9,6 +9,7 @@ import { createHub, isHubError, ROLES } from '@twinhub/core';
 import { clientsCommand, tokenCommand } from './admin-commands.js';
 import { AdminError, httpTransport, localTransport } from './admin-transport.js';
 import { repairLevelStore } from '@twinhub/storage-level';
+import { withoutCredentials } from '@twinhub/storage-nats';
 import { ConfigError, type Flags, resolveConfig, settingOptions, settingsHelp } from './config.js';
 import { createLogger } from './logger.js';
 import { openStore, startHub } from './server.js';
@@ -39,7 +40,13 @@ async function serve(flags: Flags): Promise<void> {
   const lines = [`twinhub listening`, `  HTTP  ${running.urls.http}/things`, `  WS    ${running.urls.ws}`];
   if (running.urls.mqtt) lines.push(`  MQTT  ${running.urls.mqtt}`);
   if (running.metricsUrl) lines.push(`  metrics ${running.metricsUrl}`);
-  lines.push(`  data  ${config.memory ? '(in memory: nothing is kept after exit)' : config.dataDir}`);
+  const data =
+    config.nats.length > 0
+      ? `NATS JetStream ${config.nats.map(withoutCredentials).join(', ')} (cluster mode)`
+      : config.memory
+        ? '(in memory: nothing is kept after exit)'
+        : config.dataDir;
+  lines.push(`  data  ${data}`);
   if (running.firstAdminToken) {
     lines.push('', 'First start: an admin token was created. It is shown only this once (only its hash is stored):', `  ${running.firstAdminToken}`);
   }

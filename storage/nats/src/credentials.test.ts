@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nkeys } from '@nats-io/transport-node';
 import { StoreError } from '@twinhub/bucket';
-import { NatsStore } from './index.js';
+import { NatsStore, withoutCredentials } from './index.js';
 import { freePort, natsServerPath, natsSkipReason } from './testing.js';
 
 const skip = natsSkipReason();
@@ -70,5 +70,27 @@ describe('NatsStore with a credentials file on a server requiring NKey authentic
       () => NatsStore.open({ servers: url, credsFile: missing, compaction: false }),
       (error: unknown) => error instanceof StoreError && error.code === 'unavailable' && error.message.includes(missing),
     );
+  });
+});
+
+describe('server URLs shown in errors and the start banner', () => {
+  it('lose the user and password they may carry, and nothing else', async () => {
+    assert.equal(withoutCredentials('nats://alice:s3cret@nats-1:4222'), 'nats://nats-1:4222');
+    assert.equal(withoutCredentials('nats://token-only@nats-1:4222'), 'nats://nats-1:4222');
+    assert.equal(withoutCredentials('nats://nats-1:4222'), 'nats://nats-1:4222');
+    assert.equal(withoutCredentials('tls://[::1]:4443'), 'tls://[::1]:4443');
+    // A store that cannot connect names where, without the secret.
+    const store = new NatsStore({ servers: ['nats://alice:s3cret@127.0.0.1:1'], timeoutMs: 300 });
+    const error = await store
+      .bucket('b')
+      .get('k')
+      .then(
+        () => undefined,
+        (e: unknown) => e as StoreError,
+      );
+    await store.close();
+    assert.ok(error instanceof StoreError, String(error));
+    assert.match(error.message, /127\.0\.0\.1:1/);
+    assert.doesNotMatch(error.message, /s3cret|alice/);
   });
 });

@@ -90,6 +90,19 @@ function retryable(error: unknown): boolean {
 /** The client reports a publish nobody answered as "JetStream not enabled", the RequestError as its cause. */
 const noResponders = (error: unknown): boolean => error instanceof Error && error.cause instanceof RequestError && error.cause.isNoResponders();
 
+/** A server URL as it may be shown (logs, errors, the start banner): without a user and password in it. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//');
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -239,7 +252,7 @@ export class NatsStore implements BucketStore {
         reconnectTimeWait: this.options.reconnectWaitMs ?? 1000,
       });
     } catch (error) {
-      throw unavailable(`cannot connect to NATS at ${String(servers)}`, error);
+      throw unavailable(`cannot connect to NATS at ${[servers].flat().map(withoutCredentials).join(', ')}`, error);
     }
     this.nc = nc;
     this.connected = true;

@@ -150,6 +150,40 @@ describe('cluster membership between hubs on one store', () => {
     follower.closeSession(device.session);
   });
 
+  it('delivers requests two instances queued at the same moment (the same seq) behind a backlog, each once', async () => {
+    const [a, b] = hubs;
+    // The agent on A with a send buffer that is full for now.
+    let ready = false;
+    const received: Array<OutboundMessage & { actionId?: string }> = [];
+    const session = a.openSession(agent, 'test', { send: (m) => received.push(m), close: () => {}, ready: () => ready });
+    await a.handle({ operation: 'subscriberequests' }, { client: agent, session });
+    await eventually(() => assert.equal(membershipOf(b).delivers(agent.id), false));
+    // Queued on both at once: each instance numbers its own, so both may carry the same seq.
+    const both = await Promise.all([invoke(a), invoke(b)]);
+    const seqs = await Promise.all(
+      both.map(async (actionId) => ((await a.handle({ operation: 'queryaction', actionId }, { client: operator })) as { output: RequestRecord }).output.seq),
+    );
+    ready = true;
+    a.resumeDelivery(session);
+    await eventually(
+      () =>
+        assert.deepEqual(
+          received
+            .filter((m) => m.type === 'request')
+            .map((m) => m.actionId)
+            .sort(),
+          [...both].sort(),
+        ),
+      `seqs ${seqs}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS));
+    assert.equal(received.filter((m) => m.type === 'request').length, 2, 'each once');
+    for (const actionId of both) {
+      assert.equal((await a.handle({ operation: 'updateactionstatus', actionId, input: { status: 'completed' } }, { client: agent })).status, 200);
+    }
+    a.closeSession(session);
+  });
+
   it("takes over a silent instance's lease and agents: it is gone after three missed heartbeats", async () => {
     const [a] = hubs;
     // D stands for an instance that dies: its store connection goes at once, nothing is released.

@@ -183,8 +183,11 @@ describe('fleet jobs', () => {
     const job = await readJob(restarted, jobId);
     assert.deepEqual(nonZero(job.counts), { matched: 1000, queued: 1000, pending: 1000 });
     assert.equal('cursor' in job, false, 'the resume cursor is internal');
-    const requests = (await storedRecords<RequestRecord>(store, REQUESTS_BUCKET)).filter((r) => r.jobId === jobId);
-    assert.deepEqual(requests.map((r) => r.thingId).sort(), things, 'one request per Thing, none twice, none missing');
+    // The job reads 'queued' as soon as its last slice is handed to the store: wait until it is stored.
+    await eventually(async () => {
+      const requests = (await storedRecords<RequestRecord>(store, REQUESTS_BUCKET)).filter((r) => r.jobId === jobId);
+      assert.deepEqual(requests.map((r) => r.thingId).sort(), things, 'one request per Thing, none twice, none missing');
+    });
 
     // The agent completes them all: the job completes.
     const a = await online(restarted, agentA);

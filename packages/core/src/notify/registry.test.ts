@@ -75,7 +75,7 @@ describe('NotificationRegistry replay buffer', () => {
       send: (m) => sent.push(m),
       close: () => {},
       ready: () => true,
-      requestCursor: 0,
+      sentRequests: new Set(),
       backlogged: false,
     };
     notify.subscribe(session, { kind: 'property', thingId: 'urn:t:1', name: 'other' });

@@ -26,8 +26,12 @@ export interface LiveSession extends Session {
   /** Whether the binding can take more queued requests now (flow control, SessionSink.ready). */
   readonly ready: () => boolean;
   readonly subscriptions: Set<string>;
-  /** seq of the last queued request pushed to this session: the backlog resumes after it. */
-  requestCursor: number;
+  /**
+   * Queued requests pushed to this session and not acknowledged yet: the backlog sends the others.
+   * A set of ids rather than a cursor over `seq`: in a cluster, requests queued by other instances
+   * arrive with their own instance's numbering, so a lower `seq` can come after a higher one.
+   */
+  readonly sentRequests: Set<string>;
   /** True while older queued requests still wait for the send buffer to drain: new ones queue behind them. */
   backlogged: boolean;
 }

@@ -110,6 +110,11 @@ export class RequestQueue {
   }
 
   /** Durable requests still owed to the agent (pending or delivered without acknowledgement), oldest first. */
+  /** How many requests of the agent are open (not ended). */
+  openCountOfAgent(agentId: string): number {
+    return this.openByAgent.get(agentId)?.size ?? 0;
+  }
+
   *unacknowledged(agentId: string): IterableIterator<RequestRecord> {
     for (const record of this.openByAgent.get(agentId)?.values() ?? []) {
       if (isUnacknowledged(record) && !this.staged.has(record.actionId)) yield record;

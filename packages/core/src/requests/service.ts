@@ -164,7 +164,7 @@ export class RequestService {
   receive(session: LiveSession, enabled: boolean): void {
     this.options.sessions.setReceiving(session, enabled);
     if (!enabled) return;
-    session.requestCursor = 0;
+    session.sentRequests.clear();
     session.backlogged = true;
     this.pump(session);
   }
@@ -235,18 +235,16 @@ export class RequestService {
       session.backlogged = true;
       return;
     }
-    session.requestCursor = record.seq;
     this.send(session, record);
   }
 
-  /** Pushes the agent's unacknowledged requests after the session's cursor while the session is ready. */
+  /** Pushes the agent's unacknowledged requests not sent to the session yet, oldest first, while the session is ready. */
   private pump(session: LiveSession): void {
     // Not (or no longer) the session that gets them: a newer one here, or (cluster) on another instance.
     if (this.options.sessions.receiverOf(session.client.id) !== session) return;
     for (const record of this.queue.unacknowledged(session.client.id)) {
-      if (record.seq <= session.requestCursor) continue;
-      if (!session.ready()) return; // resume() continues from the cursor
-      session.requestCursor = record.seq;
+      if (session.sentRequests.has(record.actionId)) continue;
+      if (!session.ready()) return; // resume() continues with what is not sent yet
       this.send(session, record);
     }
     session.backlogged = false;
@@ -268,6 +266,7 @@ export class RequestService {
       expiresAt: record.expiresAt,
     };
     session.send(message);
+    this.noteSent(session, record.actionId);
     if (record.status !== 'pending') return;
     // Sent is sent: the record says so at once. If storing that fails, the stored record still
     // says pending and the request is delivered again after a restart (at least once).
@@ -279,6 +278,17 @@ export class RequestService {
       ([revision]) => this.changed(delivered, revision),
       (error) => this.options.log.error({ err: error, requestId: record.actionId }, 'failed to store a delivery'),
     );
+  }
+
+  /** Remembers a request sent to the session; forgets those acknowledged since, once they outnumber the open ones. */
+  private noteSent(session: LiveSession, actionId: string): void {
+    const sent = session.sentRequests;
+    sent.add(actionId);
+    if (sent.size < 64 || sent.size < 2 * this.queue.openCountOfAgent(session.client.id)) return;
+    for (const id of sent) {
+      const record = this.queue.get(id);
+      if (!record || !isUnacknowledged(record)) sent.delete(id);
+    }
   }
 
   private async expire(records: RequestRecord[]): Promise<void> {

@@ -67,7 +67,7 @@ export class SessionRegistry {
       },
       close: (reason) => sink.close(reason),
       ready: () => sink.ready?.() ?? true,
-      requestCursor: 0,
+      sentRequests: new Set(),
       backlogged: false,
     };
     this.sessions.set(session.id, session);
