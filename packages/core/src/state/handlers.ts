@@ -76,7 +76,7 @@ async function commitState(core: HubCore, thingId: string, writes: PendingWrite[
   // cluster), even when a burst reports one property or event twice.
   const stored = core.persist.write([...writes, ...core.history.recordState(thingId, writes)], { distinct: true });
   await core.state.applyWhenStored(thingId, stored, (revisions) => {
-    writes.forEach((write, i) => applyStateRecord(core, write.key, write.value, revisions[i]));
+    for (const [i, write] of writes.entries()) applyStateRecord(core, write.key, write.value, revisions[i]);
   });
 }
 
