@@ -547,6 +547,61 @@ export function bucketStoreContract(
         assert.ok((await use('other').getEntry('x'))!.revision > Math.max(x, y, z));
       });
 
+      it('a conditional batch applies only while every expected revision holds, else nothing of it', async () => {
+        const twins = use('twins');
+        const [created] = await store.batch([{ bucket: 'twins', type: 'put', key: 't1', value: 'v1' }], {
+          expect: [{ bucket: 'twins', key: 't1', revision: 0 }],
+        });
+        assert.deepEqual(await twins.getEntry('t1'), { value: 'v1', revision: created });
+        // Several keys in several buckets, one of them expected absent.
+        const [updated, state] = await store.batch(
+          [
+            { bucket: 'twins', type: 'put', key: 't1', value: 'v2' },
+            { bucket: 'state', type: 'put', key: 't1', value: 's' },
+          ],
+          {
+            expect: [
+              { bucket: 'twins', key: 't1', revision: created },
+              { bucket: 'state', key: 't1', revision: 0 },
+            ],
+          },
+        );
+        assert.ok(updated > created && state > updated);
+        // A stale expectation: a conflict that says what to do, and nothing of the batch applied.
+        await assert.rejects(
+          () =>
+            store.batch(
+              [
+                { bucket: 'twins', type: 'put', key: 't1', value: 'lost' },
+                { bucket: 'other', type: 'put', key: 'x', value: 'lost' },
+              ],
+              { expect: [{ bucket: 'twins', key: 't1', revision: created }] },
+            ),
+          (error: unknown) => hasCode('conflict')(error) && /another write came first; re-read and retry/.test((error as Error).message),
+        );
+        await assert.rejects(
+          () => store.batch([{ bucket: 'twins', type: 'put', key: 't1', value: 'lost' }], { expect: [{ bucket: 'twins', key: 't1', revision: 0 }] }),
+          hasCode('conflict'),
+        );
+        assert.equal(await twins.get('t1'), 'v2');
+        assert.equal(await use('other').get('x'), undefined);
+        // An expectation on a deleted key: absent again.
+        await store.batch([{ bucket: 'twins', type: 'del', key: 't1' }], { expect: [{ bucket: 'twins', key: 't1', revision: updated }] });
+        assert.equal(await twins.get('t1'), undefined);
+        await store.batch([{ bucket: 'twins', type: 'put', key: 't1', value: 'v3' }], { expect: [{ bucket: 'twins', key: 't1', revision: 0 }] });
+        assert.equal(await twins.get('t1'), 'v3');
+      });
+
+      it('of conditional batches racing on one expectation exactly one applies', async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 5 }, (_, i) =>
+            store.batch([{ bucket: 'race', type: 'put', key: 'thing', value: `writer-${i}` }], { expect: [{ bucket: 'race', key: 'thing', revision: 0 }] }),
+          ),
+        );
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+        for (const r of results) if (r.status === 'rejected') assert.ok(hasCode('conflict')(r.reason), String(r.reason));
+      });
+
       it('creates with expected revision 0 only while the key is absent', async () => {
         const bucket = use('cas');
         const revision = await bucket.compareAndSet('k', 'first', 0);
@@ -700,6 +755,26 @@ export function bucketStoreContract(
                   .then(() => store.bucket('leases').compareAndSet('fresh', 'y', 0)),
               hasCode('conflict'),
             );
+          } finally {
+            await other.close();
+          }
+        });
+
+        it('conditional batches of two writers on one expectation: only one of them applies', async () => {
+          const other = peer(store);
+          try {
+            const results = await Promise.allSettled([
+              store.batch([{ bucket: 'twins', type: 'put', key: 'contested', value: 'agent-a' }], {
+                expect: [{ bucket: 'twins', key: 'contested', revision: 0 }],
+              }),
+              other.batch([{ bucket: 'twins', type: 'put', key: 'contested', value: 'agent-b' }], {
+                expect: [{ bucket: 'twins', key: 'contested', revision: 0 }],
+              }),
+            ]);
+            assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+            const winner = results[0].status === 'fulfilled' ? 'agent-a' : 'agent-b';
+            assert.equal(await store.bucket('twins').get('contested'), winner);
+            assert.equal(await other.bucket('twins').get('contested'), winner);
           } finally {
             await other.close();
           }

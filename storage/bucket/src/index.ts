@@ -21,6 +21,21 @@ export type BucketOperation = { type: 'put'; key: string; value: string } | { ty
 /** An operation of a store-wide batch: the same as a bucket operation, naming its bucket. */
 export type StoreOperation = BucketOperation & { bucket: string };
 
+/** A key's revision a conditional batch expects (0: the key must be absent). */
+export interface ExpectedRevision {
+  bucket: string;
+  key: string;
+  revision: number;
+}
+
+export interface BatchOptions {
+  /**
+   * Apply the batch only if every one of these keys still has this revision (compare-and-set
+   * over several keys and buckets); otherwise reject with 'conflict' and apply nothing.
+   */
+  expect?: readonly ExpectedRevision[];
+}
+
 /** A value with its revision: a positive number that grows with every write of any key in the store. */
 export interface Revisioned {
   value: string;
@@ -62,7 +77,7 @@ export interface BucketStore {
    * batch): the change feed reports the same revisions to other writers, so a revision names one
    * change everywhere (cluster mode numbers notifications with them).
    */
-  batch(operations: readonly StoreOperation[]): Promise<readonly number[]>;
+  batch(operations: readonly StoreOperation[], options?: BatchOptions): Promise<readonly number[]>;
   /**
    * The change feed: calls `listener` with the records other writers of the same store committed,
    * in commit order, one call per committed batch. Never reports this store object's own writes
@@ -115,6 +130,22 @@ export function checkOperation(op: StoreOperation): void {
   } else if (op.type !== 'del') {
     throw new StoreError(`unknown batch operation type ${JSON.stringify((op as { type: unknown }).type)}`);
   }
+}
+
+/** Validates a conditional batch's expectations (same rules on every backend). */
+export function checkExpectations(expect: readonly ExpectedRevision[]): void {
+  for (const { bucket, key, revision } of expect) {
+    checkBucketName(bucket);
+    checkCompareAndSet(key, undefined, revision);
+  }
+}
+
+/** The conflict of a conditional batch whose expectation no longer holds. */
+export function expectationConflict(expected: ExpectedRevision, actual: number): StoreError {
+  return new StoreError(
+    `a conditional batch expected ${JSON.stringify(expected.key)} in bucket ${JSON.stringify(expected.bucket)} at ${expected.revision === 0 ? 'no record' : `revision ${expected.revision}`} but found ${actual === 0 ? 'no record' : `revision ${actual}`}: another write came first; re-read and retry`,
+    { code: 'conflict' },
+  );
 }
 
 /** Validates compareAndSet's arguments (same rules on every backend). */

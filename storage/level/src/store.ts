@@ -5,7 +5,10 @@ import type { ClassicLevel } from 'classic-level';
 import {
   checkBucketName,
   checkCompareAndSet,
+  type BatchOptions,
+  checkExpectations,
   checkOperation,
+  expectationConflict,
   closedError,
   conflictError,
   keyBounds,
@@ -56,11 +59,20 @@ export class LevelStore implements BucketStore {
     return view;
   }
 
-  async batch(operations: readonly StoreOperation[]): Promise<readonly number[]> {
+  async batch(operations: readonly StoreOperation[], options: BatchOptions = {}): Promise<readonly number[]> {
     this.checkOpen();
     for (const op of operations) checkOperation(op);
-    if (operations.length === 0) return [];
-    return this.exclusive(() => this.commit(operations));
+    const expect = options.expect ?? [];
+    checkExpectations(expect);
+    if (operations.length === 0 && expect.length === 0) return [];
+    return this.exclusive(async () => {
+      // Checked inside the write queue: no other write of this process comes in between.
+      for (const expected of expect) {
+        const actual = (await this.read(encodeKey(expected.key, bucketPrefix(expected.bucket))))?.revision ?? 0;
+        if (actual !== expected.revision) throw expectationConflict(expected, actual);
+      }
+      return operations.length === 0 ? [] : this.commit(operations);
+    });
   }
 
   /** One process owns a LevelDB folder, so no other writer exists to report. */

@@ -6,7 +6,10 @@
 import {
   checkBucketName,
   checkCompareAndSet,
+  type BatchOptions,
+  checkExpectations,
   checkOperation,
+  expectationConflict,
   closedError,
   conflictError,
   keyBounds,
@@ -178,10 +181,16 @@ export class MemoryStore implements BucketStore {
     return view;
   }
 
-  async batch(operations: readonly StoreOperation[]): Promise<readonly number[]> {
+  async batch(operations: readonly StoreOperation[], options: BatchOptions = {}): Promise<readonly number[]> {
     this.checkOpen();
     // Validate everything before the first write, so a bad operation applies nothing.
     for (const op of operations) checkOperation(op);
+    const expect = options.expect ?? [];
+    checkExpectations(expect);
+    for (const expected of expect) {
+      const actual = this.shared.buckets.get(expected.bucket)?.values.get(expected.key)?.revision ?? 0;
+      if (actual !== expected.revision) throw expectationConflict(expected, actual);
+    }
     return this.commit(operations).map((change) => change.revision);
   }
 

@@ -20,7 +20,11 @@ import {
   type BucketStore,
   checkBucketName,
   checkCompareAndSet,
+  type BatchOptions,
+  checkExpectations,
   checkOperation,
+  type ExpectedRevision,
+  expectationConflict,
   closedError,
   conflictError,
   type StoreChange,
@@ -185,12 +189,15 @@ export class NatsStore implements BucketStore {
     return bucket;
   }
 
-  async batch(operations: readonly StoreOperation[]): Promise<readonly number[]> {
+  async batch(operations: readonly StoreOperation[], options: BatchOptions = {}): Promise<readonly number[]> {
     this.checkOpen();
     // Validate everything before publishing, so a bad batch applies nothing.
     for (const op of operations) checkOperation(op);
-    if (operations.length === 0) return [];
+    const expect = options.expect ?? [];
+    checkExpectations(expect);
+    if (operations.length === 0 && expect.length === 0) return [];
     await this.whenReady();
+    if (expect.length > 0) return this.conditionalBatch(operations, expect);
     const ack = await this.publish([...operations]);
     if (ack === 'wrong-last-sequence') throw new StoreError('unexpected sequence expectation on a batch', { code: 'corrupt' });
     await this.settle(ack.seq, operations, ack.bytes);
@@ -600,6 +607,28 @@ export class NatsStore implements BucketStore {
     // Our commit is in the log but the follower did not bring it within the bound: it is stuck
     // (its consumer lost), so start it again rather than wait for missed heartbeats.
     if (!(await this.waitApplied(sequence, this.timeoutMs))) this.restartFollower();
+  }
+
+  /**
+   * A batch applied only if the expected revisions still hold: checked against the view, then
+   * published on the condition that no commit came after the view's last one (like compareAndSet).
+   */
+  private async conditionalBatch(operations: readonly StoreOperation[], expect: readonly ExpectedRevision[]): Promise<readonly number[]> {
+    for (;;) {
+      this.checkOpen();
+      for (const expected of expect) {
+        const actual = this.view.entry(expected.bucket, expected.key)?.revision ?? 0;
+        if (actual !== expected.revision) throw expectationConflict(expected, actual);
+      }
+      if (operations.length === 0) return [];
+      const seen = this.view.applied;
+      const ack = await this.publish([...operations], seen);
+      if (ack !== 'wrong-last-sequence') {
+        await this.settle(ack.seq, operations, ack.bytes);
+        return operations.map((_, index) => revisionOf(ack.seq, index));
+      }
+      if (!(await this.waitApplied(seen + 1, this.timeoutMs))) throw unavailable('the commit log could not be followed in time to check a conditional batch');
+    }
   }
 
   private async compareAndSet(bucket: string, key: string, value: string | undefined, expectedRevision: number): Promise<number> {

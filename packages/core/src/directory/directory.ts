@@ -246,6 +246,24 @@ export class TwinDirectory {
     };
   }
 
+  /** Registrations, tag changes and deletes of one Thing in flight here: each waits for the one before (cluster mode). */
+  private readonly writing = new Map<string, Promise<unknown>>();
+
+  /** Runs `write` after every earlier one given for the same Thing ID has settled. */
+  serially<T>(thingId: string, write: () => Promise<T>): Promise<T> {
+    const previous = this.writing.get(thingId) ?? Promise.resolve();
+    const run = previous.then(write, write);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writing.set(thingId, settled);
+    void settled.then(() => {
+      if (this.writing.get(thingId) === settled) this.writing.delete(thingId);
+    });
+    return run;
+  }
+
   /** Stores a twin in memory (after `prepareRegistration` or a tag change). */
   put(twin: Twin): void {
     const previous = this.twins.get(twin.thingId);

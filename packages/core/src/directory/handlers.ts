@@ -6,6 +6,7 @@ import { ok, type HandlerTable, type HubCore } from '../core-context.js';
 import { badRequest, forbidden, preconditionFailed } from '../model/errors.js';
 import type { Client, Twin } from '../model/types.js';
 import { canSee, checkPermission } from '../auth/permissions.js';
+import type { ExpectedRevision } from '@twinhub/bucket';
 import type { PendingWrite } from '../store/persist-queue.js';
 import { ownerPresence } from '../presence/presence.js';
 import { applyMergePatch, createMergePatch, validateThingDescription, withDefaultSecurity } from '../td/index.js';
@@ -15,6 +16,31 @@ import { TWINS_BUCKET } from './directory.js';
 import type { DocumentSources } from '../query/document.js';
 
 async function register(core: HubCore, client: Client, input: unknown, options: { pathId?: string; ifVersion?: number }) {
+  const td = input as { id?: unknown } | null;
+  const thingId = options.pathId ?? (typeof td?.id === 'string' ? td.id : undefined);
+  return twinWrite(core, thingId, (expect) => registerNow(core, client, input, options, expect));
+}
+
+/**
+ * Cluster mode: the writes of one Thing's twin record from this instance run one at a time, each
+ * stored only if the record is still at the revision read when it started (a compare-and-set), so
+ * of two instances registering one Thing at the same moment one wins and the other answers 409.
+ * Alone on its store the hub's view decides, as the only writer: no read, no condition.
+ */
+function twinWrite<T>(core: HubCore, thingId: string | undefined, write: (expect?: ExpectedRevision[]) => Promise<T>): Promise<T> {
+  if (!core.membership.clustered || thingId === undefined) return write();
+  return core.directory.serially(thingId, async () =>
+    write([{ bucket: TWINS_BUCKET, key: thingId, revision: await core.persist.revisionOf(TWINS_BUCKET, thingId) }]),
+  );
+}
+
+async function registerNow(
+  core: HubCore,
+  client: Client,
+  input: unknown,
+  options: { pathId?: string; ifVersion?: number },
+  expect: ExpectedRevision[] | undefined,
+) {
   // validateThingDescription also parses JSON text; over the wire a TD is an object, never a string.
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw badRequest('a Thing Description must be a JSON object');
   const td = validateThingDescription(input, core.limits.maxTdBytes);
@@ -30,7 +56,13 @@ async function register(core: HubCore, client: Client, input: unknown, options: 
     core,
     [{ bucket: TWINS_BUCKET, key: twin.thingId, value: twin }, ...dropped],
     () => core.directory.put(twin),
-    () => (previous ? core.directory.put(previous) : core.directory.remove(twin.thingId)),
+    // Undone only if still ours: another instance's record the feed applied meanwhile stays.
+    () => {
+      if (core.directory.get(twin.thingId) !== twin) return;
+      if (previous) core.directory.put(previous);
+      else core.directory.remove(twin.thingId);
+    },
+    expect,
   );
   for (const write of dropped) core.state.apply(write.key, undefined);
   announceTwin(core, twin, previous, revision);
@@ -76,8 +108,8 @@ function announceDeleted(core: HubCore, twin: Twin, revision: number | undefined
 
 /**
  * A twin record another writer committed (cluster mode), applied like this hub's own changes:
- * put in (or taken out of) the view, then announced, numbered with its revision. A record of the
- * same version (its tags changed) is not announced, as the writer did not announce it either.
+ * put in (or taken out of) the view, then announced, numbered with its revision. A record with the
+ * same TD (its tags changed) is not announced, as the writer did not announce it either.
  */
 export function applyTwinRecord(core: HubCore, thingId: string, twin: Twin | undefined, revision?: number): void {
   const known = core.directory.get(thingId);
@@ -89,18 +121,19 @@ export function applyTwinRecord(core: HubCore, thingId: string, twin: Twin | und
     return;
   }
   core.directory.put(twin);
-  if (known?.version !== twin.version) announceTwin(core, twin, known, revision);
+  const sameTd = known !== undefined && known.version === twin.version && JSON.stringify(known.td) === JSON.stringify(twin.td);
+  if (!sameTd) announceTwin(core, twin, known, revision);
 }
 
 /**
  * Applies a change to the view at once (so requests handled meanwhile see it, in call order), then
  * stores `writes`; if the store refuses them the change is undone and the error goes to the client.
  */
-async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, undo: () => void): Promise<number[]> {
+async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, undo: () => void, expect?: ExpectedRevision[]): Promise<number[]> {
   apply();
   try {
     // Distinct: each change keeps its own revision (its notification's id in a cluster).
-    return await core.persist.write(writes, { distinct: true });
+    return await core.persist.write(writes, { distinct: true, ...(expect ? { expect } : {}) });
   } catch (error) {
     undo();
     throw error;
@@ -113,7 +146,11 @@ async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, 
  * or from another client) already sees the Thing gone, so it can neither re-create its state after
  * the delete nor be undone by it.
  */
-async function removeTwin(core: HubCore, twin: Twin): Promise<void> {
+function removeTwin(core: HubCore, twin: Twin): Promise<void> {
+  return twinWrite(core, twin.thingId, (expect) => removeTwinNow(core, twin, expect));
+}
+
+async function removeTwinNow(core: HubCore, twin: Twin, expect: ExpectedRevision[] | undefined): Promise<void> {
   const requests = core.requests.removeThing(twin.thingId, twin.agentId);
   const dropped = core.state.removeWrites(twin.thingId);
   const revisions = await staged(
@@ -121,9 +158,10 @@ async function removeTwin(core: HubCore, twin: Twin): Promise<void> {
     [{ bucket: TWINS_BUCKET, key: twin.thingId, value: undefined }, ...dropped, ...requests.writes],
     () => core.directory.remove(twin.thingId),
     () => {
-      core.directory.put(twin);
+      if (!core.directory.get(twin.thingId)) core.directory.put(twin);
       requests.undo();
     },
+    expect,
   );
   core.state.forget(twin.thingId);
   requests.announce(revisions.slice(1 + dropped.length));
@@ -241,15 +279,21 @@ export const directoryHandlers: HandlerTable = {
   },
 
   async updatetags(core, request) {
-    const twin = core.directory.require(request.thingId);
-    const updated: Twin = { ...twin, tags: checkTags(request.input), modified: core.now().toISOString() };
-    await staged(
-      core,
-      [{ bucket: TWINS_BUCKET, key: twin.thingId, value: updated }],
-      () => core.directory.put(updated),
-      () => core.directory.put(twin),
-    );
-    return ok(updated.tags);
+    const tags = checkTags(request.input);
+    return twinWrite(core, core.directory.require(request.thingId).thingId, async (expect) => {
+      const twin = core.directory.require(request.thingId);
+      const updated: Twin = { ...twin, tags, modified: core.now().toISOString() };
+      await staged(
+        core,
+        [{ bucket: TWINS_BUCKET, key: twin.thingId, value: updated }],
+        () => core.directory.put(updated),
+        () => {
+          if (core.directory.get(twin.thingId) === updated) core.directory.put(twin);
+        },
+        expect,
+      );
+      return ok(updated.tags);
+    });
   },
 
   async subscribedirectory(core, request, context) {
