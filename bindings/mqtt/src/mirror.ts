@@ -19,6 +19,8 @@ export type TopicPublish = (topic: string, payload: Buffer, options: PublishOpti
 
 /** Values and events are at-most-once notifications (docs/mqtt.md): QoS 0, nothing queued offline. */
 const VALUE_OPTIONS: PublishOptions = { qos: 0, retain: true };
+/** A value older than one already published (cluster: announced late): on the value stream, never retained. */
+const SUPERSEDED_VALUE_OPTIONS: PublishOptions = { qos: 0, retain: false };
 const EVENT_OPTIONS: PublishOptions = { qos: 0, retain: false };
 const LIST_PAGE = 1000;
 
@@ -63,6 +65,12 @@ export async function startMirror(hub: HubApi, logger: Logger, ownPublish: Topic
   const ownLast = new Set<string>();
   // Value topics already published from a live notification: seeding must not overwrite them.
   const fresh = new Set<string>();
+  /**
+   * Per value topic, the id of the newest value notification seen. In a cluster ids are store
+   * revisions and an instance may hear an older value after a newer one (its own report stored
+   * just before another instance's): that one is still published, but not retained.
+   */
+  const newestId = new Map<string, number>();
   let seeding = true;
 
   // An empty retained payload removes the retained value (MQTT 3.1.1 §3.3.1.3).
@@ -77,9 +85,11 @@ export async function startMirror(hub: HubApi, logger: Logger, ownPublish: Topic
           const topic = topics.propertyValue(message.thingId, message.name);
           if (seeding) fresh.add(topic);
           retain(message.thingId, message.name);
+          const superseded = message.seq < (newestId.get(topic) ?? 0);
+          if (!superseded) newestId.set(topic, message.seq);
           if (!fromOtherInstance()) ownLast.add(topic);
           else if (!ownLast.delete(topic)) return;
-          ownPublish(topic, json(message.data), VALUE_OPTIONS);
+          ownPublish(topic, json(message.data), superseded ? SUPERSEDED_VALUE_OPTIONS : VALUE_OPTIONS);
         }
         return;
       case 'subscribeevent':

@@ -220,12 +220,12 @@ export class TwinStateStore {
     const record = stored as PropertyRecord & EventRecord;
     state.version = Math.max(state.version, record.version);
     // A record older (in the store's order) than the one applied already is not the current value:
-    // the store holds the newer one, so the view keeps it too. An older event is still an event.
+    // the store holds the newer one, so the view keeps it too. It is still announced (with its own
+    // id, like on every instance that heard it in order), and an older event is still an event.
     const stale = revision !== undefined && revision < (state.revisions?.get(key) ?? 0);
     if (revision !== undefined && !stale) (state.revisions ??= new Map()).set(key, revision);
     if (kind === 'p') {
-      if (stale) return undefined;
-      state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
+      if (!stale) state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
       return { kind: 'property', thingId, name, value: record.value, time: record.updated };
     }
     if (!stale) state.events.set(name, { data: record.data, time: record.time, version: record.version });
