@@ -3,7 +3,16 @@
 // and what it confirmed), and a load generator that keeps a ledger of every acknowledged operation.
 
 import { randomBytes } from 'node:crypto';
-import { type AgentClient, type ConsumerClient, type Link, type Transport, TwinhubError, openNodeWebSocket, wsTransport } from '@twinhub/client';
+import {
+  type AgentClient,
+  type ConsumerClient,
+  fallbackTransport,
+  type Link,
+  type Transport,
+  TwinhubError,
+  openNodeWebSocket,
+  wsTransport,
+} from '@twinhub/client';
 import type { RequestEnvelope } from '@twinhub/client';
 import { runCli, spawnHub, type ChildHub } from './support.js';
 
@@ -126,22 +135,7 @@ export class AgentWireTap {
  * instance a client used dies, the client's own reconnect loop lands on the next one.
  */
 export function failoverTransport(urls: readonly string[], token: string): Transport {
-  const transports = urls.map((url) => wsTransport({ url, token, open: openNodeWebSocket }));
-  return {
-    name: 'ws-failover',
-    async open(handlers) {
-      let last: unknown = new Error('no hub URL');
-      for (const transport of transports) {
-        try {
-          return await transport.open(handlers);
-        } catch (error) {
-          if (error instanceof TwinhubError && (error.status === 401 || error.status === 403)) throw error;
-          last = error;
-        }
-      }
-      throw last;
-    },
-  };
+  return fallbackTransport(urls.map((url) => wsTransport({ url, token, open: openNodeWebSocket })));
 }
 
 /** Client options for the tests: quick reconnects (the default backoff grows to 30 s), no console warnings. */

@@ -6,10 +6,12 @@ import { ConsumerClient, type ConsumerOptions } from './consumer.js';
 import type { Transport } from './transport.js';
 import { wsTransport } from './transports/ws.js';
 import { openBrowserWebSocket } from './transports/ws-browser.js';
-import { fallbackTransport, httpSessionTransport } from './transports/http-session.js';
+import { fallbackTransport } from './transports/fallback.js';
+import { httpSessionTransport } from './transports/http-session.js';
 
 export * from './common.js';
-export { fallbackTransport, httpSessionTransport } from './transports/http-session.js';
+export { fallbackTransport } from './transports/fallback.js';
+export { httpSessionTransport } from './transports/http-session.js';
 export { openBrowserWebSocket } from './transports/ws-browser.js';
 
 export interface BrowserConnectOptions {

@@ -10,6 +10,7 @@ import { openNodeWebSocket } from './transports/ws-node.js';
 export * from './common.js';
 export { mqttTransport, type MqttTransportOptions } from './transports/mqtt.js';
 export { openNodeWebSocket } from './transports/ws-node.js';
+export { fallbackTransport } from './transports/fallback.js';
 
 export interface ConnectOptions {
   /** The hub: http(s)://host:port (its /ws is used), ws(s)://host:port/ws, or mqtt(s)://host:port. */
