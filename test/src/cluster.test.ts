@@ -7,7 +7,7 @@ import { connectAgent, connectConsumer, type AgentClient, type ConsumerClient } 
 import type { RunningHub } from '@twinhub/hub';
 import { natsSkipReason, startNatsCluster, type NatsCluster } from '@twinhub/storage-nats/testing';
 import { eventually, lampTd } from '@twinhub/testkit';
-import { jsonRequest } from '@twinhub/binding-http/testing';
+import { jsonRequest, openSse } from '@twinhub/binding-http/testing';
 import { createTokens, startTestHub, tempDataDir, type Tokens } from './support.js';
 
 const skip = natsSkipReason();
@@ -97,6 +97,43 @@ describe('two hub instances on one NATS JetStream cluster', { skip }, () => {
       await handle.result(5_000);
       assert.ok(handled.includes(handle.actionId), 'delivered through A again');
     });
+  });
+
+  it('numbers each value the same on A and B, so an SSE stream resumes on B with the Last-Event-ID it got from A', async () => {
+    const path = `/things/${encodeURIComponent(LAMP)}/properties/brightness/observe`;
+    const onA = await openSse(a.urls.http, path, { token: tokens.viewer });
+    const onB = await openSse(b.urls.http, path, { token: tokens.viewer });
+    try {
+      for (const brightness of [51, 52, 53, 54]) await agent.report(LAMP, { brightness });
+      const four = async (stream: typeof onA) => {
+        const got: Array<[string | undefined, string]> = [];
+        while (got.length < 4) {
+          const event = await stream.next(10_000);
+          got.push([event.id, event.data]);
+        }
+        return got;
+      };
+      const [fromA, fromB] = await Promise.all([four(onA), four(onB)]);
+      assert.deepEqual(
+        fromA.map(([, data]) => data),
+        ['51', '52', '53', '54'],
+      );
+      assert.deepEqual(fromB, fromA, 'the same ids for the same values on both instances');
+      // A consumer of A that got the second value resumes on B: it gets exactly the two after it.
+      const resumed = await openSse(b.urls.http, path, { token: tokens.viewer, lastEventId: fromA[1][0] });
+      try {
+        const missed = [await resumed.next(10_000), await resumed.next(10_000)];
+        assert.deepEqual(
+          missed.map((event) => [event.id, event.data]),
+          fromA.slice(2),
+        );
+      } finally {
+        resumed.close();
+      }
+    } finally {
+      onA.close();
+      onB.close();
+    }
   });
 
   it('delivers a write made on B to the agent on A, once, and B sees it completed', async () => {

@@ -19,8 +19,6 @@ export type TopicPublish = (topic: string, payload: Buffer, options: PublishOpti
 
 /** Values and events are at-most-once notifications (docs/mqtt.md): QoS 0, nothing queued offline. */
 const VALUE_OPTIONS: PublishOptions = { qos: 0, retain: true };
-/** A value older than one already published (cluster: announced late): on the value stream, never retained. */
-const SUPERSEDED_VALUE_OPTIONS: PublishOptions = { qos: 0, retain: false };
 const EVENT_OPTIONS: PublishOptions = { qos: 0, retain: false };
 const LIST_PAGE = 1000;
 
@@ -68,7 +66,8 @@ export async function startMirror(hub: HubApi, logger: Logger, ownPublish: Topic
   /**
    * Per value topic, the id of the newest value notification seen. In a cluster ids are store
    * revisions and an instance may hear an older value after a newer one (its own report stored
-   * just before another instance's): that one is still published, but not retained.
+   * just before another instance's): that one is not published, so the topic (live and retained)
+   * never goes back to an older value. WebSocket and SSE observers still get it, with its id.
    */
   const newestId = new Map<string, number>();
   let seeding = true;
@@ -85,11 +84,11 @@ export async function startMirror(hub: HubApi, logger: Logger, ownPublish: Topic
           const topic = topics.propertyValue(message.thingId, message.name);
           if (seeding) fresh.add(topic);
           retain(message.thingId, message.name);
-          const superseded = message.seq < (newestId.get(topic) ?? 0);
-          if (!superseded) newestId.set(topic, message.seq);
+          if (message.seq < (newestId.get(topic) ?? 0)) return;
+          newestId.set(topic, message.seq);
           if (!fromOtherInstance()) ownLast.add(topic);
           else if (!ownLast.delete(topic)) return;
-          ownPublish(topic, json(message.data), superseded ? SUPERSEDED_VALUE_OPTIONS : VALUE_OPTIONS);
+          ownPublish(topic, json(message.data), VALUE_OPTIONS);
         }
         return;
       case 'subscribeevent':
