@@ -174,7 +174,7 @@ export class RequestService {
     if (session.backlogged) this.pump(session);
   }
 
-  /** (Cluster) this instance took over delivering the agent's requests: send its session what waits after its cursor. */
+  /** (Cluster) this instance took over delivering the agent's requests: send its session what it was not sent yet. */
   resumeAgent(agentId: string): void {
     const session = this.options.sessions.receiverOf(agentId);
     if (!session) return;
