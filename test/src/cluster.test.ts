@@ -1,6 +1,7 @@
 // Two hub instances on one NATS JetStream cluster (issue #15, first steps of cluster mode): a Thing
 // registered and reported on A is served by B; a write made on B reaches the agent connected to A
-// once, and its completion is seen on B; a token made on A works on B. Needs `nats-server`.
+// once, and its completion is seen on B; a token made on A works on B, and one revoked on B is
+// refused on A and ends its sessions there. Needs `nats-server`.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent, connectConsumer, type AgentClient, type ConsumerClient } from '@twinhub/client';
@@ -133,6 +134,31 @@ describe('two hub instances on one NATS JetStream cluster', { skip }, () => {
     } finally {
       onA.close();
       onB.close();
+    }
+  });
+
+  it('takes a token revoked on B away on A too: its open streams there end and its requests get 401', async () => {
+    const { token } = await a.hub.tokens.create({ id: 'watcher-1', role: 'viewer' });
+    const read = (hub: RunningHub) => jsonRequest(hub.urls.http, 'GET', `/things/${encodeURIComponent(LAMP)}`, { token });
+    await eventually(async () => assert.equal((await read(b)).status, 200), 'B learned of the token');
+    const stream = await openSse(a.urls.http, `/things/${encodeURIComponent(LAMP)}/properties/brightness/observe`, { token });
+    assert.equal(stream.status, 200);
+    const watcher = await connectConsumer({ url: a.urls.ws, token, onWarning: () => undefined });
+    const states: string[] = [];
+    watcher.onState((state) => states.push(state));
+    try {
+      const revoked = await jsonRequest(b.urls.http, 'DELETE', '/admin/clients/watcher-1/tokens', { token: tokens.admin });
+      assert.deepEqual([revoked.status, revoked.body], [200, { revoked: 1 }]);
+      // Revocation cuts every session of the client on every instance, not only on B.
+      let ended = false;
+      void stream.ended.then(() => (ended = true));
+      await eventually(() => assert.ok(ended, 'SSE stream on A ended'));
+      await eventually(() => assert.ok(states.length > 0 && !states.includes('connected'), `WebSocket session on A cut (states: ${states})`));
+      await eventually(async () => assert.equal((await read(a)).status, 401), 'refused on A');
+      assert.equal((await read(b)).status, 401);
+    } finally {
+      stream.close();
+      await watcher.close();
     }
   });
 
