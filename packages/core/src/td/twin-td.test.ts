@@ -159,6 +159,19 @@ describe('buildTwinTd', () => {
     assert.deepEqual(formsOf(td, 'properties', 'brightness')?.[0].op, ['readproperty', 'writeproperty'], 'the full TD is not modified');
   });
 
+  it('keeps everything for a role that may use every operation, and nothing with forms for one that may use none', () => {
+    const td = buildTwinTd(lampTwin(), [httpContributor]);
+    const before = structuredClone(td);
+    assert.deepEqual(
+      restrictForms(td, () => true),
+      td,
+    );
+    const none = restrictForms(td, () => false);
+    assert.equal(none.forms, undefined, 'the Thing-level forms go');
+    for (const key of ['properties', 'actions', 'events'] as const) assert.deepEqual(none[key], {}, `no ${key} left`);
+    assert.deepEqual(td, before, 'the full TD is not modified');
+  });
+
   it('resolves relative link hrefs against the dropped base', () => {
     const td = buildTwinTd(lampTwin(), [httpContributor]);
     assert.deepEqual(td.links, [{ href: 'https://lamp.example.com/manual.pdf', rel: 'service-doc', type: 'application/pdf' }]);

@@ -105,30 +105,52 @@ function enrichedContext(registered: unknown, prefixes: Record<string, string>[]
  * The twin TD as one client sees it: each form keeps only the operations `mayUse` allows (a
  * viewer's TD has no write, invoke or cancel operation), and a form left without any goes. An
  * affordance that had forms and is left without any goes too (TD 1.1 requires forms on every
- * affordance): a viewer's TD has no write-only property. Pure: returns a copy.
+ * affordance): a viewer's TD has no write-only property. Pure: `td` is not changed; the result
+ * shares the affordances and forms it leaves as they are with `td` (twin TDs are cached and shared
+ * between requests, so neither is ever changed in place). Copying only what changes made building
+ * a role's view of a twin TD several times cheaper than a deep copy (bench/RESULTS.md, fix 10):
+ * it is built at the first read of each twin per role.
  */
 export function restrictForms(td: ThingDescription, mayUse: (op: string) => boolean): ThingDescription {
-  const copy = structuredClone(td) as Record<string, unknown>;
-  const restrict = (target: Record<string, unknown>): boolean => {
+  /** The target with its forms restricted (itself when nothing changes), or undefined when it had forms and none is left. */
+  const restrict = (target: Record<string, unknown>): Record<string, unknown> | undefined => {
     const forms = (Array.isArray(target.forms) ? target.forms : []) as Form[];
-    const kept = forms.flatMap((form) => {
+    let changed = target.forms !== undefined && !Array.isArray(target.forms); // forms that are not a list go
+    const kept: Form[] = [];
+    for (const form of forms) {
       const ops = (Array.isArray(form.op) ? form.op : typeof form.op === 'string' ? [form.op] : []) as string[];
       const allowed = ops.filter(mayUse);
-      if (ops.length > 0 && allowed.length === 0) return [];
-      return [ops.length === allowed.length ? form : { ...form, op: allowed }];
-    });
-    setForms(target, kept);
-    return forms.length === 0 || kept.length > 0;
-  };
-  if (copy.forms !== undefined) restrict(copy);
-  for (const [key] of KINDS) {
-    const affordances = copy[key];
-    if (affordances === null || typeof affordances !== 'object') continue;
-    for (const [name, affordance] of Object.entries(affordances as Record<string, Record<string, unknown>>)) {
-      if (!restrict(affordance)) delete (affordances as Record<string, unknown>)[name];
+      if (ops.length > 0 && allowed.length === 0) changed = true;
+      else if (ops.length === allowed.length) kept.push(form);
+      else {
+        changed = true;
+        kept.push({ ...form, op: allowed });
+      }
     }
+    if (forms.length > 0 && kept.length === 0) return undefined;
+    if (!changed) return target;
+    const copy = { ...target };
+    if (kept.length > 0) copy.forms = kept;
+    else delete copy.forms;
+    return copy;
+  };
+  const view: Record<string, unknown> = { ...td };
+  if (td.forms !== undefined) {
+    const forms = restrict({ forms: td.forms })?.forms;
+    if (forms === undefined) delete view.forms;
+    else view.forms = forms;
   }
-  return copy as ThingDescription;
+  for (const [key] of KINDS) {
+    const affordances = td[key];
+    if (affordances === null || typeof affordances !== 'object') continue;
+    const restricted: Record<string, unknown> = {};
+    for (const [name, affordance] of Object.entries(affordances as Record<string, Record<string, unknown>>)) {
+      const kept = restrict(affordance);
+      if (kept !== undefined) restricted[name] = kept;
+    }
+    view[key] = restricted;
+  }
+  return view as ThingDescription;
 }
 
 function setForms(target: Record<string, unknown>, forms: Form[]): void {
