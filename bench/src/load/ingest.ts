@@ -1,6 +1,7 @@
 // MQTT ingest load: N agents publish property values as fast as the broker takes them (a bounded
 // window of unacknowledged publishes per agent), one subscriber counts what comes out the other
-// side. The same job drives the hub (…/reported in, retained value topic out) and a bare aedes.
+// side. The same job drives the hub (…/reported in, retained value topic out) and a bare broker
+// (aedes or Mosquitto: `target: 'raw'`).
 
 import type { MqttClient } from 'mqtt';
 import { enc, mqttConnect } from '../lib/clients.js';

@@ -1,13 +1,16 @@
 // The hub under test, in its own process: startHub on a LevelDB folder (or, with `nats`, on a NATS
 // JetStream cluster) with ephemeral ports on 127.0.0.1, reporting its URLs over IPC. The parent drives it: setup (tokens + Things, created
-// in-process so setup time is not measured), stats (memory, CPU), state versions, close.
+// in-process so setup time is not measured), stats (memory, CPU), state versions, where a measured
+// phase's tail comes from (event-loop delay, GC pauses, persist batch times), close.
 
 import { writeFile } from 'node:fs/promises';
 import { Session as InspectorSession } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { defaultConfig, startHub, type HubConfig } from '@twinhub/hub';
 import type { Client } from '@twinhub/core';
 import { pino } from 'pino';
 import { serveCalls } from '../lib/ipc.js';
+import { histogramQuantile, parseHistogram, type HistogramBuckets } from '../lib/stats.js';
 import { benchTd, benchThingId } from '../lib/td.js';
 
 export interface HubProcOptions {
@@ -46,9 +49,25 @@ export interface HubStats {
   cpuMs: number;
 }
 
+/** What the hub process saw during one measured phase (phaseStart to phaseEnd). */
+export interface HubPhaseStats {
+  /** Event-loop delay beyond the 10 ms sampling timer, ms. */
+  loopDelayMs: { p50: number; p99: number; max: number };
+  gc: { count: number; totalMs: number; maxMs: number };
+  /** Store batches written (result ok) in the phase, and their write time estimated from the hub's histogram, ms. */
+  persist: { batches: number; p50Ms: number | undefined; p99Ms: number | undefined };
+}
+
+/** The core's group-commit write time (packages/hub/src/metrics.ts), read back from the hub's own /metrics. */
+const PERSIST_HISTOGRAM = 'twinhub_persist_duration_seconds';
+const LOOP_RESOLUTION_MS = 10;
+
 const options = JSON.parse(process.argv[2] ?? '{}') as HubProcOptions;
 const config: HubConfig = { ...defaultConfig(), dataDir: options.dataDir, host: '127.0.0.1', httpPort: 0, mqttPort: 0, logLevel: 'silent' };
 config.limits = { ...config.limits, ...options.limits };
+// GET /metrics on an ephemeral loopback port (no token there): the persist histogram of the registry this hub writes to.
+config.metricsPort = 0;
+config.metricsHost = '127.0.0.1';
 if (options.history !== undefined) config.history = options.history;
 if (options.nats) {
   config.nats = options.nats.servers;
@@ -61,6 +80,20 @@ const admin: Client = { id: 'bench-admin', role: 'admin' };
 await running.hub.tokens.create(admin);
 let typeCounter = 0;
 let inspector: InspectorSession | undefined;
+
+// Always on, reset at each phase start: enabling them per phase would miss the phase's first samples.
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+loopDelay.enable();
+let gc = { count: 0, totalMs: 0, maxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gc = { count: gc.count + 1, totalMs: gc.totalMs + entry.duration, maxMs: Math.max(gc.maxMs, entry.duration) };
+}).observe({ entryTypes: ['gc'] });
+let persistBefore: HistogramBuckets = [];
+const persistBuckets = async (): Promise<HistogramBuckets> => {
+  if (!running.metricsUrl) return [];
+  const response = await fetch(running.metricsUrl);
+  return parseHistogram(await response.text(), PERSIST_HISTOGRAM, { result: 'ok' });
+};
 
 serveCalls({
   async setup(args) {
@@ -123,6 +156,28 @@ serveCalls({
     const { thingId, name } = args as { thingId: string; name: string };
     const result = await running.hub.handle({ operation: 'readpropertyhistory', thingId, name, query: { limit: 1000 } }, { client: admin });
     return result.ok ? (result.output as { samples: unknown[] }).samples.length : -1;
+  },
+
+  /** Starts a measured phase: from here on, loop delay, GC pauses and persist batches count for it. */
+  async phaseStart() {
+    persistBefore = await persistBuckets();
+    loopDelay.reset();
+    gc = { count: 0, totalMs: 0, maxMs: 0 };
+    return true;
+  },
+
+  async phaseEnd(): Promise<HubPhaseStats> {
+    // The histogram records whole timer intervals (about 10 ms when idle): the delay is what exceeds it.
+    const delay = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+    const loopDelayMs = { p50: delay(loopDelay.percentile(50)), p99: delay(loopDelay.percentile(99)), max: delay(loopDelay.max) };
+    const phaseGc = gc;
+    const after = await persistBuckets();
+    const ms = (q: number) => {
+      const seconds = histogramQuantile(persistBefore, after, q);
+      return seconds === undefined ? undefined : seconds * 1000;
+    };
+    const batches = (after.at(-1)?.count ?? 0) - (persistBefore.at(-1)?.count ?? 0);
+    return { loopDelayMs, gc: phaseGc, persist: { batches, p50Ms: ms(0.5), p99Ms: ms(0.99) } };
   },
 
   /** V8 CPU profile of one measured phase only (the same profiler as --cpu-prof). */

@@ -1,11 +1,16 @@
 // Scenario 1, MQTT ingest: 100 agents x 100 Things report values as fast as the hub absorbs them
-// (QoS 0 and QoS 1), one subscriber on the value topics; the same load through a bare aedes.
+// (QoS 0 and QoS 1), one subscriber on the value topics; the same load through a bare aedes and a
+// bare Mosquitto, with CPU time per value and the hub's own view of where its tail comes from.
 
 import { forkProc, nextMessage, runLoad, stop } from '../lib/children.js';
 import { awaitPeerSetup, startHubProc, type HubHandle } from '../lib/hub-handle.js';
+import { cpuPerValue, measureHubPhase, TAIL_HEADERS, TAIL_NOTE, tailCells } from '../lib/hub-phase.js';
+import { callChild } from '../lib/ipc.js';
+import { MOSQUITTO_MISSING, startMosquitto } from '../lib/mosquitto.js';
 import { fmt, int, pcts } from '../lib/stats.js';
 import type { ScenarioReport } from '../lib/report.js';
 import type { IngestParams, IngestResult } from '../load/ingest.js';
+import type { HubPhaseStats } from '../procs/hub.js';
 import type { ScenarioContext } from './context.js';
 
 const AGENTS = 100;
@@ -31,10 +36,14 @@ export interface IngestHubs {
 export interface HubIngestRun {
   qos: 0 | 1;
   result: IngestResult;
-  /** Accepted reports per second (state versions read back from the agents' hub). */
+  /** Accepted reports: growth of the Things' state versions read back from the agents' hub. */
+  persisted: number;
+  /** `persisted` per second of the run. */
   persistedPerSecond: number;
   /** CPU time of every hub process during the run, ms. */
   hubCpuMs: number;
+  /** Event-loop delay, GC pauses and persist batch times of each hub during the run (the agents' hub first). */
+  tails: HubPhaseStats[];
 }
 
 /**
@@ -47,7 +56,6 @@ export async function runHubIngest(
   sizes: IngestSizes,
 ): Promise<{ runs: HubIngestRun[]; agents: IngestParams['agents'] }> {
   const distinct = [...new Set([hubs.agents, hubs.subscriber])];
-  const cpu = async () => (await Promise.all(distinct.map((hub) => hub.stats()))).reduce((sum, s) => sum + s.cpuMs, 0);
   const setup = await hubs.agents.setup({
     agents: Array.from({ length: sizes.agents }, (_, i) => ({ id: `ingest-agent-${i}`, things: sizes.thingsPerAgent })),
     viewers: ['ingest-viewer'],
@@ -59,8 +67,7 @@ export async function runHubIngest(
   const runs: HubIngestRun[] = [];
   for (const qos of [0, 1] as const) {
     const before = await hubs.agents.versions(thingIds);
-    const cpuBefore = await cpu();
-    const result = await hubs.agents.measure(`qos${qos}`, () =>
+    const { result, hubCpuMs, tails } = await measureHubPhase(distinct, `qos${qos}`, () =>
       runLoad<IngestResult>(
         'ingest',
         {
@@ -78,95 +85,177 @@ export async function runHubIngest(
         sizes.timeoutMs + 30_000,
       ),
     );
-    const hubCpuMs = (await cpu()) - cpuBefore;
-    const persistedPerSecond = ((await hubs.agents.versions(thingIds)) - before) / (result.durationMs / 1000);
-    runs.push({ qos, result, persistedPerSecond, hubCpuMs });
-    ctx.log(`  hub QoS ${qos}: ${int(result.throughput)} values/s through, ${int(persistedPerSecond)} persisted/s`);
+    const persisted = (await hubs.agents.versions(thingIds)) - before;
+    const persistedPerSecond = persisted / (result.durationMs / 1000);
+    runs.push({ qos, result, persisted, persistedPerSecond, hubCpuMs, tails });
+    ctx.log(
+      `  hub QoS ${qos}: ${int(result.throughput)} values/s through, ${int(persistedPerSecond)} persisted/s, ${cpuPerValue(hubCpuMs, persisted)} CPU µs/value, loop delay p99 ${fmt(tails[0].loopDelayMs.p99)} ms`,
+    );
   }
   return { runs, agents };
 }
 
+type BareBroker = 'aedes' | 'mosquitto';
+const BROKER_NAMES: Record<BareBroker, string> = { aedes: 'bare aedes', mosquitto: 'bare Mosquitto' };
+
+interface BrokerIngestRun {
+  broker: BareBroker;
+  qos: 0 | 1;
+  result: IngestResult;
+  /** CPU time of the broker process during the run, ms. */
+  cpuMs: number;
+}
+
+/** The ingest load at QoS 0 and QoS 1 through a bare broker, with the broker's CPU time per run. */
+async function runBrokerIngest(
+  ctx: ScenarioContext,
+  broker: BareBroker,
+  url: string,
+  cpuMs: () => Promise<number>,
+  agents: IngestParams['agents'],
+  sizes: IngestSizes,
+): Promise<BrokerIngestRun[]> {
+  const runs: BrokerIngestRun[] = [];
+  for (const qos of [0, 1] as const) {
+    const cpuBefore = await cpuMs();
+    const result = await runLoad<IngestResult>(
+      'ingest',
+      {
+        target: 'raw',
+        url,
+        agents,
+        messagesPerAgent: sizes.messagesPerAgent,
+        qos,
+        window: WINDOW,
+        base: (qos + 1) * 1e9,
+        timeoutMs: sizes.timeoutMs,
+      } satisfies IngestParams,
+      sizes.timeoutMs + 30_000,
+    );
+    const run = { broker, qos, result, cpuMs: (await cpuMs()) - cpuBefore };
+    runs.push(run);
+    ctx.log(`  ${BROKER_NAMES[broker]} QoS ${qos}: ${int(result.throughput)} values/s through, ${cpuPerValue(run.cpuMs, result.received)} CPU µs/value`);
+  }
+  return runs;
+}
+
 export async function ingestScenario(ctx: ScenarioContext): Promise<ScenarioReport> {
   const sizes = ingestSizes(ctx.quick);
-  const { messagesPerAgent, thingsPerAgent: THINGS_PER_AGENT, timeoutMs } = sizes;
-  const runs: Array<{ target: 'hub' | 'raw'; qos: 0 | 1; result: IngestResult; persisted?: number; hubCpuMs?: number }> = [];
+  const { messagesPerAgent, thingsPerAgent: THINGS_PER_AGENT } = sizes;
 
   const hub = await startHubProc(ctx.profile ? { profile: 'ingest' } : {});
-  let agents: IngestParams['agents'];
+  let measured: Awaited<ReturnType<typeof runHubIngest>>;
   try {
-    const measured = await runHubIngest(ctx, { agents: hub, subscriber: hub }, sizes);
-    agents = measured.agents;
-    for (const run of measured.runs)
-      runs.push({
-        target: 'hub',
-        qos: run.qos,
-        result: run.result,
-        persisted: run.persistedPerSecond * (run.result.durationMs / 1000),
-        hubCpuMs: run.hubCpuMs,
-      });
+    measured = await runHubIngest(ctx, { agents: hub, subscriber: hub }, sizes);
   } finally {
     await hub.close();
   }
+  const { runs: hubRuns, agents } = measured;
+  const brokerRuns: BrokerIngestRun[] = [];
 
   const raw = forkProc('raw-broker');
   try {
     const { url } = await nextMessage<{ url: string }>(raw, 'ready', 10_000);
-    for (const qos of [0, 1] as const) {
-      const result = await runLoad<IngestResult>(
-        'ingest',
-        { target: 'raw', url, agents, messagesPerAgent, qos, window: WINDOW, base: (qos + 1) * 1e9, timeoutMs } satisfies IngestParams,
-        timeoutMs + 30_000,
-      );
-      runs.push({ target: 'raw', qos, result });
-      ctx.log(`  raw aedes QoS ${qos}: ${int(result.throughput)} values/s through`);
-    }
+    const cpuMs = async () => (await callChild<{ cpuMs: number }>(raw, 'stats')).cpuMs;
+    brokerRuns.push(...(await runBrokerIngest(ctx, 'aedes', url, cpuMs, agents, sizes)));
   } finally {
     await stop(raw);
   }
 
-  const find = (target: 'hub' | 'raw', qos: 0 | 1) => runs.find((r) => r.target === target && r.qos === qos)!;
-  const rows = runs.map((r) => {
-    const ratio = r.target === 'hub' ? r.result.throughput / find('raw', r.qos).result.throughput : 1;
-    return [
-      r.target === 'hub' ? 'hub' : 'bare aedes',
-      String(r.qos),
-      `${int(r.result.received)} / ${int(r.result.sent)}`,
-      int(r.result.throughput),
-      r.persisted === undefined ? '–' : int(r.persisted / (r.result.durationMs / 1000)),
-      fmt(ratio),
-      r.qos === 1 ? pcts(r.result.ackLatency) : '–',
-      pcts(r.result.deliveryLatency),
-      r.hubCpuMs === undefined ? '–' : `${int((r.hubCpuMs / r.result.durationMs) * 100)} %`,
+  // Mosquitto is optional: without it (or if it fails to start) its rows say why and the rest stands.
+  let mosquittoSkipped: string | undefined;
+  try {
+    const mosquitto = await startMosquitto();
+    if (!mosquitto) mosquittoSkipped = MOSQUITTO_MISSING;
+    else
+      try {
+        brokerRuns.push(...(await runBrokerIngest(ctx, 'mosquitto', mosquitto.url, () => mosquitto.cpuMs(), agents, sizes)));
+      } finally {
+        await mosquitto.stop();
+      }
+  } catch (error) {
+    mosquittoSkipped = `failed: ${(error as Error).message.split('\n')[0]}`;
+  }
+  if (mosquittoSkipped) ctx.log(`  bare Mosquitto: ${mosquittoSkipped}`);
+
+  const broker = (name: BareBroker, qos: 0 | 1) => brokerRuns.find((r) => r.broker === name && r.qos === qos);
+  const ratio = (run: HubIngestRun, name: BareBroker) => {
+    const other = broker(name, run.qos);
+    return other && other.result.throughput > 0 ? run.result.throughput / other.result.throughput : undefined;
+  };
+  const cpuShare = (cpuMs: number, result: IngestResult) => `${int((cpuMs / result.durationMs) * 100)} %`;
+  const dash = (n: number) => Array<string>(n).fill('–');
+  const rows = ([0, 1] as const).flatMap((qos) => {
+    const h = hubRuns.find((r) => r.qos === qos)!;
+    const common = (result: IngestResult) => [String(qos), `${int(result.received)} / ${int(result.sent)}`, int(result.throughput)];
+    const latencies = (result: IngestResult) => [qos === 1 ? pcts(result.ackLatency) : '–', pcts(result.deliveryLatency)];
+    const hubRatio = (name: BareBroker) => {
+      const r = ratio(h, name);
+      return r === undefined ? '–' : fmt(r);
+    };
+    const hubRow = [
+      'hub',
+      ...common(h.result),
+      int(h.persistedPerSecond),
+      hubRatio('aedes'),
+      hubRatio('mosquitto'),
+      ...latencies(h.result),
+      cpuShare(h.hubCpuMs, h.result),
+      cpuPerValue(h.hubCpuMs, h.persisted),
+      ...tailCells(h.tails[0]),
     ];
+    const brokerRows = (['aedes', 'mosquitto'] as const).flatMap((name) => {
+      const r = broker(name, qos);
+      if (!r) return name === 'mosquitto' && mosquittoSkipped ? [[BROKER_NAMES[name], String(qos), mosquittoSkipped, ...dash(HEADERS.length - 3)]] : [];
+      return [
+        [
+          BROKER_NAMES[name],
+          ...common(r.result),
+          '–',
+          '–',
+          '–',
+          ...latencies(r.result),
+          cpuShare(r.cpuMs, r.result),
+          cpuPerValue(r.cpuMs, r.result.received),
+          ...dash(TAIL_HEADERS.length),
+        ],
+      ];
+    });
+    return [hubRow, ...brokerRows];
   });
   const targets = ([0, 1] as const).map((qos) => {
-    const ratio = find('hub', qos).result.throughput / find('raw', qos).result.throughput;
-    return { target: `QoS ${qos}: hub ingest within 2x of bare aedes (hub/raw >= 0.5)`, measured: `hub/raw = ${fmt(ratio)}`, met: ratio >= 0.5 };
+    const r = ratio(hubRuns.find((h) => h.qos === qos)!, 'aedes') ?? 0;
+    return { target: `QoS ${qos}: hub ingest within 2x of bare aedes (hub/raw >= 0.5)`, measured: `hub/aedes = ${fmt(r)}`, met: r >= 0.5 };
   });
   return {
     scenario: 'ingest',
     title: `1. MQTT ingest: ${AGENTS} agents x ${THINGS_PER_AGENT} Things, ${int(AGENTS * messagesPerAgent)} values per run`,
     params: { agents: AGENTS, thingsPerAgent: THINGS_PER_AGENT, messagesPerAgent, windowPerAgent: WINDOW },
-    table: {
-      headers: [
-        'broker',
-        'QoS',
-        'received / sent',
-        'values/s',
-        'persisted/s',
-        'hub/raw',
-        'PUBACK ms p50/p95/p99',
-        'publish→subscriber ms p50/p95/p99',
-        'hub CPU',
-      ],
-      rows,
-    },
+    table: { headers: HEADERS, rows },
     targets,
     notes: [
       `Each agent keeps ${WINDOW} publishes in flight (QoS 1: until PUBACK; QoS 0: until written), so latencies are those of a saturated broker, mostly queueing.`,
-      'Hub: agents publish to things/{id}/properties/level/reported; the subscriber (a viewer) reads the retained value topics things/+/properties/+ that the hub republishes after validating and persisting. Bare aedes: same publishers, subscriber on things/+/properties/+/reported.',
+      'Hub: agents publish to things/{id}/properties/level/reported; the subscriber (a viewer) reads the retained value topics things/+/properties/+ that the hub republishes after validating and persisting. Bare brokers: same publishers, subscriber on things/+/properties/+/reported.',
       "persisted/s = growth of the Things' state versions (one per accepted report, read back from the hub after the run) over the run time; the hub only republishes after the write is durable.",
+      "Bare Mosquitto: Debian's /usr/sbin/mosquitto on a free 127.0.0.1 port with a temp config (listener <port> 127.0.0.1, allow_anonymous true, persistence false, errors and warnings to stderr only), run after the hub and aedes, one broker at a time. Its rows say 'skipped' when the binary is not installed.",
+      'CPU = CPU time (user + system) of the broker process over the run, as a share of one core; CPU µs/value = that time per value the hub persisted (hub) or per message the bare broker forwarded to the subscriber (aedes: process.cpuUsage; Mosquitto: utime + stime of /proc/<pid>/stat).',
+      TAIL_NOTE,
     ],
-    data: runs,
+    data: { hub: hubRuns, brokers: brokerRuns, ...(mosquittoSkipped ? { mosquitto: mosquittoSkipped } : {}) },
   };
 }
+
+const HEADERS = [
+  'broker',
+  'QoS',
+  'received / sent',
+  'values/s',
+  'persisted/s',
+  'hub/aedes',
+  'hub/mosquitto',
+  'PUBACK ms p50/p95/p99',
+  'publish→subscriber ms p50/p95/p99',
+  'CPU',
+  'CPU µs/value',
+  ...TAIL_HEADERS,
+];
