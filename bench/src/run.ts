@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only ingest,e2e] [--profile]`: runs the scenarios one after the
+// `npm run bench [-- --quick] [--only ingest,e2e] [--profile] [--scale 1m]`: runs the scenarios one after the
 // other, each with its own hub and load processes, prints the figures, and writes
 // bench/results/<scenario>[.quick].json and the generated block of bench/RESULTS.md.
 
@@ -37,13 +37,15 @@ const { values } = parseArgs({
     quick: { type: 'boolean' },
     only: { type: 'string' },
     profile: { type: 'boolean' },
+    scale: { type: 'string' },
     record: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   process.stdout.write(
-    `Usage: npm run bench [-- --quick] [--only ${Object.keys(SCENARIOS).join(',')}] [--profile] [--record]\n` +
+    `Usage: npm run bench [-- --quick] [--only ${Object.keys(SCENARIOS).join(',')}] [--profile] [--scale <twins>] [--record]\n` +
+      '  --scale adds a store of that many twins to the scale scenario (250000, 500k, 1m; up to 10m): minutes of fill and start at 1m\n' +
       '  --record writes the figures to the tracked bench/results and bench/RESULTS.md (default: bench/out/, ignored by git)\n',
   );
   process.exit(0);
@@ -51,13 +53,32 @@ if (values.help) {
 const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
 for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario '${name}'; known: ${Object.keys(SCENARIOS).join(', ')}`);
 
+const MAX_SCALE = 10_000_000;
+/** `--scale`: a twin count, digits with an optional k (thousand) or m (million) suffix. */
+function parseTwinCount(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(text.trim().replaceAll('_', ''));
+  const count = match ? Number(match[1]) * { '': 1, k: 1e3, m: 1e6 }[match[2].toLowerCase() as '' | 'k' | 'm'] : Number.NaN;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_SCALE) {
+    process.stderr.write(`--scale '${text}': expected a whole number of twins from 1 to 10m, e.g. 250000, 500k or 1m\n`);
+    process.exit(2);
+  }
+  return count;
+}
+const scaleSize = values.scale === undefined ? undefined : parseTwinCount(values.scale);
+if (scaleSize !== undefined && !names.includes('scale')) process.stderr.write('note: --scale only changes the scale scenario, which this run leaves out\n');
+
 const command =
   process.env.npm_lifecycle_event === 'bench'
     ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
     : `node bench/dist/run.js ${args.join(' ')}`.trim();
 const meta = runMeta(values.quick ? 'quick' : 'full', command);
 const out = outputDir(values.record ?? false);
-const ctx: ScenarioContext = { quick: values.quick ?? false, profile: values.profile ?? false, log: (line) => process.stdout.write(`${line}\n`) };
+const ctx: ScenarioContext = {
+  quick: values.quick ?? false,
+  profile: values.profile ?? false,
+  scaleSize,
+  log: (line) => process.stdout.write(`${line}\n`),
+};
 
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -10,10 +10,19 @@ const AGENTS = 100;
 /** Twins per NATS commit when filling: ~1.4 KB each once encoded in a commit message, so 400 stay well under 1 MiB (tested). */
 export const TWINS_PER_NATS_COMMIT = 400;
 
+function agentOf(i: number): string {
+  return `scale-agent-${i % AGENTS}`;
+}
+
+/** The Thing ID of twin number `i`. */
+export function scaleThingId(i: number): string {
+  return benchThingId(agentOf(i), Math.floor(i / AGENTS));
+}
+
 /** The store operations writing twin number `i` (a TD with 3 properties, 1 action, 1 event, and its state). */
 export function twinRecords(i: number, now: string): StoreOperation[] {
-  const agentId = `scale-agent-${i % AGENTS}`;
-  const thingId = benchThingId(agentId, Math.floor(i / AGENTS));
+  const agentId = agentOf(i);
+  const thingId = scaleThingId(i);
   const twin: Twin = {
     thingId,
     td: benchTd(thingId, `BenchType${i % 10}`),
