@@ -7,6 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import { createBrokerEmitter } from './emitter.js';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import {
@@ -126,7 +127,14 @@ export async function startEmbeddedBroker(
   );
   const pending = new PendingConnections(options.maxPendingConnections ?? EMBEDDED_DEFAULTS.maxPendingConnections, logger);
   // connectTimeout: a socket that sends no CONNECT holds a file descriptor; 5 s, not aedes' 30 s.
-  const aedes = await Aedes.createBroker({ id: 'twinhub', drainTimeout: 30_000, heartbeatInterval: 60_000, connectTimeout: connectTimeoutMs });
+  const aedes = await Aedes.createBroker({
+    id: 'twinhub',
+    drainTimeout: 30_000,
+    heartbeatInterval: 60_000,
+    connectTimeout: connectTimeoutMs,
+    // Drains a backlog without recursing per queued message (emitter.ts): overload must not overflow the stack.
+    mq: createBrokerEmitter(),
+  });
   // A client's publish (accepted, refused, or its will) is a request to the hub, never a message
   // for other clients: the hub republishes what it accepted on its own topics. So the broker
   // routes and retains only the hub's own publishes (made without a client), and no subscriber
