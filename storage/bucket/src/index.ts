@@ -81,7 +81,9 @@ export interface BucketStore {
   /**
    * The change feed: calls `listener` with the records other writers of the same store committed,
    * in commit order, one call per committed batch. Never reports this store object's own writes
-   * (always silent for a single-process store such as LevelDB). Returns the unsubscribe function.
+   * (always silent for a single-process store such as LevelDB), except one whose `batch` was
+   * rejected 'unconfirmed' and that was made after all: the caller was told it failed, so it
+   * learns of it like of another writer's. Returns the unsubscribe function.
    */
   watch(listener: (changes: readonly StoreChange[]) => void): () => void;
   /** Flushes and releases the store. Further calls reject. */
@@ -92,12 +94,14 @@ export interface BucketStore {
  * Why a store operation failed, so the core can answer a client usefully:
  * - 'full': out of space or over a budget (HTTP 507) - retry once space was freed;
  * - 'unavailable': the store cannot be reached or written right now (HTTP 503);
+ * - 'unconfirmed': the store did not confirm a write in time; it may still have been made, and if so
+ *   the store's change feed reports it (HTTP 503, read before retrying);
  * - 'corrupt': the data on disk is damaged or inconsistent (refuse to serve);
  * - 'conflict': a compare-and-set lost against another writer;
  * - 'closed': used after close();
  * - 'invalid': a programming error (bad bucket name...).
  */
-export type StoreErrorCode = 'full' | 'unavailable' | 'corrupt' | 'conflict' | 'closed' | 'invalid';
+export type StoreErrorCode = 'full' | 'unavailable' | 'unconfirmed' | 'corrupt' | 'conflict' | 'closed' | 'invalid';
 
 /** Every error a store raises: a stable code plus a message a user can act on. */
 export class StoreError extends Error {

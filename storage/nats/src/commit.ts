@@ -22,10 +22,12 @@ export function sequenceOf(revision: number): number {
 /** What a message says: who wrote it (a store object's random id) and the operations in order. */
 export interface Commit {
   writer: string;
+  /** The writer's own number for this commit (absent in commits of older versions): tells its follower which of its publishes this is. */
+  number?: number;
   operations: StoreOperation[];
 }
 
-/** Wire form: `{"w": writer, "o": [[bucket, key, value] (put) | [bucket, key] (delete), ...]}`. */
+/** Wire form: `{"w": writer, "n": its commit number, "o": [[bucket, key, value] (put) | [bucket, key] (delete), ...]}` ("n" since 2026-12; older commits lack it). */
 type WireOperation = [bucket: string, key: string, value?: string];
 
 const encoder = new TextEncoder();
@@ -33,7 +35,7 @@ const decoder = new TextDecoder();
 
 export function encodeCommit(commit: Commit): Uint8Array {
   const o: WireOperation[] = commit.operations.map((op) => (op.type === 'put' ? [op.bucket, op.key, op.value] : [op.bucket, op.key]));
-  return encoder.encode(JSON.stringify({ w: commit.writer, o }));
+  return encoder.encode(JSON.stringify(commit.number === undefined ? { w: commit.writer, o } : { w: commit.writer, n: commit.number, o }));
 }
 
 /** Parses a message of the log; a message this code did not write is 'corrupt'. */
@@ -44,7 +46,7 @@ export function decodeCommit(data: Uint8Array, sequence: number): Commit {
   } catch (error) {
     throw new StoreError(`commit log message ${sequence} is not JSON`, { cause: error, code: 'corrupt' });
   }
-  const { w, o } = (parsed ?? {}) as { w?: unknown; o?: unknown };
+  const { w, n, o } = (parsed ?? {}) as { w?: unknown; n?: unknown; o?: unknown };
   if (typeof w !== 'string' || !Array.isArray(o)) throw new StoreError(`commit log message ${sequence} is not a twinhub commit`, { code: 'corrupt' });
   const operations = o.map((item: unknown): StoreOperation => {
     if (!Array.isArray(item) || typeof item[0] !== 'string' || typeof item[1] !== 'string') {
@@ -52,5 +54,5 @@ export function decodeCommit(data: Uint8Array, sequence: number): Commit {
     }
     return typeof item[2] === 'string' ? { bucket: item[0], type: 'put', key: item[1], value: item[2] } : { bucket: item[0], type: 'del', key: item[1] };
   });
-  return { writer: w, operations };
+  return typeof n === 'number' ? { writer: w, number: n, operations } : { writer: w, operations };
 }

@@ -31,7 +31,8 @@ describe('NatsStore on a 3-node JetStream cluster', { skip }, () => {
   );
 });
 
-const isUnavailable = (error: unknown): boolean => error instanceof StoreError && error.code === 'unavailable';
+/** A write refused while the servers are down: not made, or (a publish sent just before) unconfirmed. */
+const isRefused = (error: unknown): boolean => error instanceof StoreError && (error.code === 'unavailable' || error.code === 'unconfirmed');
 
 /** Retries `attempt` until it resolves, for at most `ms` (recovery takes a leader election or two). */
 async function within<T>(ms: number, attempt: () => Promise<T>): Promise<T> {
@@ -129,7 +130,58 @@ describe('NatsStore beyond the contract: replicas, message size, servers failing
     }
   });
 
-  it('with every server down a write rejects unavailable in bounded time, reads keep serving, and the store recovers', async () => {
+  it("a write not acknowledged in time is rejected 'unconfirmed'; one made after all reaches the writer's view and its change feed", async () => {
+    const store = await within(20_000, () => NatsStore.open({ servers: cluster.servers, stream: 'unconfirmed' }));
+    const peer = store.peer();
+    const reported = new Set<string>();
+    store.watch((changes) => {
+      for (const change of changes) reported.add(change.key);
+    });
+    try {
+      // Shortened after opening (a private field, for this test only): a 3-replica commit takes
+      // longer than 1 ms to be acknowledged, so most writes below time out while being stored.
+      const bound = store as unknown as { timeoutMs: number };
+      bound.timeoutMs = 1;
+      const outcomes = new Map<string, string>();
+      for (let i = 0; i < 30; i++) {
+        const key = `k${i}`;
+        try {
+          await store.batch([{ bucket: 'b', type: 'put', key, value: `v${i}` }]);
+          outcomes.set(key, 'ok');
+        } catch (error) {
+          assert.ok(error instanceof StoreError, String(error));
+          assert.ok(error.code === 'unconfirmed' || error.code === 'unavailable', `${error.code}: ${error.message}`);
+          if (error.code === 'unconfirmed') assert.match(error.message, /may still have been made/);
+          outcomes.set(key, error.code);
+        }
+      }
+      bound.timeoutMs = 5000;
+      const unconfirmed = [...outcomes].filter(([, outcome]) => outcome === 'unconfirmed').map(([key]) => key);
+      assert.ok(unconfirmed.length > 0, `no write timed out (${[...outcomes.values()]}): the test proves nothing`);
+      // The peer's own write comes after all of them in the log: once it reads it, it has the log up to there.
+      await peer.batch([{ bucket: 'b', type: 'put', key: 'marker', value: 'm' }]);
+      await within(10_000, async () => assert.equal(await store.bucket('b').get('marker'), 'm'));
+      let made = 0;
+      for (const key of unconfirmed) {
+        if ((await peer.bucket('b').get(key)) === undefined) {
+          assert.equal(await store.bucket('b').get(key), undefined, `${key}: not in the log, not in the writer's view`);
+          continue;
+        }
+        made++;
+        assert.ok(reported.has(key), `${key} was made after all: the writer's change feed reports it`);
+        assert.equal(await store.bucket('b').get(key), `v${key.slice(1)}`);
+      }
+      for (const [key, outcome] of outcomes) {
+        if (outcome === 'ok') assert.ok(!reported.has(key), `${key} was confirmed: the feed does not report the writer's own write`);
+      }
+      assert.ok(made > 0, 'at least one unconfirmed write was made after all (else this test proves nothing)');
+    } finally {
+      await peer.close();
+      await store.close();
+    }
+  });
+
+  it('with every server down a write is refused (unavailable, or unconfirmed) in bounded time, reads keep serving, and the store recovers', async () => {
     const timeoutMs = 2000;
     // Opening may wait for the node the previous test restarted to rejoin the stream placement.
     const store = await within(20_000, () => NatsStore.open({ servers: cluster.servers, stream: 'outage', timeoutMs, reconnectWaitMs: 100 }));
@@ -144,8 +196,8 @@ describe('NatsStore beyond the contract: replicas, message size, servers failing
       await within(5000, async () => assert.deepEqual(heard, ['from-other']));
       await Promise.all(cluster.nodes.map((node) => node.kill()));
       const started = Date.now();
-      await assert.rejects(() => store.batch([{ bucket: 'b', type: 'put', key: 'during', value: '1' }]), isUnavailable);
-      await assert.rejects(() => store.bucket('b').compareAndSet('cas', 'x', 0), isUnavailable);
+      await assert.rejects(() => store.batch([{ bucket: 'b', type: 'put', key: 'during', value: '1' }]), isRefused);
+      await assert.rejects(() => store.bucket('b').compareAndSet('cas', 'x', 0), isRefused);
       assert.ok(Date.now() - started < 2 * timeoutMs + 1000, `took ${Date.now() - started} ms`);
       assert.equal(await store.bucket('b').get('before'), '1', 'reads keep serving the view');
       for (const node of cluster.nodes) node.start();

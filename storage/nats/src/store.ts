@@ -75,6 +75,8 @@ type Listener = (changes: readonly StoreChange[]) => void;
 const HEADER_ALLOWANCE = 1024;
 /** Pull expiry of the follower; its idle heartbeat (half of it) bounds how long a dead consumer goes unnoticed. */
 const FOLLOW_EXPIRES_MS = 10_000;
+/** Failed publishes remembered for the follower at most (each would be reported if it turns up in the log). */
+const MAX_REMEMBERED_FAILURES = 1024;
 /** The server's error code for a publish whose Nats-Expected-Last-Sequence did not match. */
 const WRONG_LAST_SEQUENCE = 10071;
 /** The server's error code for "stream name already in use" (another instance created it first). */
@@ -155,6 +157,15 @@ export class NatsStore implements BucketStore {
   private gapAt: number | undefined;
   /** Sequences of this store's own commits, acknowledged but not applied to the view yet. */
   private readonly ownPending = new Set<number>();
+  /** This writer's commit numbers (`Commit.number`), one per publish. */
+  private commitNumber = 0;
+  /**
+   * This writer's publishes not confirmed yet ('in flight'), or rejected as unconfirmed ('failed':
+   * the ack never came, the commit may still be in the log). The follower tells them apart from
+   * confirmed ones: one seen in flight has landed (a late ack or a failure then returns its
+   * sequence), one seen after its failure was made after all and is reported on the change feed.
+   */
+  private readonly unconfirmed = new Map<number, { state: 'in flight' | 'failed'; landed?: number }>();
   private messages: ConsumerMessages | undefined;
   private connected = false;
   private closed = false;
@@ -464,7 +475,18 @@ export class NatsStore implements BucketStore {
     this.ownPending.delete(sequence);
     this.wake();
     this.counted(data.length);
-    if (commit.writer === this.writer || sequence <= this.history) return;
+    if (commit.writer === this.writer) {
+      const own = commit.number === undefined ? undefined : this.unconfirmed.get(commit.number);
+      if (own?.state === 'in flight') own.landed = sequence;
+      else if (own?.state === 'failed' && commit.number !== undefined) {
+        // Its batch was rejected 'unconfirmed' and it is in the log after all: report it, or the
+        // caller's view would never hold what the store does.
+        this.unconfirmed.delete(commit.number);
+        if (sequence > this.history) this.report(changes);
+      }
+      return;
+    }
+    if (sequence <= this.history) return;
     this.report(changes);
   }
 
@@ -557,7 +579,8 @@ export class NatsStore implements BucketStore {
     if (operations.length > OPS_PER_COMMIT) {
       throw new StoreError(`a batch of ${operations.length} operations is over the limit of ${OPS_PER_COMMIT} per commit; split it`, { code: 'full' });
     }
-    const data = encodeCommit({ writer: this.writer, operations });
+    const number = ++this.commitNumber;
+    const data = encodeCommit({ writer: this.writer, number, operations });
     const nc = this.nc as NatsConnection;
     const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     if (data.length > maxPayload - HEADER_ALLOWANCE) {
@@ -570,15 +593,21 @@ export class NatsStore implements BucketStore {
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
       if (!this.connected) throw unavailable('NATS is unreachable: the write was not made');
+      this.unconfirmed.set(number, { state: 'in flight' });
       try {
         const ack = await (this.js as JetStreamClient).publish(this.subject, data, {
           timeout: this.timeoutMs,
           ...(expectedLast === undefined ? {} : { expect: { lastSequence: expectedLast } }),
         });
+        this.unconfirmed.delete(number);
         return { seq: ack.seq, bytes: data.length };
       } catch (error) {
+        const landed = this.unconfirmed.get(number)?.landed;
+        this.unconfirmed.delete(number);
         if (error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE) return 'wrong-last-sequence';
         if (this.closed) throw closedError();
+        // The ack was lost but the follower already saw the commit in the log: it was made.
+        if (landed !== undefined) return { seq: landed, bytes: data.length };
         // No responders: nobody received the message, so sending it again cannot store it twice.
         // It happens while a server has not yet learnt where the stream's leader is (a stream
         // just created, a leader just elected). A timeout is not retried: that write may be stored.
@@ -586,7 +615,29 @@ export class NatsStore implements BucketStore {
           await sleep(100);
           continue;
         }
-        throw unavailable('NATS JetStream did not confirm the write (it may not have been made)', error);
+        if (noResponders(error)) throw unavailable('NATS JetStream did not take the write (no server answered for the stream): it was not made', error);
+        // The server answered with an error: it did not store the message.
+        if (error instanceof JetStreamApiError) throw unavailable('NATS JetStream refused the write: it was not made', error);
+        // No answer in time (or the connection dropped meanwhile): the commit may be in the log.
+        this.rememberFailed(number);
+        const detail = error instanceof Error ? `: ${error.message}` : '';
+        throw new StoreError(
+          `NATS JetStream did not confirm the write in ${this.timeoutMs} ms; it may still have been made (then it shows like another writer's change): read before retrying${detail}`,
+          { cause: error, code: 'unconfirmed' },
+        );
+      }
+    }
+  }
+
+  /** Keeps a failed publish's number for the follower; the oldest go past a bound (a commit that never landed stays failed forever). */
+  private rememberFailed(number: number): void {
+    this.unconfirmed.set(number, { state: 'failed' });
+    if (this.unconfirmed.size > MAX_REMEMBERED_FAILURES) {
+      for (const [oldest, entry] of this.unconfirmed) {
+        if (entry.state === 'failed') {
+          this.unconfirmed.delete(oldest);
+          break;
+        }
       }
     }
   }

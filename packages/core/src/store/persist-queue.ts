@@ -26,6 +26,14 @@ export function storageProblem(error: unknown): HubError {
       'the hub could not store this change: its storage is full; nothing was changed, retry once space was freed',
     );
   }
+  if ((error as { code?: unknown } | undefined)?.code === 'unconfirmed') {
+    // The store may have made it (a NATS ack that never came): "nothing was changed" would be untrue.
+    return new HubError(
+      503,
+      'Service Unavailable',
+      'the hub could not confirm that this change was stored (its storage did not answer in time); it may still have been made: read the current state before retrying',
+    );
+  }
   return new HubError(503, 'Service Unavailable', 'the hub could not store this change: its storage refused the write; nothing was changed, retry later');
 }
 
