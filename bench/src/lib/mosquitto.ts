@@ -19,14 +19,23 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-/** Starts a broker, or resolves undefined when the binary is not installed. */
-export async function startMosquitto(): Promise<Mosquitto | undefined> {
+/** Starts a broker (with `extraConfig` lines after the defaults), or resolves undefined when the binary is not installed. */
+export async function startMosquitto(extraConfig: string[] = []): Promise<Mosquitto | undefined> {
   if (!existsSync(MOSQUITTO)) return undefined;
   const dir = await tempDir('mosquitto');
   try {
     const port = await freePort();
     const config = join(dir, 'mosquitto.conf');
-    await writeFile(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n`);
+    const lines = [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      ...extraConfig,
+    ];
+    await writeFile(config, `${lines.join('\n')}\n`);
     const child = track(spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let stderr = '';
     let failed = false;

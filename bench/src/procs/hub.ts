@@ -1,5 +1,6 @@
 // The hub under test, in its own process: startHub on a LevelDB folder (or, with `nats`, on a NATS
-// JetStream cluster) with ephemeral ports on 127.0.0.1, reporting its URLs over IPC. The parent drives it: setup (tokens + Things, created
+// JetStream cluster) with ephemeral ports on 127.0.0.1 (or, with `mqttUrl`, as a client of an external
+// broker), reporting its URLs over IPC. The parent drives it: setup (tokens + Things, created
 // in-process so setup time is not measured), stats (memory, CPU), state versions, where a measured
 // phase's tail comes from (event-loop delay, GC pauses, persist batch times), close.
 
@@ -20,6 +21,11 @@ export interface HubProcOptions {
   history?: boolean;
   /** Cluster mode: the records live in this NATS JetStream cluster instead of `dataDir`. */
   nats?: { servers: string[]; replicas: number };
+  /**
+   * External broker mode (docs/mqtt.md): the hub embeds no broker and is a client of this one, so
+   * the MQTT URL it reports (and the load must use) is the broker's.
+   */
+  mqttUrl?: string;
 }
 
 export interface SetupRequest {
@@ -72,6 +78,12 @@ if (options.history !== undefined) config.history = options.history;
 if (options.nats) {
   config.nats = options.nats.servers;
   config.natsReplicas = options.nats.replicas;
+}
+if (options.mqttUrl) {
+  config.mqttUrl = options.mqttUrl;
+  // The hub keeps a persistent session under its client id: one of its own, so it can never take
+  // over another hub's session (MQTT 5 §3.1.4) should two bench hubs share a broker.
+  config.mqttClientId = `twinhub-bench-${process.pid}`;
 }
 const started = performance.now();
 const running = await startHub(config, pino({ level: 'silent' }));
