@@ -92,6 +92,33 @@ describe('MQTT binding (external broker: Mosquitto)', { skip: mosquitto ? false 
     assert.deepEqual([retained.retain, retained.json()], [true, 4]);
   });
 
+  it('handles QoS 0 reports in the order they were published, every one, while earlier ones are still being stored', async () => {
+    const agent = await connect('agent-a');
+    const registered = await agent.request({ operation: 'updateTD', input: td() });
+    assert.ok(registered.status === 201 || registered.status === 200, JSON.stringify(registered));
+    const observed: number[] = [];
+    const session = hub.openSession({ id: 'viewer-1', role: 'viewer' }, 'test', {
+      send: (message) => {
+        if (message.type === 'notification' && message.operation === 'observeproperty') observed.push(message.data as number);
+      },
+      close: () => undefined,
+    });
+    try {
+      assert.equal((await hub.handle({ operation: 'observeproperty', thingId: THING, name: 'level' }, { client: { id: 'viewer-1', role: 'viewer' }, session })).ok, true);
+      // The hub takes a QoS 0 message into its order and reads the next before the first is stored:
+      // the order must still be the publisher's, and nothing may be lost.
+      const values = Array.from({ length: 300 }, (_, i) => i % 11);
+      for (const value of values) void agent.publish(topics.propertyReported(THING, 'level'), value, { qos: 0 });
+      const deadline = Date.now() + 10_000;
+      while (observed.length < values.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(observed, values);
+      const read = await hub.handle({ operation: 'readproperty', thingId: THING, name: 'level' }, { client: { id: 'viewer-1', role: 'viewer' } });
+      assert.equal(read.ok && read.output, values.at(-1));
+    } finally {
+      hub.closeSession(session);
+    }
+  });
+
   it('queues a write for an offline agent and delivers it once the agent announces itself', async () => {
     const operator = await connect('operator-1');
     // A plain topic write is attributed to the configured consumerId.

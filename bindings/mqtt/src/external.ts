@@ -54,6 +54,8 @@ interface RemoteSession {
   readonly session: Session;
 }
 
+/** QoS 0 messages in the hub at once before the next waits for one to be handled (backpressure). */
+const MAX_PIPELINED = 64;
 /** How long a graceful close waits for the broker's last messages to this instance before it leaves the share group. */
 const DRAIN_QUIET_MS = 200;
 const DRAIN_MAX_MS = 5000;
@@ -142,7 +144,7 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
     }
   }
 
-  async function onPublish(packet: IPublishPacket): Promise<boolean> {
+  async function onPublish(packet: IPublishPacket, handing?: () => void): Promise<boolean> {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     let publisher: Client | undefined;
     // Whom to answer: the attributed client, else the client the topic names (even if unknown,
@@ -160,6 +162,7 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
           const session = sessionFor(client, request);
           return session ? { client, session } : { client };
         },
+        ...(handing ? { handing } : {}),
       },
       {
         response(message) {
@@ -185,17 +188,40 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
     return result.ok || result.status < 500;
   }
 
-  // PUBACK only once the hub has handled the message (mqtt.js acks after handleMessage's callback,
-  // and reads the next message only then, so messages are handled in arrival order).
+  // mqtt.js reads the next message only after handleMessage's callback, and acknowledges a QoS 1
+  // message then: a QoS 1 message is called back once the hub has handled it (stored, or refused
+  // with an answer), so nothing acknowledged is lost. A QoS 0 message has no acknowledgement: it is
+  // called back as soon as the hub has it in its order (hub.handle called), so the next one is read
+  // while this one waits for its group commit (up to MAX_PIPELINED), as on the embedded broker. Each
+  // message starts only after the previous one was handed over, so the core sees them in arrival
+  // order (the owner lookup before hub.handle is asynchronous here).
   let inFlight = 0;
   let lastMessageAt = 0;
+  let previousHanded: Promise<void> = Promise.resolve();
   connection.handleMessage = (packet, callback) => {
+    const publish = packet as IPublishPacket;
     inFlight += 1;
     lastMessageAt = Date.now();
-    onPublish(packet as IPublishPacket)
+    const pipelined = publish.qos === 0 && inFlight <= MAX_PIPELINED;
+    let markHanded!: () => void;
+    const handed = new Promise<void>((resolve) => (markHanded = resolve));
+    const handled = previousHanded.then(() => onPublish(publish, markHanded));
+    previousHanded = handed;
+    // Refused before reaching the hub (unknown Thing...): handed over all the same, the next may start.
+    void handled.finally(markHanded).catch(() => undefined);
+    if (pipelined) void handed.then(() => callback());
+    handled
       .then(
-        (acknowledge) => (acknowledge ? callback() : callback(new Error('hub failure; message left unacknowledged'))),
-        (error) => callback(error as Error),
+        (acknowledge) => {
+          if (pipelined) {
+            if (!acknowledge) logger.warn({ topic: publish.topic }, 'mqtt: a QoS 0 message failed in the hub (not stored)');
+          } else if (acknowledge) callback();
+          else callback(new Error('hub failure; message left unacknowledged'));
+        },
+        (error) => {
+          if (pipelined) logger.warn({ err: error, topic: publish.topic }, 'mqtt: a QoS 0 message failed in the hub');
+          else callback(error as Error);
+        },
       )
       .finally(() => {
         inFlight -= 1;

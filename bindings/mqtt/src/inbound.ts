@@ -112,6 +112,8 @@ export interface Publisher {
    */
   client(route: InboundRoute): Client | undefined | Promise<Client | undefined>;
   context(client: Client, request: HubRequest): HubContext;
+  /** Called just before hub.handle: from here on the core has the request in its order (pipelining). */
+  handing?(): void;
 }
 
 export interface PublishOutcome {
@@ -143,7 +145,9 @@ export async function handlePublish(
     const client = known instanceof Promise ? await known : known;
     if (!client) throw forbidden(`nobody the hub knows may publish to '${topic}'`);
     request = requestFor(route, payload, client, hub.limits);
-    const result = await hub.handle(request, publisher.context(client, request));
+    const context = publisher.context(client, request);
+    publisher.handing?.();
+    const result = await hub.handle(request, context);
     if (route.kind === 'clientRequests') replies.response(toResponseMessage(request, result));
     else if (!result.ok) replies.error({ ...toResponseMessage(request, result), topic });
     return { result, request };
