@@ -104,7 +104,10 @@ describe('MQTT binding (external broker: Mosquitto)', { skip: mosquitto ? false 
       close: () => undefined,
     });
     try {
-      assert.equal((await hub.handle({ operation: 'observeproperty', thingId: THING, name: 'level' }, { client: { id: 'viewer-1', role: 'viewer' }, session })).ok, true);
+      assert.equal(
+        (await hub.handle({ operation: 'observeproperty', thingId: THING, name: 'level' }, { client: { id: 'viewer-1', role: 'viewer' }, session })).ok,
+        true,
+      );
       // The hub takes a QoS 0 message into its order and reads the next before the first is stored:
       // the order must still be the publisher's, and nothing may be lost.
       const values = Array.from({ length: 300 }, (_, i) => i % 11);
