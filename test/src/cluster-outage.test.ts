@@ -113,7 +113,34 @@ describe('cluster mode under failure: hub instances and NATS servers killed unde
               assert.ok(record, `${label}: acknowledged ${operation} ${n} (${actionId}) is stored`);
               assert.equal(record.operation, operation);
               assert.deepEqual(record.input, operation === 'writeproperty' ? n : { n });
-              assert.equal(record.status, 'completed', `${label}: ${operation} ${n} (${actionId}) completed`);
+              if (record.status !== 'completed') {
+                const elsewhere: string[] = [];
+                for (const other of hubs.slice(1)) {
+                  const probe = await connectConsumer({ url: other.urls.http, token: tokens.operator, ...quickClient });
+                  try {
+                    const r = (await allRecords(probe)).get(actionId);
+                    elsewhere.push(`${other.urls.http}: ${JSON.stringify(r)}`);
+                  } finally {
+                    await probe.close();
+                  }
+                }
+                console.log(`DIAG ${label} ${actionId} via ${hub.urls.http}: ${JSON.stringify(record)}\n  ${elsewhere.join('\n  ')}`);
+              }
+              if (record.status !== 'completed') {
+                // What every instance holds, to tell a lost status from one instance's stale view.
+                const views: string[] = [];
+                for (const other of hubs.filter((h) => h.child.exitCode === null && h.child.signalCode === null)) {
+                  const probe = await connectConsumer({ url: other.urls.http, token: tokens.operator, ...quickClient });
+                  try {
+                    views.push(`${other.urls.http}: ${JSON.stringify((await allRecords(probe)).get(actionId))}`);
+                  } finally {
+                    await probe.close();
+                  }
+                }
+                assert.fail(
+                  `${label}: ${operation} ${n} (${actionId}) is ${record.status}, not completed (delivered to the agent ${tap.deliveries.get(actionId) ?? 0} times, handled ${handled.get(actionId) ?? 0}, acknowledged ${tap.acknowledged.has(actionId)}); on each instance: ${views.join('; ')}`,
+                );
+              }
               assert.equal(handled.get(actionId), 1, `${label}: the agent handled ${actionId} once`);
             }
           }

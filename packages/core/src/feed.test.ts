@@ -8,6 +8,7 @@ import { eventually } from './testing/index.js';
 import { createHub, type Hub } from './hub.js';
 import type { OutboundMessage } from './model/envelope.js';
 import type { Client, RequestRecord } from './model/types.js';
+import { REQUESTS_BUCKET } from './requests/queue.js';
 import { lampTd } from './td/test-fixtures.js';
 
 const LAMP = 'urn:dev:ops:32473-WoTLamp-1234';
@@ -91,5 +92,30 @@ describe('change feed between two hubs on one store', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal((await a.handle({ operation: 'updateTD', input: lampTd() }, { client: agent })).status, 201);
     assert.equal((await a.handle({ operation: 'readproperty', thingId: LAMP, name: 'brightness' }, { client: viewer })).status, 404);
+  });
+
+  it('never takes a request back to an earlier status when an older record of it arrives after a newer one', async () => {
+    const store = new MemoryStore();
+    const a = await createHub({ store });
+    const b = await createHub({ store: store.peer() });
+    hubs.push(a, b);
+    assert.equal((await a.handle({ operation: 'updateTD', input: lampTd() }, { client: agent })).status, 201);
+    const requester = listen(a, operator);
+    const invoked = await a.handle({ operation: 'invokeaction', thingId: LAMP, name: 'toggle' }, { client: operator, session: requester.session });
+    const created = (invoked as { output: RequestRecord }).output;
+    await eventually(async () => assert.equal((await b.handle({ operation: 'queryaction', actionId: created.actionId }, { client: operator })).status, 200));
+    assert.equal(
+      (await a.handle({ operation: 'updateactionstatus', actionId: created.actionId, input: { status: 'completed' } }, { client: agent })).status,
+      200,
+    );
+    const statusOn = async (hub: Hub) =>
+      ((await hub.handle({ operation: 'queryaction', actionId: created.actionId }, { client: operator })) as { output: RequestRecord }).output;
+    await eventually(async () => assert.equal((await statusOn(b)).status, 'completed'));
+    // The record as it was created reaches b again, after the completion (a late or replayed write).
+    await store.peer().batch([{ bucket: REQUESTS_BUCKET, type: 'put', key: created.actionId, value: JSON.stringify(created) }]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const onB = await statusOn(b);
+    assert.equal(onB.status, 'completed', 'still completed on b');
+    assert.ok(onB.timeEnded !== undefined);
   });
 });

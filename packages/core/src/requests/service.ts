@@ -144,6 +144,12 @@ export class RequestService {
     }
     if (known) {
       if (known.status === stored.status && known.seq === stored.seq) return;
+      // A request only moves forward (pending → delivered → running → ended). A record behind the
+      // one applied here is older news — it reached this instance after a newer one (its own
+      // write of the newer status, or another instance's): applying it would merge an old status
+      // into newer fields and reopen an ended request (seen after a NATS outage: "pending" with
+      // timeEnded set, never delivered again).
+      if (progress(stored.status) < progress(known.status)) return;
       const from = known.status;
       this.queue.update(known, stored);
       // The job's counters follow here too; the listener's writes are the sweep leader's to store
@@ -322,4 +328,10 @@ export class RequestService {
       this.options.log.error({ err: error }, 'request expiry sweep failed');
     }
   }
+}
+
+/** How far a request got: its statuses in lifecycle order, the ended ones last (all equal). */
+function progress(status: RequestStatus): number {
+  if (isTerminal(status)) return 3;
+  return status === 'running' ? 2 : status === 'delivered' ? 1 : 0;
 }
