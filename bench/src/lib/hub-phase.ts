@@ -35,7 +35,7 @@ export function cpuPerValue(cpuMs: number, values: number): string {
   return values > 0 ? fmt((cpuMs * 1000) / values) : '–';
 }
 
-export const TAIL_HEADERS = ['loop delay ms p50/p99/max', 'GC n / ms total / max', 'persist batch ms p50/p99 (batches)'];
+export const TAIL_HEADERS = ['loop delay ms p50/p99/max', 'GC n / ms total / max', 'persist batch ms p50/p99/max≤ (batches, over 10 ms)'];
 
 /** The TAIL_HEADERS cells of one hub's phase. */
 export function tailCells(tail: HubPhaseStats): string[] {
@@ -44,9 +44,9 @@ export function tailCells(tail: HubPhaseStats): string[] {
   return [
     `${fmt(loop.p50)} / ${fmt(loop.p99)} / ${fmt(loop.max)}`,
     `${int(gc.count)} / ${fmt(gc.totalMs)} / ${fmt(gc.maxMs)}`,
-    `${batch(persist.p50Ms)} / ${batch(persist.p99Ms)} (${int(persist.batches)})`,
+    `${batch(persist.p50Ms)} / ${batch(persist.p99Ms)} / ${batch(persist.maxMs)} (${int(persist.batches)}, ${int(persist.over10Ms)})`,
   ];
 }
 
 export const TAIL_NOTE =
-  "Inside the hub process, per measured run: loop delay = how late its event loop ran a 10 ms timer (perf_hooks.monitorEventLoopDelay, reset at the run's start); GC = the pauses a PerformanceObserver on 'gc' saw (count, total and longest, ms); persist batch = the store's write time per group-commit batch, p50/p99 estimated from the hub's twinhub_persist_duration_seconds histogram (its buckets read from the hub's /metrics before and after the run, so only that run's batches count) and the number of batches written.";
+  "Inside the hub process, per measured run: loop delay = how late its event loop ran a 10 ms timer (perf_hooks.monitorEventLoopDelay, reset at the run's start); GC = the pauses a PerformanceObserver on 'gc' saw (count, total and longest, ms); persist batch = the store's write time per group-commit batch, p50/p99 estimated from the hub's twinhub_persist_duration_seconds histogram (its buckets read from the hub's /metrics before and after the run, so only that run's batches count), max≤ = the upper bound of the bucket holding the slowest batch, then the number of batches written and how many took over 10 ms.";

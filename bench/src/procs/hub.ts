@@ -61,7 +61,15 @@ export interface HubPhaseStats {
   loopDelayMs: { p50: number; p99: number; max: number };
   gc: { count: number; totalMs: number; maxMs: number };
   /** Store batches written (result ok) in the phase, and their write time estimated from the hub's histogram, ms. */
-  persist: { batches: number; p50Ms: number | undefined; p99Ms: number | undefined };
+  persist: {
+    batches: number;
+    p50Ms: number | undefined;
+    p99Ms: number | undefined;
+    /** The upper bound of the histogram bucket holding the slowest batch, ms. */
+    maxMs: number | undefined;
+    /** Batches slower than 10 ms (each one holds up every value queued behind it). */
+    over10Ms: number;
+  };
 }
 
 /** The core's group-commit write time (packages/hub/src/metrics.ts), read back from the hub's own /metrics. */
@@ -189,7 +197,9 @@ serveCalls({
       return seconds === undefined ? undefined : seconds * 1000;
     };
     const batches = (after.at(-1)?.count ?? 0) - (persistBefore.at(-1)?.count ?? 0);
-    return { loopDelayMs, gc: phaseGc, persist: { batches, p50Ms: ms(0.5), p99Ms: ms(0.99) } };
+    const within10Ms = (buckets: HistogramBuckets) => buckets.find((b) => b.le >= 0.01)?.count ?? 0;
+    const over10Ms = batches - (within10Ms(after) - within10Ms(persistBefore));
+    return { loopDelayMs, gc: phaseGc, persist: { batches, p50Ms: ms(0.5), p99Ms: ms(0.99), maxMs: ms(1), over10Ms } };
   },
 
   /** V8 CPU profile of one measured phase only (the same profiler as --cpu-prof). */
