@@ -29,6 +29,14 @@ export class MqttConnection {
   private work: Promise<void> = Promise.resolve();
   /** Bytes of the hub's own messages handed to aedes and not yet in the socket (aedes writes on setImmediate). */
   private queuedBytes = 0;
+  /**
+   * Of those, the answers to this client's own publishes (responses, errors). Only these hold its
+   * inbound publishes: counting the pushed request backlog too deadlocked an agent acknowledging
+   * each request — the hub stopped reading it while requests filled its socket, and the agent
+   * (its acknowledgement writes blocked) stopped reading the requests. The backlog has its own flow
+   * control (ready/resumeDelivery).
+   */
+  private queuedAnswerBytes = 0;
   /** The core was told the connection is not ready (SessionSink.ready) and waits for resumeDelivery. */
   private backlogged = false;
   /** Inbound publishes held (not read on) until the hub's answers to this connection drained. */
@@ -74,9 +82,14 @@ export class MqttConnection {
     if (this.session) this.hub.closeSession(this.session);
   }
 
-  /** Whether the hub's answers still waiting to be sent are below the low-water mark. */
+  /** Whether the hub's messages still waiting to be sent are below the low-water mark (the core may push more). */
   get drainedNow(): boolean {
     return this.unsentBytes() < this.lowWaterBytes;
+  }
+
+  /** Whether the answers to this client's publishes still waiting to be sent are below the low-water mark. */
+  get answersDrained(): boolean {
+    return this.queuedAnswerBytes < this.lowWaterBytes;
   }
 
   /**
@@ -85,7 +98,7 @@ export class MqttConnection {
    * instead of being dropped at maxSendBufferBytes.
    */
   drained(): Promise<void> {
-    if (this.closed || this.drainedNow) return Promise.resolve();
+    if (this.closed || this.answersDrained) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -99,8 +112,8 @@ export class MqttConnection {
       .finally(() => (this.inFlight -= 1));
   }
 
-  /** Sends to this connection only, on one of its own topics, if it subscribed to that topic. */
-  sendOwn(topic: string, value: unknown): void {
+  /** Sends to this connection only, on one of its own topics, if it subscribed to that topic; `answer`: to one of its publishes. */
+  sendOwn(topic: string, value: unknown, answer = false): void {
     if (this.closed) return;
     const filter = Object.entries(subscriptionsOf(this.mqtt)).find(([f]) => topicMatches(f, topic));
     if (!filter) {
@@ -118,15 +131,17 @@ export class MqttConnection {
     // Payload, topic and a few header bytes (MQTT 3.1.1 §3.3).
     const size = payload.length + Buffer.byteLength(topic) + 8;
     this.queuedBytes += size;
+    if (answer) this.queuedAnswerBytes += size;
     this.mqtt.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (error) => {
       this.queuedBytes -= size;
+      if (answer) this.queuedAnswerBytes -= size;
       if (error) this.logger.debug({ err: error, clientId: this.client.id, topic }, 'mqtt: delivery failed');
       this.resumeIfDrained();
     });
   }
 
   sendError(message: PublishError): void {
-    this.sendOwn(topics.clientErrors(this.client.id), message);
+    this.sendOwn(topics.clientErrors(this.client.id), message, true);
   }
 
   sendProblem(problem: Problem, topic: string): void {
@@ -150,9 +165,9 @@ export class MqttConnection {
 
   /** Called as the hub's messages leave: hands the turn back to the core and to held publishes once the buffer drained. */
   private resumeIfDrained(): void {
-    if (this.closed || !this.drainedNow) return;
-    for (const resume of this.drainWaiters.splice(0)) resume();
-    if (!this.backlogged || !this.session) return;
+    if (this.closed) return;
+    if (this.answersDrained) for (const resume of this.drainWaiters.splice(0)) resume();
+    if (!this.drainedNow || !this.backlogged || !this.session) return;
     this.backlogged = false;
     this.hub.resumeDelivery(this.session);
   }

@@ -254,7 +254,7 @@ export async function startEmbeddedBroker(
         context: (client) => (conn.session ? { client, session: conn.session } : { client }),
       },
       {
-        response: (message) => replies.push(() => conn.sendOwn(topics.clientResponses(conn.client.id), message)),
+        response: (message) => replies.push(() => conn.sendOwn(topics.clientResponses(conn.client.id), message, true)),
         error: (message) => replies.push(() => conn.sendError(message)),
       },
     );
@@ -266,7 +266,7 @@ export async function startEmbeddedBroker(
       failed.then((hubFailed) => !hubFailed),
     );
     // QoS 0 has no acknowledgement to hold: let aedes read on while the hub works (up to a bound).
-    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES && conn.drainedNow;
+    const released = packet.qos === 0 && conn.inFlight < MAX_IN_FLIGHT_PUBLISHES && conn.answersDrained;
     if (released) done(null);
     const settled = failed.then(async (hubFailed) => {
       if (!released) await conn.drained();
