@@ -87,9 +87,16 @@ function unavailable(message: string, cause?: unknown): StoreError {
   return new StoreError(`${message}${detail}`, { cause, code: 'unavailable' });
 }
 
-/** Whether a failed JetStream call may succeed when tried again (no answer yet, no leader yet). */
+/**
+ * The server's error code for "no suitable peers for placement": a stream of N replicas asked for
+ * while fewer than N servers are current, as when a cluster is still forming or a server rejoins
+ * (seen opening a store just after the servers started). It passes once they are; retried until
+ * the open's bound, after which the error says why (also when the cluster is too small for good).
+ */
+const NO_PEERS_FOR_PLACEMENT = 10005;
+/** Whether a failed JetStream call may succeed when tried again (no answer yet, no leader yet, peers not current yet). */
 function retryable(error: unknown): boolean {
-  if (error instanceof JetStreamApiError) return error.status === 503 || error.status === 408;
+  if (error instanceof JetStreamApiError) return error.status === 503 || error.status === 408 || error.code === NO_PEERS_FOR_PLACEMENT;
   return error instanceof TimeoutError || error instanceof NoRespondersError;
 }
 
