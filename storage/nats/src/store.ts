@@ -655,6 +655,9 @@ export class NatsStore implements BucketStore {
    * already, so a follower that lags past the timeout does not turn it into a failure.
    */
   private async settle(sequence: number, operations: readonly StoreOperation[], bytes: number): Promise<void> {
+    // The follower applied it already (it reached the log before its acknowledgement reached us, or
+    // the acknowledgement was lost and the follower saw it): nothing to wait for, nothing to track.
+    if (this.view.applied >= sequence) return;
     if (this.view.applied === sequence - 1) {
       this.view.apply(sequence, operations);
       this.wake();
