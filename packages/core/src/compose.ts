@@ -7,7 +7,7 @@ import type { BucketStore } from '@twinhub/bucket';
 import { canSee, PERMISSIONS } from './auth/permissions.js';
 import { TokenService } from './auth/tokens.js';
 import type { HubCore } from './core-context.js';
-import { TwinDirectory } from './directory/directory.js';
+import { DEFAULT_TWIN_CACHE_BYTES, TwinDirectory } from './directory/directory.js';
 import { DEFAULT_LIMITS, type HubLimits, type TwinTdContributor } from './model/hub-api.js';
 import { NO_OBSERVER, type HubObserver } from './model/observer.js';
 import type { Client, Role, ThingDescription, Twin } from './model/types.js';
@@ -45,6 +45,12 @@ export interface HubOptions {
   replayBufferSize?: number;
   /** ...within about this many bytes of notification data (default 8 MiB). */
   replayBufferBytes?: number;
+  /**
+   * Bytes of twin records kept parsed in memory (least recently used dropped, read back from the
+   * store on use); default DEFAULT_TWIN_CACHE_BYTES. Ignored in cluster mode and on stores without
+   * synchronous reads, which keep every twin in memory.
+   */
+  twinCacheBytes?: number;
   /** Readiness writes a probe record to the store at most this often (default 5 s); asking more often reuses the last outcome. */
   readinessProbeIntervalMs?: number;
   /** Fleet jobs: requests queued per store batch (default 500), open jobs at most (default 100), ended jobs kept (default 7 days, 1000). */
@@ -159,7 +165,9 @@ export function composeCore(options: HubOptions): ComposedCore {
   const limits: HubLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const observer = options.observer ?? NO_OBSERVER;
   const persist = new PersistQueue(options.store, log, observer);
-  const directory = new TwinDirectory();
+  // Twins on demand (indexes in memory, TDs read back from the store) unless other writers share
+  // the store: their changes would reach the store before the view (cluster mode keeps all).
+  const directory = new TwinDirectory(options.cluster ? {} : { cacheBytes: options.twinCacheBytes ?? DEFAULT_TWIN_CACHE_BYTES });
   // Alone or one of a cluster; a cluster member learns of sessions and requests through callbacks
   // (the domains below are declared after it, and called only once the hub runs).
   const cluster = options.cluster
@@ -262,8 +270,11 @@ export async function loadCore(core: HubCore, tokens: TokenService, sequence: No
     return result;
   };
   await step('tokens', () => tokens.load(store));
-  await step('twins', () => directory.load(store));
-  const migration = await step('state', () => state.load(store, (thingId) => directory.get(thingId)?.td));
+  // State before twins: each twin's state is checked against its TD while the directory parses it
+  // (twins loaded on demand are not all kept in memory afterwards).
+  const migration = await step('state', () => state.load(store));
+  await step('twins', () => directory.load(store, (twin) => migration.push(...state.dropStale(twin.thingId, twin.td))));
+  migration.push(...state.dropOrphans((thingId) => directory.has(thingId)));
   const { orphans } = await step('requests', () => requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId));
   await step('cleanup', () => persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]));
   // Jobs after requests: the first sweep (right after load) resumes interrupted and overdue ones.

@@ -47,14 +47,20 @@ async function expectProblem(hub: Hub, client: Client, request: HubRequest, stat
   return (result as Extract<HubResult, { ok: false }>).problem;
 }
 
-describe('Hub', () => {
+// Twice: as configured by default (every twin of these small stores stays in memory), and with
+// twins loaded on demand and a cache of nothing, so every twin not being changed is dropped at
+// once and read back from the store on its next use (directory.ts).
+describe('Hub', () => hubSuite({}));
+describe('Hub, twins read back from the store on every use', () => hubSuite({ twinCacheBytes: 0 }));
+
+function hubSuite(cacheOptions: { twinCacheBytes?: number }): void {
   let hub: Hub;
   let clock: Clock;
   let store: MemoryStore;
   const hubs: Hub[] = [];
 
   async function start(options: Parameters<typeof createHub>[0] extends infer O ? Partial<O> : never = {}) {
-    const started = await createHub({ store: keepOpen(store), now: clock.now, expiryIntervalMs: 60_000, ...options });
+    const started = await createHub({ store: keepOpen(store), now: clock.now, expiryIntervalMs: 60_000, ...cacheOptions, ...options });
     hubs.push(started);
     return started;
   }
@@ -680,4 +686,4 @@ describe('Hub', () => {
       assert.deepEqual(live.closed, ['token revoked']);
     });
   });
-});
+}

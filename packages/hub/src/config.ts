@@ -52,6 +52,8 @@ export interface HubConfig {
   requestTtlSeconds: number;
   /** Twins a query evaluates at most per request (beyond: it says so and gives a cursor). */
   queryScanLimit: number;
+  /** MiB of twin records kept parsed in memory; the others are read back from the store on use (embedded store only). */
+  twinCacheMb: number;
   /** How long, and how many, ended requests stay queryable. */
   requestRetentionSeconds: number;
   requestRetentionCount: number;
@@ -267,6 +269,13 @@ export const SETTINGS: Setting[] = [
   },
   { flag: 'action-ttl', env: 'TWINHUB_ACTION_TTL', kind: 'integer', help: 'old name of --request-ttl', apply: (c, v) => (c.requestTtlSeconds = v as number) },
   {
+    flag: 'twin-cache-mb',
+    env: 'TWINHUB_TWIN_CACHE_MB',
+    kind: 'integer',
+    help: 'MiB of twin records (TDs) kept parsed in memory, least recently used dropped and read back from the data folder on use (default 64; cluster mode keeps all)',
+    apply: (c, v) => (c.twinCacheMb = v as number),
+  },
+  {
     flag: 'query-scan-limit',
     env: 'TWINHUB_QUERY_SCAN_LIMIT',
     kind: 'integer',
@@ -417,6 +426,7 @@ export function defaultConfig(): HubConfig {
     logLevel: 'warn',
     requestTtlSeconds: 24 * 3600,
     queryScanLimit: 100_000,
+    twinCacheMb: 64,
     requestRetentionSeconds: 24 * 3600,
     requestRetentionCount: 10_000,
     syncActionMaxWaitSeconds: 30,

@@ -99,6 +99,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     limits: config.limits,
     defaultRequestTtlSeconds: config.requestTtlSeconds,
     queryScanLimit: config.queryScanLimit,
+    twinCacheBytes: config.twinCacheMb * 1024 * 1024,
     requestRetentionSeconds: config.requestRetentionSeconds,
     requestRetentionCount: config.requestRetentionCount,
     history: { enabled: config.history, maxAgeSeconds: config.historyRetentionDays * 24 * 3600, maxSamples: config.historyMaxSamples },

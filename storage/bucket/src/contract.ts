@@ -166,6 +166,31 @@ export function bucketStoreContract(
       });
     });
 
+    describe('synchronous reads (getSync, where the backend offers it)', () => {
+      it('reads the committed value of a key, undefined when absent, per bucket', async (t) => {
+        const raw = store.bucket('things');
+        if (raw.getSync === undefined) {
+          t.diagnostic('this backend has no synchronous reads');
+          return;
+        }
+        const bucket = use('things');
+        assert.equal(raw.getSync('t1'), undefined);
+        await bucket.put('t1', '{"title":"lamp"}');
+        await use('other').put('t1', 'elsewhere');
+        assert.equal(raw.getSync('t1'), '{"title":"lamp"}');
+        const big = 'ü\u{1F600}'.repeat(50_000);
+        await store.batch([
+          { bucket: 'things', type: 'put', key: '\u{1F600}', value: big },
+          { bucket: 'things', type: 'del', key: 't1' },
+        ]);
+        assert.equal(raw.getSync('\u{1F600}'), big);
+        assert.equal(raw.getSync('t1'), undefined);
+        assert.equal(store.bucket('other').getSync?.('t1'), 'elsewhere');
+        await store.close();
+        assert.throws(() => raw.getSync?.('t1'), hasCode('closed'));
+      });
+    });
+
     describe('buckets', () => {
       it('keeps the same key apart in different buckets', async () => {
         const a = use('twins');

@@ -65,6 +65,12 @@ export interface Bucket {
   compareAndSet(key: string, value: string | undefined, expectedRevision: number): Promise<number>;
   /** Entries in key order (or reverse), within the range. */
   entries(range?: KeyRange): AsyncIterable<[key: string, value: string]>;
+  /**
+   * The committed value of `key` read without waiting, where the backend can (LevelDB, memory;
+   * not NATS). Lets the core keep records out of memory and read them back inside a synchronous
+   * step (lazy loading). Throws a StoreError when the store is closed or the read fails.
+   */
+  getSync?(key: string): string | undefined;
 }
 
 export interface BucketStore {

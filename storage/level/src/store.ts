@@ -161,6 +161,18 @@ export class LevelStore implements BucketStore {
     return bytes === undefined ? undefined : decodeValue(bytes);
   }
 
+  /** Reads one record without waiting (classic-level's getSync: a lookup in LevelDB's memtable, cache or files). */
+  readSync(key: Buffer): Revisioned | undefined {
+    this.checkOpen();
+    let bytes: Buffer | undefined;
+    try {
+      bytes = this.db.getSync(key);
+    } catch (error) {
+      throw toStoreError(error, 'reading', this.dir);
+    }
+    return bytes === undefined ? undefined : decodeValue(bytes);
+  }
+
   /** Walks `[key, value]` of one bucket; LevelDB iterators read a snapshot. */
   async *walk(prefix: Buffer, range: KeyRange | undefined): AsyncGenerator<[Buffer, Buffer]> {
     this.checkOpen();
@@ -226,6 +238,11 @@ class LevelBucket implements Bucket {
     this.store.checkOpen();
     if (typeof key !== 'string') throw new StoreError('key must be a string');
     return this.store.read(encodeKey(key, this.prefix));
+  }
+
+  getSync(key: string): string | undefined {
+    if (typeof key !== 'string') throw new StoreError('key must be a string');
+    return this.store.readSync(encodeKey(key, this.prefix))?.value;
   }
 
   async compareAndSet(key: string, value: string | undefined, expectedRevision: number): Promise<number> {

@@ -261,6 +261,10 @@ export class MemoryStore implements BucketStore {
         store.checkOpen();
         return entry(key)?.value;
       },
+      getSync(key) {
+        store.checkOpen();
+        return entry(key)?.value;
+      },
       async getEntry(key) {
         store.checkOpen();
         const found = entry(key);

@@ -84,8 +84,32 @@ export function typesOf(td: ThingDescription): string[] {
   return Array.isArray(types) ? types.filter((t): t is string => typeof t === 'string') : [types];
 }
 
+/** How much twin JSON stays parsed in memory by default when twins are loaded on demand. */
+export const DEFAULT_TWIN_CACHE_BYTES = 64 * 1024 * 1024;
+
+export interface TwinDirectoryOptions {
+  /**
+   * Load twins on demand: only the indexes stay in memory for every twin; whole twins (TD, tags)
+   * are parsed from the store when first used and the least recently used are dropped once the
+   * parsed ones' records exceed this many bytes (UTF-16 units of their JSON). Needs a store with
+   * synchronous reads (`Bucket.getSync`: LevelDB, memory) and no other writer; otherwise, and
+   * when absent, every twin stays in memory.
+   */
+  cacheBytes?: number;
+}
+
 export class TwinDirectory {
+  /**
+   * The twins in memory, least recently used first. Every twin when nothing is loaded on demand;
+   * otherwise a cache over the store, holding at least the pinned twins (changes in flight).
+   */
   private readonly twins = new Map<string, Twin>();
+  /** Reads a twin record back from the store, when twins are loaded on demand. */
+  private read: ((thingId: string) => string | undefined) | undefined;
+  /** Bytes (the `bytes` sizes) of the twins in `twins`, when loaded on demand. */
+  private cachedBytes = 0;
+  /** Twins with a change in flight (applied here, not yet stored), by count: never dropped from memory. */
+  private readonly pins = new Map<string, number>();
   /** Thing IDs in ascending order: listing pages are stable. */
   private sortedIds: string[] = [];
   private readonly byAgent = new Map<string, Set<string>>();
@@ -104,12 +128,22 @@ export class TwinDirectory {
   /** XOR of every twin's digest: changes whenever any twin is added, changed or removed. */
   private readonly collectionDigest: [number, number] = [0, 0];
 
-  async load(store: BucketStore): Promise<void> {
+  constructor(private readonly options: TwinDirectoryOptions = {}) {}
+
+  /**
+   * Reads every twin record to build the indexes, handing each twin to `visit` (the one moment
+   * every twin is parsed). On demand, only the first twins up to the cache budget stay parsed.
+   */
+  async load(store: BucketStore, visit?: (twin: Twin) => void): Promise<void> {
+    const bucket = store.bucket(TWINS_BUCKET);
+    const getSync = bucket.getSync;
+    if (this.options.cacheBytes !== undefined && getSync !== undefined) this.read = (thingId) => getSync.call(bucket, thingId);
     const ids: string[] = [];
-    for await (const [thingId, json] of store.bucket(TWINS_BUCKET).entries()) {
+    for await (const [thingId, json] of bucket.entries()) {
       const twin = JSON.parse(json) as Twin;
-      this.twins.set(thingId, twin);
+      visit?.(twin);
       this.index(twin, json.length);
+      if (this.read === undefined || this.cachedBytes + json.length <= this.budget) this.cache(twin);
       ids.push(thingId);
     }
     // Store iteration is ordered by key already; sorting keeps the invariant whatever the backend.
@@ -117,19 +151,91 @@ export class TwinDirectory {
   }
 
   get size(): number {
+    return this.bytes.size;
+  }
+
+  /** How many twins are parsed in memory now (all of them unless loaded on demand). */
+  get cachedCount(): number {
     return this.twins.size;
   }
 
+  /** Whether a twin of that Thing ID is registered (never reads the store). */
+  has(thingId: string): boolean {
+    return this.bytes.has(thingId);
+  }
+
+  /** The twin, read back from the store if it was dropped from memory; undefined when none is registered. */
   get(thingId: string): Twin | undefined {
-    return this.twins.get(thingId);
+    const twin = this.twins.get(thingId);
+    if (this.read === undefined) return twin;
+    if (twin !== undefined) {
+      // Least recently used first: a hit moves to the end.
+      this.twins.delete(thingId);
+      this.twins.set(thingId, twin);
+      return twin;
+    }
+    if (!this.bytes.has(thingId)) return undefined;
+    const json = this.read(thingId);
+    if (json === undefined)
+      throw new HubError(500, 'Internal Server Error', `the record of Thing '${thingId}' is missing from the store; restart the hub to rebuild its indexes`);
+    const loaded = JSON.parse(json) as Twin;
+    this.cache(loaded);
+    this.evict();
+    return loaded;
   }
 
   /** The twin, or a 404 that names the missing Thing. */
   require(thingId: string | undefined): Twin {
     if (thingId === undefined) throw badRequest('this operation needs a thingId');
-    const twin = this.twins.get(thingId);
+    const twin = this.get(thingId);
     if (!twin) throw notFound(`no Thing with id '${thingId}' is registered`);
     return twin;
+  }
+
+  /**
+   * Keeps the twin in memory until the returned release is called: for a change applied to the
+   * view before it is stored (the store still holds the old record, so it must not be read back).
+   */
+  pin(thingId: string): () => void {
+    this.pins.set(thingId, (this.pins.get(thingId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const count = (this.pins.get(thingId) ?? 1) - 1;
+      if (count > 0) this.pins.set(thingId, count);
+      else this.pins.delete(thingId);
+      this.evict();
+    };
+  }
+
+  private get budget(): number {
+    return this.options.cacheBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Puts a twin (last) in memory. */
+  private cache(twin: Twin): void {
+    const previous = this.twins.get(twin.thingId);
+    if (previous !== undefined) {
+      this.twins.delete(twin.thingId);
+      if (this.read !== undefined) this.cachedBytes -= this.bytes.get(twin.thingId) ?? 0;
+    }
+    this.twins.set(twin.thingId, twin);
+    if (this.read !== undefined) this.cachedBytes += this.bytes.get(twin.thingId) ?? 0;
+  }
+
+  private uncache(thingId: string): void {
+    if (!this.twins.delete(thingId)) return;
+    if (this.read !== undefined) this.cachedBytes -= this.bytes.get(thingId) ?? 0;
+  }
+
+  /** Drops the least recently used unpinned twins until the parsed ones fit the budget. */
+  private evict(): void {
+    if (this.read === undefined || this.cachedBytes <= this.budget) return;
+    for (const thingId of this.twins.keys()) {
+      if (this.cachedBytes <= this.budget) return;
+      if (!this.pins.has(thingId)) this.uncache(thingId);
+    }
   }
 
   countOwnedBy(agentId: string): number {
@@ -144,7 +250,7 @@ export class TwinDirectory {
   /** A tag of the whole collection's state (the listing's canonical link carries it as `etag`). */
   collectionTag(): string {
     const [high, low] = this.collectionDigest;
-    return `${this.twins.size.toString(36)}-${high.toString(36)}-${low.toString(36)}`;
+    return `${this.bytes.size.toString(36)}-${high.toString(36)}-${low.toString(36)}`;
   }
 
   /** Twins whose registration expired at `nowMs` (at most `max`). */
@@ -152,7 +258,8 @@ export class TwinDirectory {
     const due: Twin[] = [];
     for (const [thingId, at] of this.expiring) {
       if (at > nowMs) continue;
-      due.push(this.twins.get(thingId)!);
+      const twin = this.get(thingId);
+      if (twin !== undefined) due.push(twin);
       if (due.length >= max) break;
     }
     return due;
@@ -215,7 +322,7 @@ export class TwinDirectory {
       thingId = options.pathId;
     }
     thingId = thingId === undefined ? `urn:uuid:${randomUUID()}` : checkThingId(thingId);
-    const existing = this.twins.get(thingId);
+    const existing = this.get(thingId);
     if (existing) {
       if (options.ifVersion !== undefined && options.ifVersion !== existing.version) {
         throw preconditionFailed(`Thing '${thingId}' is at version ${existing.version}, not ${options.ifVersion}; re-read it and retry`);
@@ -266,18 +373,21 @@ export class TwinDirectory {
 
   /** Stores a twin in memory (after `prepareRegistration` or a tag change). */
   put(twin: Twin): void {
-    const previous = this.twins.get(twin.thingId);
-    if (previous) this.unindex(previous);
-    else this.sortedIds.splice(this.insertionPoint(twin.thingId), 0, twin.thingId);
-    this.twins.set(twin.thingId, twin);
+    const previous = this.get(twin.thingId);
+    if (previous) {
+      this.uncache(twin.thingId);
+      this.unindex(previous);
+    } else this.sortedIds.splice(this.insertionPoint(twin.thingId), 0, twin.thingId);
     this.index(twin, sizeOf(twin));
+    this.cache(twin);
+    this.evict();
   }
 
   remove(thingId: string): Twin | undefined {
-    const twin = this.twins.get(thingId);
+    const twin = this.get(thingId);
     if (!twin) return undefined;
+    this.uncache(thingId);
     this.unindex(twin);
-    this.twins.delete(thingId);
     const at = this.insertionPoint(thingId);
     if (this.sortedIds[at] === thingId) this.sortedIds.splice(at, 1);
     return twin;
@@ -296,7 +406,7 @@ export class TwinDirectory {
   /** What the query planner reads: live views of the indexes, never copies. */
   readonly indexes: TwinIndexes = {
     allIds: () => this.sortedIds,
-    get: (thingId) => this.twins.get(thingId),
+    get: (thingId) => this.get(thingId),
     withAgent: (agentId) => this.byAgent.get(agentId) ?? EMPTY,
     withType: (type) => this.byType.get(type) ?? EMPTY,
     withTag: (key, value) => this.byTag.get(tagKey(key, value)) ?? EMPTY,

@@ -54,6 +54,7 @@ async function registerNow(
   const dropped = core.state.reconcileWrites(twin.thingId, twin.td);
   const [revision] = await staged(
     core,
+    twin.thingId,
     [{ bucket: TWINS_BUCKET, key: twin.thingId, value: twin }, ...dropped],
     () => core.directory.put(twin),
     // Undone only if still ours: another instance's record the feed applied meanwhile stays.
@@ -129,7 +130,16 @@ export function applyTwinRecord(core: HubCore, thingId: string, twin: Twin | und
  * Applies a change to the view at once (so requests handled meanwhile see it, in call order), then
  * stores `writes`; if the store refuses them the change is undone and the error goes to the client.
  */
-async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, undo: () => void, expect?: ExpectedRevision[]): Promise<number[]> {
+async function staged(
+  core: HubCore,
+  thingId: string,
+  writes: PendingWrite[],
+  apply: () => void,
+  undo: () => void,
+  expect?: ExpectedRevision[],
+): Promise<number[]> {
+  // Until stored, the view is ahead of the store: the twin must not be dropped and read back.
+  const release = core.directory.pin(thingId);
   apply();
   try {
     // Distinct: each change keeps its own revision (its notification's id in a cluster).
@@ -137,6 +147,8 @@ async function staged(core: HubCore, writes: PendingWrite[], apply: () => void, 
   } catch (error) {
     undo();
     throw error;
+  } finally {
+    release();
   }
 }
 
@@ -155,6 +167,7 @@ async function removeTwinNow(core: HubCore, twin: Twin, expect: ExpectedRevision
   const dropped = core.state.removeWrites(twin.thingId);
   const revisions = await staged(
     core,
+    twin.thingId,
     [{ bucket: TWINS_BUCKET, key: twin.thingId, value: undefined }, ...dropped, ...requests.writes],
     () => core.directory.remove(twin.thingId),
     () => {
@@ -178,8 +191,10 @@ const PURGE_SLICE = 100;
  */
 export async function purgeExpiredRegistrations(core: HubCore): Promise<void> {
   for (const twin of core.directory.expired(core.now().getTime(), PURGE_SLICE)) {
-    // Re-registered or deleted since the listing: not this sweep's to remove.
-    if (core.directory.get(twin.thingId) !== twin) continue;
+    // Re-registered, re-tagged or deleted since the listing: not this sweep's to remove. (Compared
+    // by version and time, not identity: a twin loaded on demand may have been read back since.)
+    const current = core.directory.get(twin.thingId);
+    if (current === undefined || current.version !== twin.version || current.modified !== twin.modified) continue;
     try {
       await removeTwin(core, twin);
       core.log.info({ thingId: twin.thingId, agentId: twin.agentId, expires: twin.expires }, 'registration expired; Thing deleted');
@@ -285,6 +300,7 @@ export const directoryHandlers: HandlerTable = {
       const updated: Twin = { ...twin, tags, modified: core.now().toISOString() };
       await staged(
         core,
+        twin.thingId,
         [{ bucket: TWINS_BUCKET, key: twin.thingId, value: updated }],
         () => core.directory.put(updated),
         () => {

@@ -70,11 +70,26 @@ export class TwinStateStore {
    * ones and delete records no TD accounts for (a Thing gone, an affordance dropped: left behind
    * where a store has no multi-key transactions), which are also dropped from the view.
    */
-  async load(store: BucketStore, tdOf: (thingId: string) => ThingDescription | undefined): Promise<PendingWrite[]> {
-    const writes = await this.loadRecords(store);
+  async load(store: BucketStore): Promise<PendingWrite[]> {
+    return this.loadRecords(store);
+  }
+
+  /**
+   * At load, once per twin (while the directory parses it: the one moment every TD is at hand):
+   * drops the records of properties and events its TD no longer has; returns their deletions.
+   */
+  dropStale(thingId: string, td: ThingDescription): PendingWrite[] {
+    const stale = this.reconcileWrites(thingId, td);
+    for (const write of stale) this.apply(write.key, undefined);
+    return stale;
+  }
+
+  /** At load, after the twins: drops the records of Things with no twin; returns their deletions. */
+  dropOrphans(registered: (thingId: string) => boolean): PendingWrite[] {
+    const writes: PendingWrite[] = [];
     for (const thingId of [...this.things.keys()]) {
-      const td = tdOf(thingId);
-      const stale = td ? this.reconcileWrites(thingId, td) : this.removeWrites(thingId);
+      if (registered(thingId)) continue;
+      const stale = this.removeWrites(thingId);
       for (const write of stale) this.apply(write.key, undefined);
       writes.push(...stale);
     }
