@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createBrokerEmitter } from './emitter.js';
+import { type RetainedPersistence, serveRetainedValuesFromState } from './retained-values.js';
 import { Aedes, type AedesPublishPacket, type Client as AedesClient, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import {
@@ -135,6 +136,9 @@ export async function startEmbeddedBroker(
     // Drains a backlog without recursing per queued message (emitter.ts): overload must not overflow the stack.
     mq: createBrokerEmitter(),
   });
+  // Retained property values come from the twin state (retained-values.ts), so nothing seeds them.
+  // aedes' typings do not declare the instance's persistence.
+  serveRetainedValuesFromState((aedes as unknown as { persistence: RetainedPersistence }).persistence, hub, logger);
   // A client's publish (accepted, refused, or its will) is a request to the hub, never a message
   // for other clients: the hub republishes what it accepted on its own topics. So the broker
   // routes and retains only the hub's own publishes (made without a client), and no subscriber
@@ -392,11 +396,16 @@ export async function startEmbeddedBroker(
     ? createTlsServer({ key: options.tls.key, cert: options.tls.cert, handshakeTimeout: connectTimeoutMs }, accept)
     : createServer(accept);
   try {
-    mirror = await startMirror(hub, logger, (topic, payload, { qos, retain }) => {
-      aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => {
-        if (error) logger.warn({ err: error, topic }, 'mqtt: broker publish failed');
-      });
-    });
+    mirror = await startMirror(
+      hub,
+      logger,
+      (topic, payload, { qos, retain }) => {
+        aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (error) => {
+          if (error) logger.warn({ err: error, topic }, 'mqtt: broker publish failed');
+        });
+      },
+      { seedRetained: false },
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => {

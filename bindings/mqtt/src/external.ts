@@ -246,7 +246,7 @@ export async function startExternalBroker(hub: HubApi, logger: Logger, options: 
   let mirror: Mirror | undefined;
   try {
     await connection.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const }])));
-    mirror = await startMirror(hub, logger, publish, options.fromOtherInstance);
+    mirror = await startMirror(hub, logger, publish, options.fromOtherInstance ? { fromOtherInstance: options.fromOtherInstance } : {});
   } catch (error) {
     mirror?.close();
     await connection.endAsync(true);

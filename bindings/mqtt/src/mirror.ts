@@ -36,13 +36,51 @@ function propertyNames(td: unknown): Set<string> {
 }
 
 /**
- * Opens the system session, subscribes it to everything, and seeds the retained values of the
- * Things already registered (a restarted hub's broker starts empty). `fromOtherInstance` (several
- * instances on one external broker) is true while the hub applies a change another instance made:
- * that instance publishes it, so each value and event goes out once, in the order its instance
- * stored it (docs/cluster.md).
+ * The reported value of every observable property (the others are never published) of the given
+ * Things, or of every Thing: their IDs come from a metadata listing, a page at a time (building
+ * every twin TD would cost most of the time). Things deleted meanwhile are skipped.
  */
-export async function startMirror(hub: HubApi, logger: Logger, ownPublish: TopicPublish, fromOtherInstance: () => boolean = () => false): Promise<Mirror> {
+export async function* propertyValues(hub: HubApi, thingIds?: Iterable<string>): AsyncGenerator<{ thingId: string; name: string; value: unknown }> {
+  const valuesOf = async function* (thingId: string) {
+    // The reported values only (readstate would copy the whole state of every Thing).
+    const values = await hub.handle({ operation: 'readallproperties', thingId, query: { observableOnly: true } }, { client: MQTT_SYSTEM_CLIENT });
+    if (!values.ok) return;
+    for (const [name, value] of Object.entries(values.output as Record<string, unknown>)) yield { thingId, name, value };
+  };
+  if (thingIds !== undefined) {
+    for (const thingId of thingIds) yield* valuesOf(thingId);
+    return;
+  }
+  for (let offset = 0; ; offset += LIST_PAGE) {
+    const page = await hub.handle({ operation: 'listTDs', query: { offset, limit: LIST_PAGE, metadataOnly: true } }, { client: MQTT_SYSTEM_CLIENT });
+    if (!page.ok) throw new Error(`mqtt: listTDs failed: ${page.problem.title}: ${page.problem.detail}`);
+    const twins = (page.output ?? []) as Omit<Twin, 'td'>[];
+    for (const { thingId } of twins) yield* valuesOf(thingId);
+    if (twins.length < LIST_PAGE) return;
+  }
+}
+
+export interface MirrorOptions {
+  /**
+   * True while the hub applies a change another instance made (several instances on one external
+   * broker): that instance publishes it, so each value and event goes out once, in the order its
+   * instance stored it (docs/cluster.md).
+   */
+  fromOtherInstance?: () => boolean;
+  /**
+   * Publish the current value of every Thing's properties as retained at start (default true): an
+   * external broker may have lost them. The embedded broker reads them from the twin state instead
+   * (retained-values.ts).
+   */
+  seedRetained?: boolean;
+}
+
+/**
+ * Opens the system session, subscribes it to everything, and (unless told not to) seeds the
+ * retained values of the Things already registered.
+ */
+export async function startMirror(hub: HubApi, logger: Logger, ownPublish: TopicPublish, options: MirrorOptions = {}): Promise<Mirror> {
+  const fromOtherInstance = options.fromOtherInstance ?? (() => false);
   const publish: TopicPublish = (topic, payload, options) => {
     if (!fromOtherInstance()) ownPublish(topic, payload, options);
   };
@@ -142,23 +180,13 @@ export async function startMirror(hub: HubApi, logger: Logger, ownPublish: Topic
     await run({ operation: 'subscribedirectory' });
     await run({ operation: 'observeallproperties' });
     await run({ operation: 'subscribeallevents' });
-    // Only reported values are retained, so they are all seeding needs: the Thing IDs come
-    // from a metadata listing (building every twin TD would cost most of the start-up time).
-    for (let offset = 0; ; offset += LIST_PAGE) {
-      const page = await run({ operation: 'listTDs', query: { offset, limit: LIST_PAGE, metadataOnly: true } });
-      const twins = (page.output ?? []) as Omit<Twin, 'td'>[];
-      for (const { thingId } of twins) {
-        // The reported values only (readstate would copy the whole state of every Thing), of the
-        // observable properties: the others are never published.
-        const values = await hub.handle({ operation: 'readallproperties', thingId, query: { observableOnly: true } }, { client: MQTT_SYSTEM_CLIENT });
-        if (!values.ok) continue; // deleted meanwhile
-        for (const [name, value] of Object.entries(values.output as Record<string, unknown>)) {
-          const topic = topics.propertyValue(thingId, name);
-          retain(thingId, name);
-          if (!fresh.has(topic)) ownPublish(topic, json(value), VALUE_OPTIONS);
-        }
+    // Only reported values are retained, so they are all seeding needs.
+    if (options.seedRetained !== false) {
+      for await (const { thingId, name, value } of propertyValues(hub)) {
+        const topic = topics.propertyValue(thingId, name);
+        retain(thingId, name);
+        if (!fresh.has(topic)) ownPublish(topic, json(value), VALUE_OPTIONS);
       }
-      if (twins.length < LIST_PAGE) break;
     }
     seeding = false;
     fresh.clear();
@@ -167,9 +195,13 @@ export async function startMirror(hub: HubApi, logger: Logger, ownPublish: Topic
     throw error;
   }
 
-  return {
-    close() {
-      hub.closeSession(session);
-    },
-  };
+  return mirrorOf(session);
+
+  function mirrorOf(session: Session): Mirror {
+    return {
+      close() {
+        hub.closeSession(session);
+      },
+    };
+  }
 }
