@@ -51,6 +51,12 @@ export interface HubOptions {
    * synchronous reads, which keep every twin in memory.
    */
   twinCacheBytes?: number;
+  /**
+   * Keep every twin and all state in memory, as cluster mode does: for a store that other writers
+   * share without cluster mode (the change-feed tests). Twins loaded on demand would be read back
+   * newer than the view the change feed keeps.
+   */
+  keepAllInMemory?: boolean;
   /** Readiness writes a probe record to the store at most this often (default 5 s); asking more often reuses the last outcome. */
   readinessProbeIntervalMs?: number;
   /** Fleet jobs: requests queued per store batch (default 500), open jobs at most (default 100), ended jobs kept (default 7 days, 1000). */
@@ -167,7 +173,8 @@ export function composeCore(options: HubOptions): ComposedCore {
   const persist = new PersistQueue(options.store, log, observer);
   // Twins on demand (indexes in memory, TDs read back from the store) unless other writers share
   // the store: their changes would reach the store before the view (cluster mode keeps all).
-  const directory = new TwinDirectory(options.cluster ? {} : { cacheBytes: options.twinCacheBytes ?? DEFAULT_TWIN_CACHE_BYTES });
+  const onDemand = !options.cluster && options.keepAllInMemory !== true;
+  const directory = new TwinDirectory(onDemand ? { cacheBytes: options.twinCacheBytes ?? DEFAULT_TWIN_CACHE_BYTES } : {});
   // Alone or one of a cluster; a cluster member learns of sessions and requests through callbacks
   // (the domains below are declared after it, and called only once the hub runs).
   const cluster = options.cluster
@@ -216,7 +223,11 @@ export function composeCore(options: HubOptions): ComposedCore {
   });
   const tokens = new TokenService(persist, (clientId) => sessions.endClient(clientId, 'token revoked'), now);
   const defaultRequestTtlSeconds = options.defaultRequestTtlSeconds ?? 24 * 3600;
-  const state = new TwinStateStore();
+  // State on demand like twins (indexes and TDs: directory.ts), the budget in Things at ~1 KiB each.
+  const state = new TwinStateStore({
+    tdOf: (thingId) => directory.get(thingId)?.td,
+    ...(onDemand ? { cacheThings: Math.floor((options.twinCacheBytes ?? DEFAULT_TWIN_CACHE_BYTES) / 1024) } : {}),
+  });
   const jobs = new JobService({ now, leads: () => membership.leading, ...options.jobs });
   // A job's counters follow its requests' status changes, stored in the same batch as each change.
   requests.onStatusChange(jobs.book.requestChanged);
@@ -275,6 +286,7 @@ export async function loadCore(core: HubCore, tokens: TokenService, sequence: No
   const migration = await step('state', () => state.load(store));
   await step('twins', () => directory.load(store, (twin) => migration.push(...state.dropStale(twin.thingId, twin.td))));
   migration.push(...state.dropOrphans((thingId) => directory.has(thingId)));
+  state.startOnDemand();
   const { orphans } = await step('requests', () => requests.queue.load(store, (thingId) => directory.get(thingId)?.agentId));
   await step('cleanup', () => persist.write([...migration, ...orphans.map((r) => ({ bucket: REQUESTS_BUCKET, key: r.actionId, value: undefined }))]));
   // Jobs after requests: the first sweep (right after load) resumes interrupted and overdue ones.

@@ -30,8 +30,9 @@ describe('change feed between two hubs on one store', () => {
 
   it("applies and announces the other writer's twins, values, requests and tokens", async () => {
     const store = new MemoryStore();
-    const a = await createHub({ store });
-    const b = await createHub({ store: store.peer() });
+    // Two writers on one store outside cluster mode: each keeps its whole view, as cluster mode does.
+    const a = await createHub({ store, keepAllInMemory: true });
+    const b = await createHub({ store: store.peer(), keepAllInMemory: true });
     hubs.push(a, b);
 
     const directory = listen(a, viewer);
@@ -96,8 +97,9 @@ describe('change feed between two hubs on one store', () => {
 
   it('never takes a request back to an earlier status when an older record of it arrives after a newer one', async () => {
     const store = new MemoryStore();
-    const a = await createHub({ store });
-    const b = await createHub({ store: store.peer() });
+    // Two writers on one store outside cluster mode: each keeps its whole view, as cluster mode does.
+    const a = await createHub({ store, keepAllInMemory: true });
+    const b = await createHub({ store: store.peer(), keepAllInMemory: true });
     hubs.push(a, b);
     assert.equal((await a.handle({ operation: 'updateTD', input: lampTd() }, { client: agent })).status, 201);
     const requester = listen(a, operator);

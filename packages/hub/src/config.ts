@@ -52,7 +52,7 @@ export interface HubConfig {
   requestTtlSeconds: number;
   /** Twins a query evaluates at most per request (beyond: it says so and gives a cursor). */
   queryScanLimit: number;
-  /** MiB of twin records kept parsed in memory; the others are read back from the store on use (embedded store only). */
+  /** MiB of twin records kept parsed in memory (and the state of as many Things as 1 KiB each fits); the others are read back from the store on use (embedded store only). */
   twinCacheMb: number;
   /** How long, and how many, ended requests stay queryable. */
   requestRetentionSeconds: number;
@@ -272,7 +272,7 @@ export const SETTINGS: Setting[] = [
     flag: 'twin-cache-mb',
     env: 'TWINHUB_TWIN_CACHE_MB',
     kind: 'integer',
-    help: 'MiB of twin records (TDs) kept parsed in memory, least recently used dropped and read back from the data folder on use (default 64; cluster mode keeps all)',
+    help: 'MiB of twin records (TDs) kept in memory, and the state of as many Things as 1 KiB each fits; the least recently used are read back from the data folder on use (default 64; cluster mode keeps all)',
     apply: (c, v) => (c.twinCacheMb = v as number),
   },
   {

@@ -34,6 +34,11 @@ interface EventRecord {
   version: number;
 }
 
+/** The names of a TD section (properties, events), own keys only. */
+function ownNames(section: unknown): string[] {
+  return typeof section === 'object' && section !== null ? Object.keys(section) : [];
+}
+
 /** One Thing's state in memory. Maps, never plain objects: names come from TDs (`__proto__`...). */
 interface ThingState {
   properties: Map<string, PropertyRecord>;
@@ -58,8 +63,34 @@ export type StateChange =
   | { kind: 'property'; thingId: string; name: string; value: unknown; time: string }
   | { kind: 'event'; thingId: string; name: string; data: unknown; time: string };
 
+/**
+ * A record saying every state record is in the per-property layout and accounted for by a TD: a
+ * store with it can load state on demand, without the scan that migrates v1 records at start.
+ */
+export const META_BUCKET = 'meta';
+const LAYOUT_KEY = 'state-layout';
+const LAYOUT = { perProperty: true };
+
+export interface TwinStateOptions {
+  /**
+   * Load each Thing's state on demand, keeping at most this many Things' state in memory (least
+   * recently used dropped); a dropped Thing's records are read back, one per property and event
+   * of its TD, when next used. Needs a store with synchronous reads and no other writer; the view
+   * only ever holds records the store has, so any Thing may be dropped at any time. Absent: the
+   * whole state stays in memory.
+   */
+  cacheThings?: number;
+  /** The Thing's current TD (its affordance names are the keys of its records). */
+  tdOf: (thingId: string) => ThingDescription | undefined;
+}
+
 export class TwinStateStore {
+  /** The state in memory: of every Thing, or (on demand) of the most recently used, least recently used first. */
   private readonly things = new Map<string, ThingState>();
+  /** Reads a state record back from the store, when state loads on demand. */
+  private read: ((key: string) => string | undefined) | undefined;
+  /** Set once the records are known to be in the current layout: what `startOnDemand` enables. */
+  private onDemandRead: ((key: string) => string | undefined) | undefined;
   /** Versions handed out to writes not yet applied, so a burst of reports numbers them in call order. */
   private readonly nextVersions = new Map<string, number>();
   /** Per Thing, reports being stored and the reads queued behind them, in call order. */
@@ -71,7 +102,77 @@ export class TwinStateStore {
    * where a store has no multi-key transactions), which are also dropped from the view.
    */
   async load(store: BucketStore): Promise<PendingWrite[]> {
-    return this.loadRecords(store);
+    const bucket = store.bucket(STATE_BUCKET);
+    const getSync = bucket.getSync;
+    if (this.options.cacheThings === undefined || getSync === undefined) return this.loadRecords(store);
+    this.onDemandRead = (key) => getSync.call(bucket, key);
+    if ((await store.bucket(META_BUCKET).get(LAYOUT_KEY)) !== undefined) return [];
+    // Once: migrate and check every record, then mark the store so later starts skip the scan.
+    const writes = await this.loadRecords(store);
+    writes.push({ bucket: META_BUCKET, key: LAYOUT_KEY, value: LAYOUT });
+    return writes;
+  }
+
+  /** After load and its checks against the TDs: from now on state loads on demand (if it can), only the budget kept. */
+  startOnDemand(): void {
+    if (this.onDemandRead === undefined) return;
+    this.read = this.onDemandRead;
+    this.evict();
+  }
+
+  constructor(private readonly options: TwinStateOptions) {}
+
+  /** How many Things' state is in memory now. */
+  get cachedCount(): number {
+    return this.things.size;
+  }
+
+  /** The Thing's state in memory, read back from the store when it was dropped (undefined: none). */
+  private stateOf(thingId: string): ThingState | undefined {
+    const state = this.things.get(thingId);
+    if (this.read === undefined) return state;
+    if (state !== undefined) {
+      // Least recently used first: a hit moves to the end.
+      this.things.delete(thingId);
+      this.things.set(thingId, state);
+      return state;
+    }
+    return this.readBack(thingId, this.read);
+  }
+
+  /** Reads the records of each property and event of the Thing's TD (records of no affordance are deleted with the TD change that drops it). */
+  private readBack(thingId: string, read: (key: string) => string | undefined): ThingState | undefined {
+    const td = this.options.tdOf(thingId);
+    if (td === undefined) return undefined;
+    const state: ThingState = { properties: new Map(), events: new Map(), version: 0 };
+    for (const name of ownNames(td.properties)) {
+      const json = read(stateKey(thingId, 'p', name));
+      if (json === undefined) continue;
+      const record = JSON.parse(json) as PropertyRecord;
+      state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
+      state.version = Math.max(state.version, record.version);
+    }
+    for (const name of ownNames(td.events)) {
+      const json = read(stateKey(thingId, 'e', name));
+      if (json === undefined) continue;
+      const record = JSON.parse(json) as EventRecord;
+      state.events.set(name, { data: record.data, time: record.time, version: record.version });
+      state.version = Math.max(state.version, record.version);
+    }
+    if (state.properties.size === 0 && state.events.size === 0) return undefined;
+    this.things.set(thingId, state);
+    this.evict();
+    return state;
+  }
+
+  /** Drops the least recently used Things' state past the budget (on demand only). */
+  private evict(): void {
+    if (this.read === undefined) return;
+    const budget = this.options.cacheThings ?? Number.POSITIVE_INFINITY;
+    for (const thingId of this.things.keys()) {
+      if (this.things.size <= budget) return;
+      this.things.delete(thingId);
+    }
   }
 
   /**
@@ -79,7 +180,7 @@ export class TwinStateStore {
    * drops the records of properties and events its TD no longer has; returns their deletions.
    */
   dropStale(thingId: string, td: ThingDescription): PendingWrite[] {
-    const stale = this.reconcileWrites(thingId, td);
+    const stale = this.staleWrites(this.things.get(thingId), thingId, td);
     for (const write of stale) this.apply(write.key, undefined);
     return stale;
   }
@@ -89,7 +190,7 @@ export class TwinStateStore {
     const writes: PendingWrite[] = [];
     for (const thingId of [...this.things.keys()]) {
       if (registered(thingId)) continue;
-      const stale = this.removeWrites(thingId);
+      const stale = this.recordKeys(this.things.get(thingId), thingId).map((key) => ({ bucket: STATE_BUCKET, key, value: undefined }));
       for (const write of stale) this.apply(write.key, undefined);
       writes.push(...stale);
     }
@@ -173,7 +274,7 @@ export class TwinStateStore {
 
   /** The Thing's state version: it grows with every reported value or event. */
   version(thingId: string): number {
-    return this.things.get(thingId)?.version ?? 0;
+    return this.stateOf(thingId)?.version ?? 0;
   }
 
   /** The version the Thing's state reaches once the reports already accepted are applied (conditional reports compare with it). */
@@ -182,7 +283,7 @@ export class TwinStateStore {
   }
 
   reported(thingId: string, name: string): { value: unknown; updated: string } | undefined {
-    return this.things.get(thingId)?.properties.get(name);
+    return this.stateOf(thingId)?.properties.get(name);
   }
 
   /** The records of a report (already validated); the view changes when they are applied. */
@@ -197,7 +298,10 @@ export class TwinStateStore {
 
   /** Deletions of the records of properties and events the (new) TD no longer has. */
   reconcileWrites(thingId: string, td: ThingDescription): PendingWrite[] {
-    const state = this.things.get(thingId);
+    return this.staleWrites(this.stateOf(thingId), thingId, td);
+  }
+
+  private staleWrites(state: ThingState | undefined, thingId: string, td: ThingDescription): PendingWrite[] {
     if (!state) return [];
     const keep = (section: unknown, name: string) => typeof section === 'object' && section !== null && Object.hasOwn(section, name);
     return [
@@ -208,12 +312,15 @@ export class TwinStateStore {
 
   /** Deletions of every record of a Thing. */
   removeWrites(thingId: string): PendingWrite[] {
-    const state = this.things.get(thingId);
+    return this.recordKeys(this.stateOf(thingId), thingId).map((key) => ({ bucket: STATE_BUCKET, key, value: undefined }));
+  }
+
+  private recordKeys(state: ThingState | undefined, thingId: string): string[] {
     if (!state) return [];
     return [
       ...[...state.properties.keys()].map((name) => stateKey(thingId, 'p', name)),
       ...[...state.events.keys()].map((name) => stateKey(thingId, 'e', name)),
-    ].map((key) => ({ bucket: STATE_BUCKET, key, value: undefined }));
+    ];
   }
 
   /**
@@ -223,7 +330,8 @@ export class TwinStateStore {
   apply(key: string, stored: object | undefined, revision?: number): StateChange | undefined {
     const [thingId, kind, name] = key.split(SEP);
     if (name === undefined || (kind !== 'p' && kind !== 'e')) return undefined;
-    let state = this.things.get(thingId);
+    // On demand, a Thing not in memory is read back first (the store has this record already).
+    let state = this.stateOf(thingId);
     if (stored === undefined) {
       if (!state) return undefined;
       (kind === 'p' ? state.properties : state.events).delete(name);
@@ -231,7 +339,10 @@ export class TwinStateStore {
       if (state.properties.size === 0 && state.events.size === 0) this.forget(thingId);
       return undefined;
     }
-    if (!state) this.things.set(thingId, (state = { properties: new Map(), events: new Map(), version: 0 }));
+    if (!state) {
+      this.things.set(thingId, (state = { properties: new Map(), events: new Map(), version: 0 }));
+      this.evict();
+    }
     const record = stored as PropertyRecord & EventRecord;
     state.version = Math.max(state.version, record.version);
     // A record older (in the store's order) than the one applied already is not the current value:
@@ -255,7 +366,7 @@ export class TwinStateStore {
 
   /** The full state as served by readstate: reported values, events, and the desired values given. */
   snapshot(thingId: string, desired: ReadonlyMap<string, { value: unknown; at: string; requestId: string }>): TwinState {
-    const state = this.things.get(thingId);
+    const state = this.stateOf(thingId);
     const properties: [string, PropertyState][] = [];
     const names = new Set([...(state?.properties.keys() ?? []), ...desired.keys()]);
     for (const name of names) {
