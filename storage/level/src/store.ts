@@ -188,18 +188,28 @@ export class LevelStore implements BucketStore {
     else if (upper.inclusive) bounds.lte = encodeKey(upper.key, prefix);
     else bounds.lt = encodeKey(upper.key, prefix);
     const iterator = this.db.iterator({ ...bounds, reverse: range?.reverse === true, limit: limit === Infinity ? -1 : limit });
+    // One chunk read ahead: LevelDB reads the next chunk (in libuv's pool) while the caller works
+    // through this one, instead of the caller waiting idle for every chunk.
+    let ahead: Promise<[Buffer, Buffer][]> | undefined = iterator.nextv(ITERATOR_CHUNK);
     try {
       for (;;) {
         let chunk: [Buffer, Buffer][];
         try {
-          chunk = await iterator.nextv(ITERATOR_CHUNK);
+          chunk = await ahead;
         } catch (error) {
+          ahead = undefined;
           throw toStoreError(error, 'iterating', this.dir);
         }
-        if (chunk.length === 0) return;
+        if (chunk.length === 0) {
+          ahead = undefined;
+          return;
+        }
+        ahead = iterator.nextv(ITERATOR_CHUNK);
         yield* chunk;
       }
     } finally {
+      // A caller that stopped early leaves a read in flight: it settles before the iterator closes.
+      await ahead?.catch(() => undefined);
       await iterator.close().catch(() => undefined); // already closed with the store: nothing to release
     }
   }

@@ -116,9 +116,12 @@ export class TwinDirectory {
   private readonly byType = new Map<string, Set<string>>();
   /** Tag index, keyed `<key>\u0000<value>`. Keys holding U+0000 may share an entry: harmless, the filter still runs on every candidate. */
   private readonly byTag = new Map<string, Set<string>>();
-  private readonly byTitle = new Map<string, Set<string>>();
+  /** Title index; a title most often names one Thing, held as its ID (a Set each would cost ~100 bytes per twin). */
+  private readonly byTitle = new Map<string, string | Set<string>>();
   /** The distinct titles, sorted: a title prefix is a range of them. */
   private sortedTitles: string[] = [];
+  /** Set while `load` runs: titles are sorted once at its end. */
+  private loading = false;
   /** Bytes of each twin's stored JSON, per agent and in all: the TD byte budgets. */
   private readonly bytes = new Map<string, number>();
   private readonly bytesByAgent = new Map<string, number>();
@@ -139,15 +142,22 @@ export class TwinDirectory {
     const getSync = bucket.getSync;
     if (this.options.cacheBytes !== undefined && getSync !== undefined) this.read = (thingId) => getSync.call(bucket, thingId);
     const ids: string[] = [];
-    for await (const [thingId, json] of bucket.entries()) {
-      const twin = JSON.parse(json) as Twin;
-      visit?.(twin);
-      this.index(twin, json.length);
-      if (this.read === undefined || this.cachedBytes + json.length <= this.budget) this.cache(twin);
-      ids.push(thingId);
+    this.loading = true;
+    try {
+      for await (const [, json] of bucket.entries()) {
+        const twin = JSON.parse(json) as Twin;
+        visit?.(twin);
+        this.index(twin, json.length);
+        if (this.read === undefined || this.cachedBytes + json.length <= this.budget) this.cache(twin);
+        ids.push(twin.thingId); // the same string the indexes hold (the key is an equal copy)
+      }
+    } finally {
+      this.loading = false;
     }
     // Store iteration is ordered by key already; sorting keeps the invariant whatever the backend.
     this.sortedIds = ids.sort();
+    // Sorted once: inserting each title in order would move half the array per twin (quadratic).
+    this.sortedTitles = [...this.byTitle.keys()].sort();
   }
 
   get size(): number {
@@ -410,11 +420,11 @@ export class TwinDirectory {
     withAgent: (agentId) => this.byAgent.get(agentId) ?? EMPTY,
     withType: (type) => this.byType.get(type) ?? EMPTY,
     withTag: (key, value) => this.byTag.get(tagKey(key, value)) ?? EMPTY,
-    withTitle: (title) => this.byTitle.get(title) ?? EMPTY,
+    withTitle: (title) => idsOf(this.byTitle.get(title)),
     withTitlePrefix: (prefix) => {
       const ids = new Set<string>();
       for (let i = lowerBound(this.sortedTitles, prefix); i < this.sortedTitles.length && this.sortedTitles[i].startsWith(prefix); i++) {
-        for (const id of this.byTitle.get(this.sortedTitles[i]) ?? EMPTY) ids.add(id);
+        for (const id of idsOf(this.byTitle.get(this.sortedTitles[i]))) ids.add(id);
       }
       return ids;
     },
@@ -441,8 +451,8 @@ export class TwinDirectory {
     for (const [key, value] of Object.entries(twin.tags)) addTo(this.byTag, tagKey(key, value), twin.thingId);
     const title = titleOf(twin);
     if (title !== undefined) {
-      if (!this.byTitle.has(title)) this.sortedTitles.splice(lowerBound(this.sortedTitles, title), 0, title);
-      addTo(this.byTitle, title, twin.thingId);
+      if (!this.loading && !this.byTitle.has(title)) this.sortedTitles.splice(lowerBound(this.sortedTitles, title), 0, title);
+      addOneTo(this.byTitle, title, twin.thingId);
     }
     if (twin.expires !== undefined) this.expiring.set(twin.thingId, Date.parse(twin.expires));
     this.mixDigest(twin);
@@ -460,7 +470,7 @@ export class TwinDirectory {
     for (const [key, value] of Object.entries(twin.tags)) removeFrom(this.byTag, tagKey(key, value), twin.thingId);
     const title = titleOf(twin);
     if (title !== undefined) {
-      removeFrom(this.byTitle, title, twin.thingId);
+      removeOneFrom(this.byTitle, title, twin.thingId);
       if (!this.byTitle.has(title)) {
         const at = lowerBound(this.sortedTitles, title);
         if (this.sortedTitles[at] === title) this.sortedTitles.splice(at, 1);
@@ -492,6 +502,30 @@ function lowerBound(values: readonly string[], value: string): number {
     else high = mid;
   }
   return low;
+}
+
+function idsOf(entry: string | ReadonlySet<string> | undefined): ReadonlySet<string> {
+  if (entry === undefined) return EMPTY;
+  return typeof entry === 'string' ? new Set([entry]) : entry;
+}
+
+function addOneTo(index: Map<string, string | Set<string>>, key: string, thingId: string): void {
+  const entry = index.get(key);
+  if (entry === undefined) index.set(key, thingId);
+  else if (typeof entry === 'string') {
+    if (entry !== thingId) index.set(key, new Set([entry, thingId]));
+  } else entry.add(thingId);
+}
+
+function removeOneFrom(index: Map<string, string | Set<string>>, key: string, thingId: string): void {
+  const entry = index.get(key);
+  if (entry === undefined) return;
+  if (typeof entry === 'string') {
+    if (entry === thingId) index.delete(key);
+    return;
+  }
+  entry.delete(thingId);
+  if (entry.size === 1) index.set(key, entry.values().next().value as string);
 }
 
 function addTo(index: Map<string, Set<string>>, key: string, thingId: string): void {

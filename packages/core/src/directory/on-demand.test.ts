@@ -93,6 +93,19 @@ describe('TwinDirectory: twins loaded on demand', () => {
       twins.filter((_, n) => n % 2 === 1).map((t) => t.thingId),
     );
     assert.equal(directory.list(viewer, { tags: { floor: '2' }, limit: 100 }, OPTIONS).total, 7);
+    // Titles (not in Thing ID order) are sorted once at load: a prefix is a range of them.
+    assert.equal(directory.indexes.withTitlePrefix('Thing 1').size, 10);
+    assert.equal(directory.indexes.withTitlePrefix('Thing').size, 30);
+    directory.put(twinOf(99, { td: { ...twinOf(99).td, title: 'Thing 10' } }));
+    assert.equal(directory.indexes.withTitlePrefix('Thing 1').size, 11);
+    assert.equal(directory.indexes.withTitlePrefix('Thing 2').size, 10);
+    directory.put(twinOf(98, { td: { ...twinOf(98).td, title: 'Thing 10' } }));
+    assert.deepEqual([...directory.indexes.withTitle('Thing 10')].sort(), ['urn:t:098', 'urn:t:099']);
+    directory.remove(twinOf(99).thingId);
+    assert.deepEqual([...directory.indexes.withTitle('Thing 10')], ['urn:t:098']);
+    directory.remove(twinOf(98).thingId);
+    assert.equal(directory.indexes.withTitle('Thing 10').size, 0);
+    assert.equal(directory.indexes.withTitlePrefix('Thing 1').size, 10);
   });
 
   it('never drops a pinned twin (a change not stored yet) and unindexes the replaced one correctly', async () => {
