@@ -65,7 +65,7 @@ describe('retained property values from the twin state', () => {
     } as AedesPublishPacket;
     const other = { ...value, topic: 'elsewhere/topic' } as AedesPublishPacket;
     let called = 0;
-    persistence.storeRetained(value, () => called++);
+    await new Promise<void>((resolve) => persistence.storeRetained(value, () => resolve(void called++)));
     persistence.storeRetained(other, () => called++);
     assert.equal(called, 2, 'both stores complete');
     assert.deepEqual(

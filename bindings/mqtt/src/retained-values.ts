@@ -10,7 +10,7 @@ import type { AedesPublishPacket } from 'aedes';
 import type { HubApi } from '@twinhub/core';
 import type { Logger } from 'pino';
 import { json, propertyValues } from './mirror.js';
-import { decodeLevel, parseTopic, topicMatches, topics } from './topics.js';
+import { decodeLevel, topicMatches, topics } from './topics.js';
 
 type Done = (error?: Error | null) => void;
 
@@ -36,10 +36,13 @@ export function serveRetainedValuesFromState(persistence: RetainedPersistence, h
   const storeRetained = persistence.storeRetained.bind(persistence);
   const storedStream = persistence.createRetainedStreamCombi.bind(persistence);
   persistence.storeRetained = (packet, done) => {
-    if (parseTopic(packet.topic)?.kind !== 'propertyValue') return storeRetained(packet, done);
-    // The twin state holds this value already (the mirror publishes what the core stored).
-    done?.(null);
-    return Promise.resolve();
+    if (!isValueTopic(packet.topic)) return storeRetained(packet, done);
+    // The twin state holds this value already (the mirror publishes what the core stored). Done
+    // later, as aedes' own store calls back: completing inside the publish would run its delivery
+    // to subscribers synchronously, nested in the publisher's call.
+    const stored = Promise.resolve();
+    if (done) void stored.then(() => done(null));
+    return stored;
   };
   persistence.createRetainedStreamCombi = (patterns) =>
     Readable.from(
@@ -53,6 +56,13 @@ export function serveRetainedValuesFromState(persistence: RetainedPersistence, h
         }
       })(),
     );
+}
+
+/** Whether a topic has the shape of a property value topic, things/{thing}/properties/{name} (cheap: runs for every value published). */
+function isValueTopic(topic: string): boolean {
+  if (!topic.startsWith('things/')) return false;
+  const levels = topic.split('/');
+  return levels.length === 4 && levels[2] === 'properties';
 }
 
 /** The Things whose value topics a filter can match: one named Thing, all of them, or none (undefined). */

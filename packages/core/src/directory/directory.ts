@@ -179,9 +179,12 @@ export class TwinDirectory {
     const twin = this.twins.get(thingId);
     if (this.read === undefined) return twin;
     if (twin !== undefined) {
-      // Least recently used first: a hit moves to the end.
-      this.twins.delete(thingId);
-      this.twins.set(thingId, twin);
+      // Least recently used first: a hit moves to the end (once the cache is half full; below
+      // that nothing is dropped soon, and the move costs on every read of the hot path).
+      if (this.cachedBytes > this.budget / 2) {
+        this.twins.delete(thingId);
+        this.twins.set(thingId, twin);
+      }
       return twin;
     }
     if (!this.bytes.has(thingId)) return undefined;

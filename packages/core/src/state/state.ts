@@ -132,9 +132,11 @@ export class TwinStateStore {
     const state = this.things.get(thingId);
     if (this.read === undefined) return state;
     if (state !== undefined) {
-      // Least recently used first: a hit moves to the end.
-      this.things.delete(thingId);
-      this.things.set(thingId, state);
+      // Least recently used first: a hit moves to the end (once the cache is half full, as in the directory).
+      if (this.things.size > (this.options.cacheThings ?? Number.POSITIVE_INFINITY) / 2) {
+        this.things.delete(thingId);
+        this.things.set(thingId, state);
+      }
       return state;
     }
     return this.readBack(thingId, this.read);
