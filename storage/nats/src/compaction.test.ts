@@ -291,12 +291,14 @@ describe('NatsStore compaction: a store cut off past the purge point', { skip },
       heard.length = 0;
       await cluster.nodes[0].kill();
       // The stream may have to elect a new leader first.
+      // Each write retried while the two servers left settle (a loaded machine sees request
+      // timeouts after the kill); the writes are idempotent, so a retry of one that landed is harmless.
       await within(15_000, () => a.batch([put('changed', '2')]));
-      await a.batch([{ bucket: 'b', type: 'del', key: 'deleted' }]);
-      await a.batch([put('added', '1'), put('changed', '3')]);
+      await within(15_000, () => a.batch([{ bucket: 'b', type: 'del', key: 'deleted' }]));
+      await within(15_000, () => a.batch([put('added', '1'), put('changed', '3')]));
       const result = await within(15_000, () => a.compact());
       assert.ok(result.done);
-      await a.batch([put('after', '1')]);
+      await within(15_000, () => a.batch([put('after', '1')]));
       assert.ok((await streamState(cluster.servers.slice(1), 'cutoff')).first > 2, 'the commits b has not seen are purged');
       cluster.nodes[0].start();
       await within(30_000, async () => assert.equal(await b.bucket('b').get('after'), '1'));
