@@ -106,7 +106,7 @@ export class TwinDirectory {
   private readonly twins = new Map<string, Twin>();
   /** Reads a twin record back from the store, when twins are loaded on demand. */
   private read: ((thingId: string) => string | undefined) | undefined;
-  /** Bytes (the `bytes` sizes) of the twins in `twins`, when loaded on demand. */
+  /** Bytes (the `bytes` sizes) of the twins in `twins`. */
   private cachedBytes = 0;
   /** Twins with a change in flight (applied here, not yet stored), by count: never dropped from memory. */
   private readonly pins = new Map<string, number>();
@@ -228,18 +228,13 @@ export class TwinDirectory {
 
   /** Puts a twin (last) in memory. */
   private cache(twin: Twin): void {
-    const previous = this.twins.get(twin.thingId);
-    if (previous !== undefined) {
-      this.twins.delete(twin.thingId);
-      if (this.read !== undefined) this.cachedBytes -= this.bytes.get(twin.thingId) ?? 0;
-    }
+    this.uncache(twin.thingId);
     this.twins.set(twin.thingId, twin);
-    if (this.read !== undefined) this.cachedBytes += this.bytes.get(twin.thingId) ?? 0;
+    this.cachedBytes += this.bytes.get(twin.thingId) ?? 0;
   }
 
   private uncache(thingId: string): void {
-    if (!this.twins.delete(thingId)) return;
-    if (this.read !== undefined) this.cachedBytes -= this.bytes.get(thingId) ?? 0;
+    if (this.twins.delete(thingId)) this.cachedBytes -= this.bytes.get(thingId) ?? 0;
   }
 
   /** Drops the least recently used unpinned twins until the parsed ones fit the budget. */

@@ -7,6 +7,7 @@ import type { Bucket, BucketStore } from '@twinhub/bucket';
 import { MemoryStore } from '@twinhub/storage-memory';
 import type { Client, Twin } from '../model/types.js';
 import type { QueryOptions } from '../query/engine.js';
+import { countingReads } from '../testing/index.js';
 import { TWINS_BUCKET, TwinDirectory } from './directory.js';
 
 const agent: Client = { id: 'agent-1', role: 'agent' };
@@ -40,31 +41,13 @@ const OPTIONS: QueryOptions = {
   },
 };
 
-/** A memory store that counts the synchronous reads of the twins bucket. */
-function countingStore(): { store: BucketStore; reads: () => number } {
-  const store = new MemoryStore();
-  let reads = 0;
-  const bucket = store.bucket.bind(store);
-  store.bucket = (name: string): Bucket => {
-    const inner = bucket(name);
-    if (name !== TWINS_BUCKET) return inner;
-    return Object.assign(Object.create(inner) as Bucket, {
-      getSync: (key: string) => {
-        reads++;
-        return inner.getSync?.(key);
-      },
-    });
-  };
-  return { store, reads: () => reads };
-}
-
 async function stored(store: BucketStore, twins: Twin[]): Promise<void> {
   await store.batch(twins.map((twin) => ({ bucket: TWINS_BUCKET, type: 'put' as const, key: twin.thingId, value: JSON.stringify(twin) })));
 }
 
 describe('TwinDirectory: twins loaded on demand', () => {
   it('keeps only the budget parsed, reads the rest back from the store, and indexes every twin', async () => {
-    const { store, reads } = countingStore();
+    const { store, syncReads: reads } = countingReads(new MemoryStore(), TWINS_BUCKET);
     const twins = Array.from({ length: 30 }, (_, n) => twinOf(n));
     await stored(store, twins);
     const directory = new TwinDirectory({ cacheBytes: 5 * recordBytes });
@@ -109,7 +92,7 @@ describe('TwinDirectory: twins loaded on demand', () => {
   });
 
   it('never drops a pinned twin (a change not stored yet) and unindexes the replaced one correctly', async () => {
-    const { store } = countingStore();
+    const store = new MemoryStore();
     const twins = Array.from({ length: 10 }, (_, n) => twinOf(n));
     await stored(store, twins);
     const directory = new TwinDirectory({ cacheBytes: 0 });

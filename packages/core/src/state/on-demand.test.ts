@@ -3,9 +3,10 @@
 // of its TD, when first used, and only a budget of Things stays in memory.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Bucket, BucketStore, StoreOperation } from '@twinhub/bucket';
+import type { BucketStore, StoreOperation } from '@twinhub/bucket';
 import { MemoryStore } from '@twinhub/storage-memory';
 import type { ThingDescription } from '../model/types.js';
+import { countingReads } from '../testing/index.js';
 import { META_BUCKET, STATE_BUCKET, TwinStateStore } from './state.js';
 
 const key = (thingId: string, kind: 'p' | 'e', name: string) => `${thingId}\u0001${kind}\u0001${name}`;
@@ -21,24 +22,8 @@ async function filledStore(): Promise<{ store: BucketStore; reads: () => number;
     { bucket: STATE_BUCKET, type: 'put', key: key(thingId, 'e', 'e'), value: JSON.stringify({ data: n * 10, time: 'T3', version: 3 }) },
   ]);
   await store.batch(operations);
-  let reads = 0;
-  let scans = 0;
-  const bucket = store.bucket.bind(store);
-  store.bucket = (name: string): Bucket => {
-    const inner = bucket(name);
-    if (name !== STATE_BUCKET) return inner;
-    return Object.assign(Object.create(inner) as Bucket, {
-      getSync: (k: string) => {
-        reads++;
-        return inner.getSync?.(k);
-      },
-      entries: (...args: Parameters<Bucket['entries']>) => {
-        scans++;
-        return inner.entries(...args);
-      },
-    });
-  };
-  return { store, reads: () => reads, scans: () => scans };
+  const counted = countingReads(store, STATE_BUCKET);
+  return { store: counted.store, reads: counted.syncReads, scans: counted.scans };
 }
 
 describe('TwinStateStore: state loaded on demand', () => {

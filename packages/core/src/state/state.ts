@@ -39,6 +39,13 @@ function ownNames(section: unknown): string[] {
   return typeof section === 'object' && section !== null ? Object.keys(section) : [];
 }
 
+/** Puts a stored record in a Thing's state; the Thing's version is its newest record's. */
+function setRecord(state: ThingState, kind: Kind, name: string, record: PropertyRecord & EventRecord): void {
+  state.version = Math.max(state.version, record.version);
+  if (kind === 'p') state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
+  else state.events.set(name, { data: record.data, time: record.time, version: record.version });
+}
+
 /** One Thing's state in memory. Maps, never plain objects: names come from TDs (`__proto__`...). */
 interface ThingState {
   properties: Map<string, PropertyRecord>;
@@ -147,19 +154,14 @@ export class TwinStateStore {
     const td = this.options.tdOf(thingId);
     if (td === undefined) return undefined;
     const state: ThingState = { properties: new Map(), events: new Map(), version: 0 };
-    for (const name of ownNames(td.properties)) {
-      const json = read(stateKey(thingId, 'p', name));
-      if (json === undefined) continue;
-      const record = JSON.parse(json) as PropertyRecord;
-      state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
-      state.version = Math.max(state.version, record.version);
-    }
-    for (const name of ownNames(td.events)) {
-      const json = read(stateKey(thingId, 'e', name));
-      if (json === undefined) continue;
-      const record = JSON.parse(json) as EventRecord;
-      state.events.set(name, { data: record.data, time: record.time, version: record.version });
-      state.version = Math.max(state.version, record.version);
+    for (const [kind, section] of [
+      ['p', td.properties],
+      ['e', td.events],
+    ] as const) {
+      for (const name of ownNames(section)) {
+        const json = read(stateKey(thingId, kind, name));
+        if (json !== undefined) setRecord(state, kind, name, JSON.parse(json) as PropertyRecord & EventRecord);
+      }
     }
     if (state.properties.size === 0 && state.events.size === 0) return undefined;
     this.things.set(thingId, state);
@@ -346,18 +348,16 @@ export class TwinStateStore {
       this.evict();
     }
     const record = stored as PropertyRecord & EventRecord;
-    state.version = Math.max(state.version, record.version);
     // A record older (in the store's order) than the one applied already is not the current value:
     // the store holds the newer one, so the view keeps it too. It is still announced (with its own
     // id, like on every instance that heard it in order), and an older event is still an event.
     const stale = revision !== undefined && revision < (state.revisions?.get(key) ?? 0);
     if (revision !== undefined && !stale) (state.revisions ??= new Map()).set(key, revision);
-    if (kind === 'p') {
-      if (!stale) state.properties.set(name, { value: record.value, updated: record.updated, version: record.version });
-      return { kind: 'property', thingId, name, value: record.value, time: record.updated };
-    }
-    if (!stale) state.events.set(name, { data: record.data, time: record.time, version: record.version });
-    return { kind: 'event', thingId, name, data: record.data, time: record.time };
+    if (stale) state.version = Math.max(state.version, record.version);
+    else setRecord(state, kind, name, record);
+    return kind === 'p'
+      ? { kind: 'property', thingId, name, value: record.value, time: record.updated }
+      : { kind: 'event', thingId, name, data: record.data, time: record.time };
   }
 
   /** Forgets a Thing from the view (after its records were deleted). */

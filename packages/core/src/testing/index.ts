@@ -2,7 +2,7 @@
 
 import { Writable } from 'node:stream';
 import { pino, type LevelWithSilent, type Logger } from 'pino';
-import type { BucketStore } from '@twinhub/bucket';
+import type { Bucket, BucketStore } from '@twinhub/bucket';
 import type { Hub } from '../hub.js';
 import type { HubApi } from '../model/hub-api.js';
 import type { HubContext, HubRequest, HubResult } from '../model/operations.js';
@@ -100,4 +100,33 @@ export function captureLogs(level: LevelWithSilent = 'warn'): { logger: Logger; 
 /** A store whose close() is a no-op, so a second hub can open the same records (a restart). */
 export function keepOpen(store: BucketStore): BucketStore {
   return { bucket: (name) => store.bucket(name), batch: (ops) => store.batch(ops), watch: (listener) => store.watch(listener), close: async () => {} };
+}
+
+/** A view of `store` that counts the synchronous reads and the scans of one bucket (tests of loading on demand). */
+export function countingReads(store: BucketStore, name: string): { store: BucketStore; syncReads: () => number; scans: () => number } {
+  let syncReads = 0;
+  let scans = 0;
+  const counted = (inner: Bucket): Bucket =>
+    Object.assign(Object.create(inner) as Bucket, {
+      getSync:
+        inner.getSync &&
+        ((key: string) => {
+          syncReads++;
+          return inner.getSync?.(key);
+        }),
+      entries: (...args: Parameters<Bucket['entries']>) => {
+        scans++;
+        return inner.entries(...args);
+      },
+    });
+  return {
+    store: {
+      bucket: (bucket) => (bucket === name ? counted(store.bucket(bucket)) : store.bucket(bucket)),
+      batch: (ops, options) => store.batch(ops, options),
+      watch: (listener) => store.watch(listener),
+      close: () => store.close(),
+    },
+    syncReads: () => syncReads,
+    scans: () => scans,
+  };
 }
