@@ -42,6 +42,9 @@ const WINDOW = 8;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** A request the servers did not answer (yet): no stream leader, or a leader election under way. */
+const noAnswer = (error: unknown): boolean => error instanceof TimeoutError || (error instanceof JetStreamApiError && error.status === 503);
+
 const corrupt = (message: string): StoreError => new StoreError(message, { code: 'corrupt' });
 
 export class SnapshotStream {
@@ -68,16 +71,33 @@ export class SnapshotStream {
     this.dataPrefix = `${commitStream}.snapshots.data`;
   }
 
-  /** Creates the stream when missing, with the commit log's replicas (an existing one is left alone). */
+  /**
+   * Creates the stream when missing, with the commit log's replicas (an existing one is left alone).
+   * Retried while the servers do not answer: two instances creating it at once on a cluster can
+   * leave one request unanswered until the new stream has a leader (seen: 5 s and more on a loaded
+   * 2-core machine); creating it again with the same configuration is harmless.
+   */
   async ensure(replicas: number): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs * 4;
+    for (;;) {
+      try {
+        await this.create(replicas);
+        return;
+      } catch (error) {
+        if (!noAnswer(error) || Date.now() > deadline) throw error;
+      }
+    }
+  }
+
+  private async create(replicas: number): Promise<void> {
     try {
-      await this.jsm.streams.info(this.name);
+      await this.quick.streams.info(this.name);
       return;
     } catch (error) {
       if (!(error instanceof JetStreamApiError && error.code === STREAM_NOT_FOUND)) throw error;
     }
     try {
-      await this.jsm.streams.add({
+      await this.quick.streams.add({
         name: this.name,
         subjects: [`${this.lease.slice(0, -'.lease'.length)}.>`],
         storage: StorageType.File,
@@ -201,8 +221,7 @@ export class SnapshotStream {
       try {
         return await this.quick.streams.getMessage(this.name, query);
       } catch (error) {
-        const noLeader = error instanceof TimeoutError || (error instanceof JetStreamApiError && error.status === 503);
-        if (!noLeader || Date.now() > deadline) throw error;
+        if (!noAnswer(error) || Date.now() > deadline) throw error;
       }
     }
   }
