@@ -120,7 +120,7 @@ export class MqttConnection {
       this.logger.debug({ clientId: this.client.id, topic }, 'mqtt: dropped a message for a topic the client did not subscribe to');
       return;
     }
-    if (this.unsentBytes() > this.hub.limits.maxSendBufferBytes) {
+    if (this.unsentPushedBytes() > this.hub.limits.maxSendBufferBytes) {
       this.logger.warn({ clientId: this.client.id, unsentBytes: this.unsentBytes() }, 'mqtt: client does not keep up with its messages; disconnecting it');
       this.onSlowClient();
       this.mqtt.close();
@@ -155,6 +155,18 @@ export class MqttConnection {
    */
   private unsentBytes(): number {
     return Math.max(this.queuedBytes, this.mqtt.conn.writableLength);
+  }
+
+  /**
+   * Of the unsent bytes, those the hub pushed (requests, notifications), not the answers to the
+   * client's own publishes: only these may get a client dropped as too slow. Answers are bounded by
+   * holding its publishes instead, though not to the byte: aedes hands over every publish of one
+   * socket read at once, and a read of acknowledgements can carry hundreds, each answered (seen: an
+   * agent acknowledging a backlog under load was dropped at 860 KiB of answers, none in the socket
+   * buffer yet, all waiting for aedes' next turn to be written).
+   */
+  private unsentPushedBytes(): number {
+    return Math.max(this.queuedBytes - this.queuedAnswerBytes, this.mqtt.conn.writableLength - this.queuedAnswerBytes);
   }
 
   private ready(): boolean {
